@@ -1,0 +1,211 @@
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, Option } from 'commander';
+import { systemClock } from './clock.js';
+import { resolvePaths } from './config/paths.js';
+import { createDeps, type Deps } from './deps.js';
+import { ExitCode } from './errors.js';
+import { renderError } from './ui/render-error.js';
+import { Output } from './ui/output.js';
+import { nonInteractivePrompter } from './ui/prompt.js';
+
+export interface GlobalOptions {
+  json?: boolean;
+  debug?: boolean;
+  input?: boolean;
+  color?: boolean;
+}
+
+/** A command module's entry: it gets its arguments, options and deps, and returns an exit code. */
+type Runner = (deps: Deps, ...args: unknown[]) => Promise<number | void>;
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Declares every command and its flags; the work itself is imported only when a command runs. */
+export function buildProgram(
+  run: (load: () => Promise<Runner>, args: unknown[]) => Promise<void>,
+  write: { out: (text: string) => void; err: (text: string) => void },
+): Command {
+  // Output and exit handling first: subcommands copy these settings when they are created.
+  const program = new Command('mailctl')
+    .exitOverride()
+    .configureOutput({ writeOut: write.out, writeErr: write.err })
+    .description('Configure, test and troubleshoot the email of a records system; run its mail daemon.')
+    .version(version(), '-V, --version', 'print the mailctl version')
+    .option('--json', 'machine-readable output (one JSON document on stdout)')
+    .option('--debug', 'show stack traces and internal detail')
+    .option('--no-input', 'never prompt; fail with the flag that is needed instead')
+    .option('--no-color', 'plain output without colours (NO_COLOR is honoured too)')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', `
+Examples:
+  $ mailctl init --name acme-prod --url https://records.acme.test --environment production
+  $ mailctl config set outbound_retry_interval 15m
+  $ mailctl tables add contracts
+  $ mailctl contacts add pat@acme.test --name "Pat Lee" --can-create contracts
+  $ mailctl secrets status
+
+Settings: MAILCTL_HOME (all files in one folder), MAILCTL_SECRET_BACKEND (keyring|file),
+MAILCTL_MASTER_KEY (key for the encrypted secret file), NO_COLOR.`);
+
+  // `lazy` keeps each command's module (and its heavy imports) out of start-up.
+  const lazy = (load: () => Promise<Runner>) => async (...args: unknown[]) => run(load, args.slice(0, -1));
+
+  program
+    .command('init')
+    .summary('create this installation\'s KB identity and its reference key')
+    .description('Create the KB identity: name, server URL, environment, and a per-KB key for the reference carried by outbound mail.')
+    .option('--name <name>', 'KB name, e.g. acme-prod')
+    .option('--url <url>', 'the records server URL, e.g. https://records.acme.test')
+    .addOption(new Option('--environment <env>', 'production, test or dev').choices(['production', 'test', 'dev']))
+    .option('--force', 'change the name, URL or environment of an existing KB (its keys are kept)')
+    .addHelpText('after', '\nExamples:\n  $ mailctl init\n  $ mailctl init --name acme-test --url https://test.acme.test --environment test')
+    .action(lazy(async () => (await import('./commands/init/run-init.js')).runInit as Runner));
+
+  const config = program.command('config').summary('show and change global variables').description('Show and change the global variables (polling frequency, retry schedule, size limits, kill switch, test-KB safety).');
+  config
+    .command('show')
+    .description('list every global variable with its value, default and meaning')
+    .addHelpText('after', '\nExample:\n  $ mailctl config show --json')
+    .action(lazy(async () => (await import('./commands/config/run-config.js')).runConfigShow as Runner));
+  config
+    .command('get')
+    .argument('<name>', 'variable name, e.g. outbound_retry_interval')
+    .description('print one global variable')
+    .addHelpText('after', '\nExample:\n  $ mailctl config get max_attachment_size')
+    .action(lazy(async () => (await import('./commands/config/run-config.js')).runConfigGet as Runner));
+  config
+    .command('set')
+    .argument('<name>', 'variable name')
+    .argument('<value>', 'new value: durations like 30s, 1m, 5d; sizes like 512KB, 10MB; true/false')
+    .description('change one global variable (validated; nothing is written on a bad value)')
+    .addHelpText('after', '\nExamples:\n  $ mailctl config set inbound_check_frequency 2m\n  $ mailctl config set max_attachment_size 25MB\n  $ mailctl config set nonproduction_redirect qa@acme.test')
+    .action(lazy(async () => (await import('./commands/config/run-config.js')).runConfigSet as Runner));
+  config
+    .command('unset')
+    .argument('<name>', 'variable name')
+    .description('return one global variable to its default')
+    .action(lazy(async () => (await import('./commands/config/run-config.js')).runConfigUnset as Runner));
+
+  program
+    .command('secrets')
+    .summary('where secrets are kept')
+    .command('status')
+    .description('say which secret backend is in use (keyring or encrypted file) and why')
+    .addHelpText('after', '\nExample:\n  $ mailctl secrets status --json')
+    .action(lazy(async () => (await import('./commands/secrets/run-secrets-status.js')).runSecretsStatus as Runner));
+
+  const properties = program.command('properties').summary('custom configuration properties (key=value text)').description('Show or replace the custom configuration properties of the outbound server. Secret values are moved to the secret store.');
+  properties
+    .command('show')
+    .argument('<place>', '"outbound"')
+    .description('print the properties with secret values masked')
+    .action(lazy(async () => (await import('./commands/properties/run-properties.js')).runPropertiesShow as Runner));
+  properties
+    .command('set')
+    .argument('<place>', '"outbound"')
+    .requiredOption('--file <path>', 'read the properties from this file, or - for stdin')
+    .description('replace the properties; every byte is kept, secrets go to the secret store')
+    .addHelpText('after', '\nExample:\n  $ mailctl properties set outbound --file smtp.properties')
+    .action(lazy(async () => (await import('./commands/properties/run-properties.js')).runPropertiesSet as Runner));
+
+  const tables = program.command('tables').summary('record tables fed by inbound accounts');
+  tables
+    .command('add')
+    .argument('<name>', 'table name, e.g. contracts')
+    .option('--label <label>', 'display name')
+    .description('create a table')
+    .action(lazy(async () => (await import('./commands/tables/run-tables.js')).runTablesAdd as Runner));
+  tables
+    .command('list')
+    .description('list tables')
+    .action(lazy(async () => (await import('./commands/tables/run-tables.js')).runTablesList as Runner));
+
+  const contacts = program.command('contacts').summary('known senders and guest accounts');
+  contacts
+    .command('add')
+    .argument('<email>', 'the contact\'s address')
+    .option('--name <name>', 'display name')
+    .option('--guest', 'a guest account, used to create records for unknown senders')
+    .option('--can-create <table...>', 'tables in which this contact may create records by email')
+    .description('add a contact')
+    .addHelpText('after', '\nExample:\n  $ mailctl contacts add pat@acme.test --name "Pat Lee" --can-create contracts support_cases')
+    .action(lazy(async () => (await import('./commands/contacts/run-contacts.js')).runContactsAdd as Runner));
+  contacts
+    .command('list')
+    .description('list contacts')
+    .action(lazy(async () => (await import('./commands/contacts/run-contacts.js')).runContactsList as Runner));
+
+  const records = program.command('records').summary('records and their additional notes');
+  records
+    .command('list')
+    .option('--table <table>', 'only this table')
+    .option('--limit <n>', 'at most this many (newest first)', '100')
+    .description('list records')
+    .action(lazy(async () => (await import('./commands/records/run-records.js')).runRecordsList as Runner));
+  records
+    .command('show')
+    .argument('<id>', 'record id')
+    .description('show a record with its additional notes')
+    .action(lazy(async () => (await import('./commands/records/run-records.js')).runRecordsShow as Runner));
+  records
+    .command('add')
+    .requiredOption('--table <table>', 'table')
+    .requiredOption('--title <title>', 'title')
+    .option('--created-by <email>', 'who it is created by', 'admin')
+    .description('create a record by hand (for tests and demos)')
+    .action(lazy(async () => (await import('./commands/records/run-records.js')).runRecordsAdd as Runner));
+
+  return program;
+}
+
+export interface MainIO {
+  env?: Record<string, string | undefined>;
+  stdout?: NodeJS.WriteStream;
+  stderr?: NodeJS.WriteStream;
+  stdinIsTTY?: boolean;
+}
+
+/** Runs mailctl with `argv` (without "node mailctl") and returns the exit code. */
+export async function main(argv: string[], io: MainIO = {}): Promise<number> {
+  const env = io.env ?? process.env;
+  const stdout = io.stdout ?? process.stdout;
+  const stderr = io.stderr ?? process.stderr;
+  let exitCode: number = ExitCode.ok;
+  let deps: Deps | undefined;
+  let globals: GlobalOptions = {};
+
+  const program = buildProgram(async (load, args) => {
+    globals = program.opts<GlobalOptions>();
+    const useColor = globals.color !== false && !('NO_COLOR' in env) && Boolean(stdout.isTTY);
+    const out = new Output({ stdout, stderr, json: Boolean(globals.json), color: useColor });
+    const interactive = globals.input !== false && (io.stdinIsTTY ?? Boolean(process.stdin.isTTY)) && Boolean(stdout.isTTY);
+    const prompt = interactive ? await (await import('./ui/prompt.js')).createInquirerPrompter() : nonInteractivePrompter;
+    deps = createDeps({
+      paths: resolvePaths(env),
+      clock: systemClock,
+      out,
+      prompt,
+      settings: { secretBackend: env.MAILCTL_SECRET_BACKEND, masterKey: env.MAILCTL_MASTER_KEY },
+    });
+    const runner = await load();
+    const code = await runner(deps, ...args);
+    exitCode = typeof code === 'number' ? code : ExitCode.ok;
+  }, { out: (text) => stdout.write(text), err: (text) => stderr.write(text) });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and --version "fail" with exit code 0; everything else commander rejects is usage.
+      return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
+    const out = deps?.out ?? new Output({ stdout, stderr, json: Boolean(globals.json), color: false });
+    exitCode = renderError(out, error, Boolean(globals.debug));
+  } finally {
+    deps?.close();
+  }
+  return exitCode;
+}

@@ -1,0 +1,134 @@
+import { UsageError } from '../errors.js';
+import { formatDuration, formatSize, parseDuration, parseSize } from './units.js';
+
+/** The kinds of value a global variable holds, each with its own parser. */
+export type GlobalKind = 'duration' | 'size' | 'boolean' | 'email-or-empty';
+
+export interface GlobalDefinition {
+  name: string;
+  kind: GlobalKind;
+  default: string;
+  description: string;
+  /** Inclusive bounds in the kind's base unit (ms or bytes), where it matters. */
+  min?: number;
+  max?: number;
+}
+
+/** The global variables from SPEC.md, with the source guide's defaults. */
+export const globalDefinitions: readonly GlobalDefinition[] = [
+  { name: 'inbound_check_frequency', kind: 'duration', default: '1m', min: 5_000, max: 86_400_000,
+    description: 'how often each inbound account is polled' },
+  { name: 'imap_full_sweep_interval', kind: 'duration', default: '45m', min: 60_000, max: 7 * 86_400_000,
+    description: 'IMAP sweep that ignores the \\Seen flag' },
+  { name: 'outbound_retry_interval', kind: 'duration', default: '30m', min: 1_000, max: 86_400_000,
+    description: 'time between attempts for a failed email' },
+  { name: 'outbound_retry_lifetime', kind: 'duration', default: '5d', min: 60_000, max: 60 * 86_400_000,
+    description: 'after this long since the first failure, stop retrying' },
+  { name: 'max_attachment_size', kind: 'size', default: '10MB', min: 0, max: 1024 ** 3,
+    description: 'all attachments of one email together' },
+  { name: 'max_body_size', kind: 'size', default: '1MB', min: 1024, max: 1024 ** 3,
+    description: "one email's body, without attachments" },
+  { name: 'email_enabled', kind: 'boolean', default: 'true',
+    description: 'kill switch for all sending and polling of this KB' },
+  { name: 'nonproduction_redirect', kind: 'email-or-empty', default: '',
+    description: 'in a test/dev KB, send everything to this address instead' },
+  { name: 'nonproduction_allow_outbound', kind: 'boolean', default: 'false',
+    description: 'in a test/dev KB, send to real recipients anyway' },
+];
+
+export type GlobalName = (typeof globalDefinitions)[number]['name'];
+
+/** Typed values of every global variable, after defaults. */
+export interface GlobalValues {
+  inbound_check_frequency: number;
+  imap_full_sweep_interval: number;
+  outbound_retry_interval: number;
+  outbound_retry_lifetime: number;
+  max_attachment_size: number;
+  max_body_size: number;
+  email_enabled: boolean;
+  nonproduction_redirect: string;
+  nonproduction_allow_outbound: boolean;
+}
+
+const emailPattern = /^[^\s@<>()",;:]+@[^\s@<>()",;:]+\.[^\s@<>()",;:]+$/;
+
+/** True for a plain addr-spec such as "ops@acme.test" (no display name). */
+export function isEmailAddress(text: string): boolean {
+  return emailPattern.test(text);
+}
+
+export function findGlobal(name: string): GlobalDefinition {
+  const definition = globalDefinitions.find((d) => d.name === name);
+  if (!definition) {
+    throw new UsageError('E_GLOBAL_UNKNOWN', `There is no global variable named "${name}".`, {
+      fix: `Known names: ${globalDefinitions.map((d) => d.name).join(', ')}.`,
+      command: 'mailctl config show',
+    });
+  }
+  return definition;
+}
+
+/**
+ * Checks a value the admin typed and returns its canonical text ("10mb" → "10MB",
+ * "1800s" → "30m"). Throws a UsageError that says what was expected.
+ */
+export function normalizeGlobal(name: string, input: string): string {
+  const definition = findGlobal(name);
+  const text = input.trim();
+  const bad = (expected: string) =>
+    new UsageError('E_GLOBAL_VALUE', `"${input}" is not a valid value for ${name}: expected ${expected}.`, {
+      details: { name, value: input },
+    });
+  switch (definition.kind) {
+    case 'duration': {
+      const ms = parseDuration(text);
+      if (ms === undefined) throw bad('a duration such as 30s, 1m, 2h or 5d');
+      checkRange(definition, ms, formatDuration, input);
+      return formatDuration(ms);
+    }
+    case 'size': {
+      const bytes = parseSize(text);
+      if (bytes === undefined) throw bad('a size such as 512KB, 10MB, 1GB or a number of bytes');
+      checkRange(definition, bytes, formatSize, input);
+      return formatSize(bytes);
+    }
+    case 'boolean': {
+      const lowered = text.toLowerCase();
+      if (['true', 'yes', 'on', '1'].includes(lowered)) return 'true';
+      if (['false', 'no', 'off', '0'].includes(lowered)) return 'false';
+      throw bad('true or false');
+    }
+    case 'email-or-empty': {
+      if (text === '' || isEmailAddress(text)) return text;
+      throw bad('an email address such as qa@acme.test, or "" for none');
+    }
+  }
+}
+
+function checkRange(definition: GlobalDefinition, value: number, format: (n: number) => string, input: string) {
+  const { min, max, name } = definition;
+  if ((min !== undefined && value < min) || (max !== undefined && value > max)) {
+    throw new UsageError(
+      'E_GLOBAL_RANGE',
+      `${input} is out of range for ${name}: it must be between ${format(min ?? 0)} and ${format(max ?? Infinity)}.`,
+      { details: { name, value: input } },
+    );
+  }
+}
+
+/** Typed values from the stored canonical texts, defaults filled in. */
+export function resolveGlobals(stored: Record<string, string | undefined>): GlobalValues {
+  const text = (name: GlobalName) => stored[name] ?? findGlobal(name).default;
+  return {
+    inbound_check_frequency: parseDuration(text('inbound_check_frequency'))!,
+    imap_full_sweep_interval: parseDuration(text('imap_full_sweep_interval'))!,
+    outbound_retry_interval: parseDuration(text('outbound_retry_interval'))!,
+    outbound_retry_lifetime: parseDuration(text('outbound_retry_lifetime'))!,
+    max_attachment_size: parseSize(text('max_attachment_size'))!,
+    max_body_size: parseSize(text('max_body_size'))!,
+    email_enabled: text('email_enabled') === 'true',
+    nonproduction_redirect: text('nonproduction_redirect'),
+    nonproduction_allow_outbound: text('nonproduction_allow_outbound') === 'true',
+  };
+}

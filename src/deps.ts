@@ -1,0 +1,62 @@
+import type { Clock } from './clock.js';
+import type { ConfigStore } from './config/config-store.js';
+import type { MailctlPaths } from './config/paths.js';
+import type { SecretStoreChoice } from './secrets/open-secret-store.js';
+import type { Database } from './store/database.js';
+import type { Output } from './ui/output.js';
+import type { Prompter } from './ui/prompt.js';
+
+/**
+ * What a command gets to work with. Stores open lazily and once, so `mailctl --help`
+ * loads no database or keyring, and a test can hand in its own.
+ */
+export interface Deps {
+  paths: MailctlPaths;
+  clock: Clock;
+  out: Output;
+  prompt: Prompter;
+  /** Environment settings the core needs, read once at the edge. */
+  settings: {
+    secretBackend?: string | undefined;
+    masterKey?: string | undefined;
+  };
+  config(): Promise<ConfigStore>;
+  secrets(): Promise<SecretStoreChoice>;
+  db(): Promise<Database>;
+  /** Closes what was opened. */
+  close(): void;
+}
+
+export interface DepsInput {
+  paths: MailctlPaths;
+  clock: Clock;
+  out: Output;
+  prompt: Prompter;
+  settings: Deps['settings'];
+}
+
+/** Wires the real stores behind lazy, memoised getters. */
+export function createDeps(input: DepsInput): Deps {
+  let config: Promise<ConfigStore> | undefined;
+  let secrets: Promise<SecretStoreChoice> | undefined;
+  let db: Promise<Database> | undefined;
+  let openDb: Database | undefined;
+  const deps: Deps = {
+    ...input,
+    config: () =>
+      (config ??= import('./config/config-store.js').then(({ ConfigStore }) => ConfigStore.open(input.paths.configDir))),
+    secrets: () =>
+      (secrets ??= Promise.all([deps.config(), import('./secrets/open-secret-store.js')]).then(([store, { openSecretStore }]) =>
+        openSecretStore(store, input.paths, { backend: input.settings.secretBackend, masterKey: input.settings.masterKey }),
+      )),
+    db: () =>
+      (db ??= import('./store/database.js').then(async ({ openDatabase }) => {
+        openDb = await openDatabase(input.paths.databasePath);
+        return openDb;
+      })),
+    close: () => {
+      openDb?.close();
+    },
+  };
+  return deps;
+}

@@ -1,0 +1,20 @@
+import { ExitCode, isUserError } from '../errors.js';
+import type { Output } from './output.js';
+
+/** Shows a failure the way every command does, and returns its exit code. */
+export function renderError(out: Output, error: unknown, debug: boolean): number {
+  if (isUserError(error)) {
+    out.error(error.message);
+    if (error.fix) out.error(`  fix: ${error.fix}`);
+    if (error.command) out.error(`  try: ${error.command}`);
+    if (debug && error.stack) out.error(error.stack);
+    out.data({ ok: false, error: { code: error.code, message: error.message, fix: error.fix, command: error.command, ...error.details } });
+    return error.exitCode;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  out.error(`mailctl hit an unexpected error (a bug): ${message}`);
+  if (debug && error instanceof Error && error.stack) out.error(error.stack);
+  else out.error('  run again with --debug for the stack trace, and report it.');
+  out.data({ ok: false, error: { code: 'E_BUG', message } });
+  return ExitCode.bug;
+}
