@@ -43,10 +43,9 @@ function classifyLine(text: string, eol: string): PropertyLine {
   const trimmed = text.trim();
   if (trimmed === '') return { text, eol, kind: 'blank' };
   if (trimmed.startsWith('#') || trimmed.startsWith('!')) return { text, eol, kind: 'comment' };
-  // The first "=" separates key and value; values may contain "=" (base64, URLs).
-  // Lines with ":" but no "=" are accepted too, as Java properties files allow.
-  let separator = text.indexOf('=');
-  if (separator < 0) separator = text.indexOf(':');
+  // As in Java properties, the first "=" or ":" separates key and value; values may
+  // contain both later on (base64 padding, URLs).
+  const separator = text.search(/[=:]/);
   if (separator <= 0 || text.slice(0, separator).trim() === '') return { text, eol, kind: 'other' };
   const key = text.slice(0, separator).trim();
   let valueStart = separator + 1;

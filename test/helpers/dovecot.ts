@@ -1,0 +1,178 @@
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort, waitForPort } from './free-port.js';
+import { requireBinary } from './require-binary.js';
+import { makeSelfSignedCert, type TestCert } from './tls-cert.js';
+
+export interface DovecotUser {
+  name: string;
+  password: string;
+}
+
+export interface DovecotOptions {
+  users: DovecotUser[];
+  /** Serve STARTTLS and implicit TLS (imaps/pop3s) with a self-signed certificate. */
+  tls?: boolean;
+  /** Extra folders to create for every user (besides INBOX). */
+  folders?: string[];
+}
+
+export interface Dovecot {
+  imapPort: number;
+  imapsPort: number;
+  pop3Port: number;
+  pop3sPort: number;
+  cert: TestCert | undefined;
+  dir: string;
+  /** The maildir of a user, for dropping messages in directly. */
+  maildir(user: string): string;
+  /** Delivers a raw message into a user's INBOX (or folder) as a new, unseen message. */
+  deliver(user: string, raw: string | Buffer, folder?: string): void;
+  log(): string;
+  stop(): Promise<void>;
+}
+
+let mailIds: { uid: number; gid: number } | undefined;
+function mailUser(): { uid: number; gid: number } {
+  if (!mailIds) {
+    const uid = Number(execFileSync('id', ['-u', 'mail'], { encoding: 'utf8' }).trim());
+    const gid = Number(execFileSync('id', ['-g', 'mail'], { encoding: 'utf8' }).trim());
+    mailIds = { uid, gid };
+  }
+  return mailIds;
+}
+
+let deliveries = 0;
+
+/**
+ * A real Dovecot (IMAP + POP3) on free loopback ports, configured from scratch in a
+ * temp dir (TESTING-NOTES.md): passwd-file users, maildirs owned by `mail`.
+ */
+export async function startDovecot(options: DovecotOptions): Promise<Dovecot> {
+  const binary = requireBinary('dovecot', 'dovecot-imapd dovecot-pop3d');
+  const dir = mkdtempSync(join(tmpdir(), 'mailctl-dovecot-'));
+  chmodSync(dir, 0o755);
+  const mailRoot = join(dir, 'mail');
+  mkdirSync(mailRoot, { mode: 0o755 });
+  const { uid, gid } = mailUser();
+  chownSync(mailRoot, uid, gid);
+  const [imapPort, imapsPort, pop3Port, pop3sPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const cert = options.tls ? makeSelfSignedCert(dir) : undefined;
+  if (cert) chmodSync(cert.keyPath, 0o644);
+
+  writeFileSync(join(dir, 'passwd'), options.users.map((u) => `${u.name}:{PLAIN}${u.password}::::::\n`).join(''));
+  const maildir = (user: string) => join(mailRoot, user, 'Maildir');
+  for (const user of options.users) {
+    for (const folder of ['', ...(options.folders ?? []).map((f) => `.${f}`)]) {
+      for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(maildir(user.name), folder, sub), { recursive: true });
+    }
+    execFileSync('chown', ['-R', `${uid}:${gid}`, join(mailRoot, user.name)]);
+  }
+
+  const conf = `
+base_dir = ${dir}/run
+state_dir = ${dir}/state
+log_path = ${dir}/dovecot.log
+info_log_path = ${dir}/dovecot.log
+protocols = imap pop3
+listen = 127.0.0.1
+disable_plaintext_auth = no
+auth_mechanisms = plain login
+first_valid_uid = 1
+# Tests check wrong passwords often; the default 2 s penalty only slows them down.
+auth_failure_delay = 0
+mail_location = maildir:${mailRoot}/%u/Maildir
+passdb {
+  driver = passwd-file
+  args = scheme=PLAIN username_format=%u ${dir}/passwd
+}
+userdb {
+  driver = static
+  args = uid=${uid} gid=${gid} home=${mailRoot}/%u
+}
+namespace inbox {
+  inbox = yes
+  separator = /
+}
+# No growing per-IP delay after failed logins: every test connects from 127.0.0.1.
+service anvil {
+  unix_listener anvil-auth-penalty {
+    mode = 0
+  }
+}
+pop3_uidl_format = %08Xu%08Xv
+ssl = ${cert ? 'yes' : 'no'}
+${cert ? `ssl_cert = <${cert.certPath}\nssl_key = <${cert.keyPath}` : ''}
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = ${imapPort}
+  }
+  inet_listener imaps {
+    address = 127.0.0.1
+    port = ${cert ? imapsPort : 0}
+    ssl = yes
+  }
+}
+service pop3-login {
+  inet_listener pop3 {
+    address = 127.0.0.1
+    port = ${pop3Port}
+  }
+  inet_listener pop3s {
+    address = 127.0.0.1
+    port = ${cert ? pop3sPort : 0}
+    ssl = yes
+  }
+}
+`;
+  const confPath = join(dir, 'dovecot.conf');
+  writeFileSync(confPath, conf);
+  const child: ChildProcess = spawn(binary, ['-F', '-c', confPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  try {
+    await Promise.race([
+      Promise.all([waitForPort(imapPort), waitForPort(pop3Port)]),
+      exited.then(() => { throw new Error(`dovecot exited at start:\n${output}\n${readLog(dir)}`); }),
+    ]);
+  } catch (error) {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+
+  return {
+    imapPort,
+    imapsPort,
+    pop3Port,
+    pop3sPort,
+    cert,
+    dir,
+    maildir,
+    deliver(user, raw, folder) {
+      const base = folder ? join(maildir(user), `.${folder}`) : maildir(user);
+      const name = `${Date.now()}.M${process.pid}P${deliveries++}.mailctl-test`;
+      const tmp = join(base, 'tmp', name);
+      writeFileSync(tmp, raw);
+      chownSync(tmp, uid, gid);
+      execFileSync('mv', [tmp, join(base, 'new', name)]);
+    },
+    log: () => readLog(dir),
+    async stop() {
+      child.kill('SIGTERM');
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function readLog(dir: string): string {
+  const path = join(dir, 'dovecot.log');
+  return existsSync(path) ? readFileSync(path, 'utf8') : '';
+}
