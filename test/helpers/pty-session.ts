@@ -25,6 +25,11 @@ export class PtySession {
     this.exited = new Promise((resolve) => this.#term.onExit(({ exitCode }) => resolve(exitCode)));
   }
 
+  /** Everything shown so far, escape codes included. */
+  get rawOutput(): string {
+    return this.#output;
+  }
+
   /** Everything shown so far, without escape codes. */
   get screen(): string {
     return plain(this.#output);
