@@ -30,3 +30,10 @@ export function nextRefKeyId(ids: readonly string[]): string {
   const newest = Math.max(0, ...ids.map((id) => Number(id.slice(1))));
   return `k${newest + 1}`;
 }
+
+/** Every reference key of the KB, so mail sealed before a rotation still decodes. */
+export async function loadRefKeys(store: SecretStore, keyIds: readonly string[]): Promise<Map<string, Buffer>> {
+  const keys = new Map<string, Buffer>();
+  for (const id of keyIds) keys.set(id, await loadRefKey(store, id));
+  return keys;
+}

@@ -1,0 +1,228 @@
+import { format } from 'node:util';
+import type { TLSSocket } from 'node:tls';
+import type SMTPConnectionType from 'nodemailer/lib/smtp-connection';
+import { SmtpFailure } from './smtp-failure.js';
+import type { SmtpPhase } from './smtp-phase.js';
+
+export type SmtpSecurity = 'tls' | 'starttls' | 'none';
+
+export type SmtpAuth =
+  | { type: 'none' }
+  | { type: 'password'; user: string; pass: string }
+  | { type: 'xoauth2'; user: string; accessToken: string };
+
+export interface SmtpTarget {
+  host: string;
+  port: number;
+  security: SmtpSecurity;
+  /** Accept an untrusted certificate: only when the admin turned it on for this server. */
+  tlsSkipVerify?: boolean;
+  /** Extra trusted CA certificates (PEM), e.g. a company CA. */
+  tlsCa?: string;
+  auth: SmtpAuth;
+  /** Applies to connecting, the greeting and each later reply. */
+  timeoutMs: number;
+  /** Name sent with EHLO. */
+  clientName?: string;
+}
+
+export interface SmtpMessage {
+  from: string;
+  to: string[];
+  raw: Buffer;
+}
+
+/** Where a session may stop on purpose (test-send --quit-after). */
+export type QuitAfter = 'connect' | 'tls' | 'auth' | 'recipient';
+
+export interface SmtpSessionResult {
+  /** The last phase that completed. */
+  completed: SmtpPhase | 'sent';
+  tls: { protocol: string | null; cipher: string | null; authorized: boolean } | null;
+  /** The server's SIZE limit in bytes (0 when it advertises none). */
+  serverMaxSize: number;
+  extensions: string[];
+  /** The server's final reply to the message ("250 2.0.0 Ok: queued as …"). */
+  response?: string;
+  accepted?: string[];
+}
+
+/** A line of the SMTP conversation: C: what we sent, S: what the server said, *: what happened. */
+export type TranscriptSink = (line: string) => void;
+
+const tlsCodes = /CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|ERR_SSL|EPROTO|HOSTNAME|ALTNAME|DEPTH_ZERO|UNABLE_TO_GET_ISSUER/;
+
+/**
+ * One SMTP conversation, step by step, so a failure names the phase it stopped at and
+ * carries the server's exact words. nodemailer's SMTPConnection does the protocol; it
+ * already writes "/* secret *\/" for credentials in its transaction log, and every
+ * secret we hold is redacted from the transcript again before it is shown.
+ */
+export async function runSmtpSession(
+  target: SmtpTarget,
+  options: { message?: SmtpMessage; quitAfter?: QuitAfter; transcript?: TranscriptSink } = {},
+): Promise<SmtpSessionResult> {
+  const { default: SMTPConnection } = await import('nodemailer/lib/smtp-connection');
+  const secrets = secretsOf(target.auth);
+  const say = (line: string) => options.transcript?.(redact(line, secrets));
+  let tcpConnected = false;
+  let greeted = false;
+  const logger = makeLogger((tnx, text) => {
+    if (tnx === 'server') {
+      greeted = true;
+      for (const line of text.split(/\r?\n/)) say(`S: ${line}`);
+    } else if (tnx === 'client') {
+      for (const line of text.split(/\r?\n/)) say(`C: ${line}`);
+    } else if (/established to/.test(text)) {
+      tcpConnected = true;
+      say(`* ${text}`);
+    } else if (/upgraded|STARTTLS/i.test(text)) {
+      say(`* ${text}`);
+    }
+  });
+
+  const connection: SMTPConnectionType = new SMTPConnection({
+    host: target.host,
+    port: target.port,
+    secure: target.security === 'tls',
+    requireTLS: target.security === 'starttls',
+    ignoreTLS: target.security === 'none',
+    name: target.clientName ?? 'mailctl.localhost',
+    connectionTimeout: target.timeoutMs,
+    greetingTimeout: target.timeoutMs,
+    socketTimeout: target.timeoutMs,
+    socketCloseTimeout: 0,
+    transactionLog: true,
+    logger,
+    tls: { rejectUnauthorized: !target.tlsSkipVerify, ...(target.tlsCa ? { ca: target.tlsCa } : {}) },
+  });
+  connection.on('error', () => {
+    // Errors reach us through the callbacks below; this listener stops an unhandled 'error' event.
+  });
+
+  const fail = (error: NodeJS.ErrnoException & { response?: string; responseCode?: number; command?: string; originalCode?: string }, during: 'connect' | 'auth' | 'send'): SmtpFailure => {
+    const kind = String(error.code ?? 'ERROR');
+    const detailCode = error.originalCode ?? (error.cause as NodeJS.ErrnoException | undefined)?.code;
+    const phase = phaseOf(kind, detailCode, error.command, error.message, during, tcpConnected, greeted);
+    say(`* failed during ${phase}: ${error.message}`);
+    return new SmtpFailure(phase, error.message, {
+      kind,
+      detailCode,
+      response: error.response,
+      responseCode: error.responseCode || undefined,
+      command: error.command,
+    });
+  };
+
+  try {
+    await new Promise<void>((resolve, reject) => connection.connect((error) => (error ? reject(fail(error, 'connect')) : resolve())));
+    const socket = (connection as unknown as { _socket?: TLSSocket })._socket;
+    const tls = connection.secure && socket && typeof socket.getProtocol === 'function'
+      ? { protocol: socket.getProtocol(), cipher: socket.getCipher()?.name ?? null, authorized: socket.authorized }
+      : null;
+    const internals = connection as unknown as { _supportedExtensions: string[]; _maxAllowedSize: number };
+    const result: SmtpSessionResult = {
+      completed: tls ? 'tls' : 'greeting',
+      tls,
+      serverMaxSize: internals._maxAllowedSize || 0,
+      extensions: [...internals._supportedExtensions],
+    };
+    if (options.quitAfter === 'connect' || options.quitAfter === 'tls') return result;
+
+    if (target.auth.type !== 'none') {
+      const auth = target.auth.type === 'password'
+        ? { user: target.auth.user, pass: target.auth.pass }
+        : { type: 'OAuth2' as const, user: target.auth.user, accessToken: target.auth.accessToken, method: 'XOAUTH2' };
+      await new Promise<void>((resolve, reject) => connection.login(auth as never, (error) => (error ? reject(fail(error, 'auth')) : resolve())));
+      result.completed = 'auth';
+    }
+    if (options.quitAfter === 'auth' || !options.message) return result;
+
+    const { message } = options;
+    if (options.quitAfter === 'recipient') {
+      // Ask MAIL FROM and RCPT TO, then RSET: the envelope is tested, nothing is delivered.
+      await sendEnvelopeOnly(connection, message, (error) => fail(error, 'send'));
+      result.completed = 'recipient';
+      return result;
+    }
+    const info = await new Promise<{ response: string; accepted: string[] }>((resolve, reject) =>
+      connection.send({ from: message.from, to: message.to, size: message.raw.length } as never, message.raw, (error, sent) =>
+        error ? reject(fail(error, 'send')) : resolve({ response: sent!.response, accepted: sent!.accepted }),
+      ),
+    );
+    return { ...result, completed: 'sent', response: info.response, accepted: info.accepted };
+  } finally {
+    try {
+      connection.quit();
+    } catch {
+      // already closed
+    }
+    connection.close();
+  }
+}
+
+/** MAIL FROM + RCPT TO + RSET through the connection's own command path. */
+async function sendEnvelopeOnly(
+  connection: SMTPConnectionType,
+  message: SmtpMessage,
+  fail: (error: NodeJS.ErrnoException & { response?: string; command?: string }) => SmtpFailure,
+): Promise<void> {
+  const internal = connection as unknown as {
+    _sendCommand(command: string): void;
+    _responseActions: Array<(reply: string) => void>;
+  };
+  const ask = (command: string, what: string) =>
+    new Promise<string>((resolve, reject) => {
+      internal._responseActions.push((reply) => {
+        if (reply.charAt(0) === '2') resolve(reply);
+        else {
+          const error = Object.assign(new Error(`${what} rejected: ${reply}`), { code: 'EENVELOPE', response: reply, responseCode: Number(reply.slice(0, 3)), command });
+          reject(fail(error));
+        }
+      });
+      internal._sendCommand(`${command}`);
+    });
+  await ask(`MAIL FROM:<${message.from}>`, 'Sender');
+  for (const to of message.to) await ask(`RCPT TO:<${to}>`, 'Recipient');
+  await ask('RSET', 'Reset');
+}
+
+function phaseOf(kind: string, detail: string | undefined, command: string | undefined, message: string, during: 'connect' | 'auth' | 'send', tcpConnected: boolean, greeted: boolean): SmtpPhase {
+  if (during === 'auth' || kind === 'EAUTH') return 'auth';
+  if (kind === 'EDNS') return 'connect';
+  if (kind === 'ETLS' || (detail !== undefined && tlsCodes.test(detail))) return 'tls';
+  if (during === 'connect') {
+    if (!tcpConnected) return 'connect';
+    if (!greeted) return 'greeting';
+    if (command === 'CONN' && kind === 'EPROTOCOL') return 'greeting';
+    return command === 'STARTTLS' ? 'tls' : 'greeting';
+  }
+  if (command === 'MAIL FROM') return message.startsWith('Message size larger') ? 'data' : 'sender';
+  if (command === 'RCPT TO') return 'recipient';
+  if (command === 'DATA') return kind === 'EMESSAGE' ? 'after-data' : 'data';
+  return 'after-data';
+}
+
+function makeLogger(onLine: (tnx: string, text: string) => void) {
+  const log = (entry: { tnx?: string } | undefined, template: string, ...args: unknown[]) => {
+    onLine(entry?.tnx ?? '', format(template, ...args));
+  };
+  return { trace: log, debug: log, info: log, warn: log, error: log, fatal: log };
+}
+
+function secretsOf(auth: SmtpAuth): string[] {
+  if (auth.type === 'password') return [auth.pass];
+  if (auth.type === 'xoauth2') return [auth.accessToken];
+  return [];
+}
+
+/** Removes every secret, and its base64 forms, from a transcript line. */
+export function redact(line: string, secrets: readonly string[]): string {
+  let out = line;
+  for (const secret of secrets) {
+    if (secret.length < 3) continue;
+    for (const form of [secret, Buffer.from(secret).toString('base64')]) out = out.split(form).join('«hidden»');
+  }
+  // AUTH payloads carry credentials even when encoded together with the user name.
+  return out.replace(/^(C: AUTH (?:PLAIN|XOAUTH2|LOGIN)) \S+$/i, '$1 «hidden»');
+}
