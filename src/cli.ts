@@ -89,6 +89,75 @@ MAILCTL_MASTER_KEY (key for the encrypted secret file), NO_COLOR.`);
     .description('return one global variable to its default')
     .action(lazy(async () => (await import('./commands/config/run-config.js')).runConfigUnset as Runner));
 
+  const configure = program.command('configure').summary('set up the outbound server (and, later, inbound accounts)').description('Wizards for the mail servers. Every question is also a flag, for scripts.');
+  configure
+    .command('server')
+    .description('set up the outbound SMTP server; verifies the connection and login before saving')
+    .addOption(new Option('--preset <name>', 'fill host, port and security for a provider').choices(['microsoft365', 'gmail']))
+    .option('--host <host>', 'SMTP host')
+    .option('--port <port>', 'SMTP port (default by security: 587, 465, 25)')
+    .addOption(new Option('--security <mode>', 'tls (on connect), starttls (required) or none').choices(['tls', 'starttls', 'none']))
+    .addOption(new Option('--auth <type>', 'how to log in').choices(['none', 'password', 'oauth2']))
+    .option('--username <user>', 'login user, usually the mailbox address')
+    .option('--secret-stdin', 'read the password or client secret from standard input (never pass secrets as arguments)')
+    .addOption(new Option('--oauth-provider <provider>', 'OAuth 2.0 provider').choices(['microsoft', 'google', 'generic']))
+    .option('--tenant <tenant>', 'Microsoft tenant id or domain')
+    .option('--client-id <id>', 'OAuth client (application) id')
+    .option('--token-url <url>', 'token endpoint (generic provider)')
+    .option('--scope <scope>', 'OAuth scope, when not the provider default')
+    .addOption(new Option('--oauth-flow <flow>', 'OAuth grant').choices(['client_credentials', 'device_code', 'authorization_code', 'refresh_token']))
+    .option('--from <address>', 'from-address for all outbound mail')
+    .option('--properties-file <file>', 'custom configuration properties (key=value text)')
+    .option('--tls-skip-verify', 'accept an untrusted certificate from THIS server (turns verification off for it)')
+    .option('--no-tls-skip-verify', 'verify this server\'s certificate again')
+    .option('--tls-ca <file>', 'trust this CA certificate (PEM) for this server')
+    .option('--no-verify', 'save without connecting first')
+    .option('--timeout <duration>', 'how long each step may take', '20s')
+    .addHelpText('after', `
+Examples:
+  $ mailctl configure server
+  $ mailctl configure server --preset microsoft365 --auth oauth2 --oauth-provider microsoft \\
+      --tenant acme.onmicrosoft.com --client-id 1111-… --username records@acme.test --from records@acme.test --secret-stdin < secret.txt
+  $ printf %s "$SMTP_PASSWORD" | mailctl configure server --host mail.acme.test --security starttls \\
+      --auth password --username records@acme.test --from records@acme.test --secret-stdin`)
+    .action(lazy(async () => (await import('./commands/configure/run-configure-server.js')).runConfigureServer as Runner));
+
+  program
+    .command('test-send')
+    .summary('send a test message through the outbound server and explain any failure')
+    .description('Send a test message through the configured outbound server. On failure: the phase (connect, tls, greeting, auth, sender, recipient, data, after-data) with its own exit code, the server\'s exact words, the cause and the fix.')
+    .requiredOption('--to <address>', 'where to send the test message')
+    .option('--transcript', 'print the SMTP conversation (credentials hidden)')
+    .addOption(new Option('--quit-after <phase>', 'stop after this phase without sending').choices(['connect', 'tls', 'auth', 'recipient']))
+    .option('--timeout <duration>', 'how long each step may take', '30s')
+    .addHelpText('after', `
+Exit codes: 0 sent · 10 connect · 11 tls · 12 greeting · 13 auth · 14 sender · 15 recipient · 16 data · 17 after data · 18 refused before sending (from-address, size)
+
+Examples:
+  $ mailctl test-send --to you@acme.test
+  $ mailctl test-send --to you@acme.test --transcript
+  $ mailctl test-send --to you@acme.test --quit-after auth --timeout 10s`)
+    .action(lazy(async () => (await import('./commands/test-send/run-test-send.js')).runTestSend as Runner));
+
+  program
+    .command('headers')
+    .summary('decode the reference carried by a received email')
+    .command('decode')
+    .argument('<file>', 'a raw email (.eml), or - for standard input')
+    .description('show which KB, table, record and rule or workflow sent an email, and when')
+    .addHelpText('after', '\nExamples:\n  $ mailctl headers decode unexpected.eml\n  $ pbpaste | mailctl headers decode -')
+    .action(lazy(async () => (await import('./commands/headers/run-headers-decode.js')).runHeadersDecode as Runner));
+
+  const keys = program.command('keys').summary('the KB\'s reference keys');
+  keys
+    .command('list')
+    .description('list reference key ids')
+    .action(lazy(async () => (await import('./commands/keys/run-keys.js')).runKeysList as Runner));
+  keys
+    .command('rotate')
+    .description('make a new key for new mail; older keys keep decoding replies')
+    .action(lazy(async () => (await import('./commands/keys/run-keys.js')).runKeysRotate as Runner));
+
   program
     .command('secrets')
     .summary('where secrets are kept')
@@ -168,6 +237,12 @@ export interface MainIO {
   stdinIsTTY?: boolean;
 }
 
+async function readAllStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
 /** Runs mailctl with `argv` (without "node mailctl") and returns the exit code. */
 export async function main(argv: string[], io: MainIO = {}): Promise<number> {
   const env = io.env ?? process.env;
@@ -189,6 +264,7 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
       out,
       prompt,
       settings: { secretBackend: env.MAILCTL_SECRET_BACKEND, masterKey: env.MAILCTL_MASTER_KEY },
+      readStdin: readAllStdin,
     });
     const runner = await load();
     const code = await runner(deps, ...args);

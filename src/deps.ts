@@ -23,6 +23,8 @@ export interface Deps {
   config(): Promise<ConfigStore>;
   secrets(): Promise<SecretStoreChoice>;
   db(): Promise<Database>;
+  /** All of standard input (for --secret-stdin and `-` files); never called on a TTY prompt path. */
+  readStdin(): Promise<string>;
   /** Closes what was opened. */
   close(): void;
 }
@@ -33,6 +35,7 @@ export interface DepsInput {
   out: Output;
   prompt: Prompter;
   settings: Deps['settings'];
+  readStdin: () => Promise<string>;
 }
 
 /** Wires the real stores behind lazy, memoised getters. */

@@ -1,4 +1,5 @@
 import { globalDefinitions } from './globals.js';
+import { outboundSchema, type OutboundConfig } from '../outbound/outbound-config.js';
 
 export type Environment = 'production' | 'test' | 'dev';
 
@@ -23,7 +24,7 @@ export interface MailctlConfig {
   secretBackend?: 'keyring' | 'file';
   kb?: KbConfig;
   globals?: Record<string, string>;
-  outbound?: Record<string, unknown>;
+  outbound?: Partial<OutboundConfig>;
   inbound?: Record<string, Record<string, unknown>>;
 }
 
@@ -50,7 +51,7 @@ export const configSchema = {
     additionalProperties: false,
     properties: Object.fromEntries(globalDefinitions.map((d) => [d.name, { type: 'string' }])),
   },
-  outbound: { type: 'object' },
+  outbound: outboundSchema,
   inbound: { type: 'object', additionalProperties: { type: 'object' } },
 } as const;
 

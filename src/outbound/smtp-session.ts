@@ -60,7 +60,13 @@ const tlsCodes = /CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|ERR_SSL|EPROTO|HOSTNAME|ALT
  */
 export async function runSmtpSession(
   target: SmtpTarget,
-  options: { message?: SmtpMessage; quitAfter?: QuitAfter; transcript?: TranscriptSink } = {},
+  options: {
+    message?: SmtpMessage;
+    quitAfter?: QuitAfter;
+    transcript?: TranscriptSink;
+    /** Runs after login, before MAIL FROM: e.g. the server's SIZE limit against the message. */
+    beforeSend?: (session: SmtpSessionResult) => void;
+  } = {},
 ): Promise<SmtpSessionResult> {
   const { default: SMTPConnection } = await import('nodemailer/lib/smtp-connection');
   const secrets = secretsOf(target.auth);
@@ -96,9 +102,17 @@ export async function runSmtpSession(
     logger,
     tls: { rejectUnauthorized: !target.tlsSkipVerify, ...(target.tlsCa ? { ca: target.tlsCa } : {}) },
   });
-  connection.on('error', () => {
-    // Errors reach us through the callbacks below; this listener stops an unhandled 'error' event.
-  });
+  // Connection-level failures arrive as 'error' events, not through the step callbacks:
+  // the step in progress is rejected with them.
+  let rejectStep: ((error: SmtpFailure) => void) | undefined;
+  let during: 'connect' | 'auth' | 'send' = 'connect';
+  connection.on('error', (error: Parameters<typeof fail>[0]) => rejectStep?.(fail(error, during)));
+  const step = <T>(name: typeof during, run: (resolve: (value: T) => void, reject: (error: SmtpFailure) => void) => void) =>
+    new Promise<T>((resolve, reject) => {
+      during = name;
+      rejectStep = reject;
+      run(resolve, reject);
+    });
 
   const fail = (error: NodeJS.ErrnoException & { response?: string; responseCode?: number; command?: string; originalCode?: string }, during: 'connect' | 'auth' | 'send'): SmtpFailure => {
     const kind = String(error.code ?? 'ERROR');
@@ -115,7 +129,7 @@ export async function runSmtpSession(
   };
 
   try {
-    await new Promise<void>((resolve, reject) => connection.connect((error) => (error ? reject(fail(error, 'connect')) : resolve())));
+    await step<void>('connect', (resolve, reject) => connection.connect((error) => (error ? reject(fail(error, 'connect')) : resolve())));
     const socket = (connection as unknown as { _socket?: TLSSocket })._socket;
     const tls = connection.secure && socket && typeof socket.getProtocol === 'function'
       ? { protocol: socket.getProtocol(), cipher: socket.getCipher()?.name ?? null, authorized: socket.authorized }
@@ -133,19 +147,22 @@ export async function runSmtpSession(
       const auth = target.auth.type === 'password'
         ? { user: target.auth.user, pass: target.auth.pass }
         : { type: 'OAuth2' as const, user: target.auth.user, accessToken: target.auth.accessToken, method: 'XOAUTH2' };
-      await new Promise<void>((resolve, reject) => connection.login(auth as never, (error) => (error ? reject(fail(error, 'auth')) : resolve())));
+      await step<void>('auth', (resolve, reject) => connection.login(auth as never, (error) => (error ? reject(fail(error, 'auth')) : resolve())));
       result.completed = 'auth';
     }
     if (options.quitAfter === 'auth' || !options.message) return result;
 
     const { message } = options;
+    options.beforeSend?.(result);
     if (options.quitAfter === 'recipient') {
       // Ask MAIL FROM and RCPT TO, then RSET: the envelope is tested, nothing is delivered.
-      await sendEnvelopeOnly(connection, message, (error) => fail(error, 'send'));
+      await step<void>('send', (resolve, reject) => {
+        sendEnvelopeOnly(connection, message, (error) => fail(error, 'send')).then(resolve, reject);
+      });
       result.completed = 'recipient';
       return result;
     }
-    const info = await new Promise<{ response: string; accepted: string[] }>((resolve, reject) =>
+    const info = await step<{ response: string; accepted: string[] }>('send', (resolve, reject) =>
       connection.send({ from: message.from, to: message.to, size: message.raw.length } as never, message.raw, (error, sent) =>
         error ? reject(fail(error, 'send')) : resolve({ response: sent!.response, accepted: sent!.accepted }),
       ),

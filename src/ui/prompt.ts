@@ -22,6 +22,8 @@ export interface Prompter {
   secret(q: Base & { confirm?: boolean; validate?: (value: string) => string | true }): Promise<string>;
   select<T extends string>(q: Base & { choices: readonly Choice<T>[]; default?: T }): Promise<T>;
   confirm(q: Base & { default: boolean }): Promise<boolean>;
+  /** Multi-line text in the admin's $EDITOR (custom configuration properties). */
+  editText(q: Base & { default: string }): Promise<string>;
 }
 
 /** For runs with no terminal: every question is an error that names its flag. */
@@ -31,6 +33,7 @@ export const nonInteractivePrompter: Prompter = {
   secret: (q) => Promise.reject(needsFlag(q)),
   select: (q) => Promise.reject(needsFlag(q)),
   confirm: (q) => Promise.reject(needsFlag(q)),
+  editText: (q) => Promise.reject(needsFlag(q)),
 };
 
 function needsFlag(q: Base): UsageError {
@@ -61,5 +64,6 @@ export async function createInquirerPrompter(): Promise<Prompter> {
     select: <T extends string>(q: Base & { choices: readonly Choice<T>[]; default?: T }) =>
       prompts.select<T>({ message: q.message, choices: q.choices.map((c) => ({ ...c })), default: q.default }).catch(cancelled),
     confirm: (q) => prompts.confirm({ message: q.message, default: q.default }).catch(cancelled),
+    editText: (q) => prompts.editor({ message: q.message, default: q.default, postfix: '.properties', waitForUserInput: false }).catch(cancelled),
   };
 }

@@ -1,9 +1,9 @@
-import { readFileSync } from 'node:fs';
 import type { Deps } from '../../deps.js';
 import { UsageError } from '../../errors.js';
 import { parseProperties, valueOf } from '../../config/properties.js';
 import { dropUnusedSecrets, externalizeSecrets, isSecretKey, secretRefId } from '../../config/property-secrets.js';
 import { maskSecret } from '../../ui/mask.js';
+import { readTextFile } from '../../ui/read-text-file.js';
 
 function checkPlace(place: string): 'outbound' {
   if (place !== 'outbound') {
@@ -41,12 +41,7 @@ export async function runPropertiesShow(deps: Deps, place: string): Promise<numb
 /** `mailctl properties set outbound --file F|-` */
 export async function runPropertiesSet(deps: Deps, place: string, options: { file: string }): Promise<number> {
   checkPlace(place);
-  let text: string;
-  try {
-    text = readFileSync(options.file === '-' ? 0 : options.file, 'utf8');
-  } catch (error) {
-    throw new UsageError('E_FILE', `Cannot read ${options.file}: ${(error as Error).message}.`);
-  }
+  const text = options.file === '-' ? await deps.readStdin() : readTextFile(options.file);
   const { store } = await deps.secrets();
   const configStore = await deps.config();
   const before = String(configStore.read().outbound?.properties ?? '');

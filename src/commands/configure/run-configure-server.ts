@@ -1,0 +1,288 @@
+import type { Deps } from '../../deps.js';
+import { ExitCode, UsageError, UserError } from '../../errors.js';
+import { isEmailAddress } from '../../config/globals.js';
+import { parseDuration } from '../../config/units.js';
+import { dropUnusedSecrets, externalizeSecrets, secretRef, secretRefsIn } from '../../config/property-secrets.js';
+import { defaultPort, outboundPresets, type OAuthProvider, type OutboundAuth, type OutboundConfig, type OutboundPreset } from '../../outbound/outbound-config.js';
+import { readSecretRef } from '../../outbound/resolve-outbound.js';
+import { SmtpFailure } from '../../outbound/smtp-failure.js';
+import { reportSmtpFailure, type SmtpFailureReport } from '../../outbound/smtp-report.js';
+import { runSmtpSession, type SmtpAuth, type SmtpSecurity } from '../../outbound/smtp-session.js';
+import { showDiagnosis } from '../../ui/show-diagnosis.js';
+import { readTextFile } from '../../ui/read-text-file.js';
+import { AuditRepo } from '../../store/audit-repo.js';
+
+export interface ConfigureServerOptions {
+  preset?: OutboundPreset;
+  host?: string;
+  port?: string;
+  security?: SmtpSecurity;
+  auth?: OutboundAuth['type'];
+  username?: string;
+  secretStdin?: boolean;
+  oauthProvider?: OAuthProvider;
+  tenant?: string;
+  clientId?: string;
+  tokenUrl?: string;
+  scope?: string;
+  oauthFlow?: 'client_credentials' | 'device_code' | 'authorization_code' | 'refresh_token';
+  from?: string;
+  propertiesFile?: string;
+  tlsSkipVerify?: boolean;
+  tlsCa?: string;
+  verify: boolean;
+  timeout: string;
+}
+
+/** The settings being edited, secrets still in clear (only in memory). */
+interface Draft {
+  host: string;
+  port: number;
+  security: SmtpSecurity;
+  tlsSkipVerify: boolean;
+  tlsCa: string | undefined;
+  authType: OutboundAuth['type'];
+  username: string;
+  /** New secret typed this run; undefined keeps the stored one. */
+  secret: string | undefined;
+  oauth: { provider: OAuthProvider; tenant?: string; clientId: string; tokenUrl?: string; scope?: string; flow?: ConfigureServerOptions['oauthFlow'] };
+  from: string;
+  properties: string | undefined;
+}
+
+const securityChoices = [
+  { value: 'starttls' as const, name: 'STARTTLS (port 587)', description: 'plain connection upgraded to TLS; required, never skipped' },
+  { value: 'tls' as const, name: 'TLS on connect (port 465)', description: 'TLS from the first byte' },
+  { value: 'none' as const, name: 'none (port 25)', description: 'no encryption: only for a relay on a trusted network' },
+];
+
+/** `mailctl configure server`: the outbound server, verified before it is saved. */
+export async function runConfigureServer(deps: Deps, options: ConfigureServerOptions): Promise<number> {
+  const { out, prompt } = deps;
+  const timeoutMs = parseDuration(options.timeout);
+  if (timeoutMs === undefined || timeoutMs < 1000) throw new UsageError('E_TIMEOUT', `--timeout "${options.timeout}" is not a duration of at least 1s.`);
+  if (options.tlsCa && options.tlsSkipVerify) throw new UsageError('E_TLS_FLAGS', '--tls-ca and --tls-skip-verify contradict each other: trust a CA, or skip verification, not both.');
+  const configStore = await deps.config();
+  const { store } = await deps.secrets();
+  const existing = configStore.read().outbound as Partial<OutboundConfig> | undefined;
+  const stdinSecret = options.secretStdin ? (await deps.readStdin()).replace(/\r?\n$/, '') : undefined;
+  if (options.secretStdin && !stdinSecret) throw new UsageError('E_SECRET_EMPTY', '--secret-stdin was given but standard input was empty.');
+
+  let draft = await collect(deps, options, existing, stdinSecret);
+  for (;;) {
+    if (!options.verify) {
+      out.warn('Not verified (--no-verify): saving without connecting to the server.');
+      break;
+    }
+    const verdict = await verify(deps, draft, existing, timeoutMs);
+    if (verdict === true) break;
+    if (!prompt.interactive) {
+      out.data({ ok: false, saved: false, ...verdict });
+      out.line('Nothing was saved. Fix the settings, or pass --no-verify to save them anyway.');
+      return verdict.exitCode;
+    }
+    const certProblem = verdict.phase === 'tls' && verdict.diagnosis.id.startsWith('tls-') && !draft.tlsSkipVerify;
+    const next = await prompt.select({
+      message: 'What now?',
+      flag: '--no-verify',
+      choices: [
+        { value: 'edit', name: 'Change the settings' },
+        ...(certProblem ? [{ value: 'trust' as const, name: 'Accept this server\'s certificate (turns off TLS verification for this server only)' }] : []),
+        { value: 'save', name: 'Save anyway' },
+        { value: 'cancel', name: 'Cancel (nothing is saved)' },
+      ] as Array<{ value: 'edit' | 'trust' | 'save' | 'cancel'; name: string }>,
+    });
+    if (next === 'cancel') throw new UserError('E_CANCELLED', 'Cancelled; nothing was saved.', { exitCode: ExitCode.failure });
+    if (next === 'save') break;
+    if (next === 'trust') draft = { ...draft, tlsSkipVerify: true };
+    else draft = await collect(deps, {} as ConfigureServerOptions, toConfig(draft, existing), undefined, true);
+  }
+
+  const saved = await save(deps, draft, existing);
+  out.success(`Saved the outbound server ${saved.host}:${saved.port} (${saved.security}, auth ${saved.auth.type}, from ${saved.from}).`);
+  if (saved.tlsSkipVerify) out.warn('TLS certificate verification is OFF for this server, as you chose.');
+  out.line('  Send a test message with: mailctl test-send --to you@example.com');
+  out.data({ ok: true, saved: true, outbound: publicView(saved) });
+  return ExitCode.ok;
+}
+
+async function collect(deps: Deps, options: ConfigureServerOptions, existing: Partial<OutboundConfig> | undefined, stdinSecret: string | undefined, editing = false): Promise<Draft> {
+  const { prompt } = deps;
+  const preset = options.preset ? outboundPresets[options.preset] : undefined;
+  let presetChoice = preset;
+  if (!preset && !options.host && !existing?.host && prompt.interactive && !editing) {
+    const picked = await prompt.select<OutboundPreset | 'other'>({
+      message: 'Mail provider',
+      flag: '--preset',
+      choices: [
+        { value: 'microsoft365', name: 'Microsoft 365 (smtp.office365.com)' },
+        { value: 'gmail', name: 'Gmail / Google Workspace (smtp.gmail.com)' },
+        { value: 'other', name: 'Another SMTP server' },
+      ],
+    });
+    presetChoice = picked === 'other' ? undefined : outboundPresets[picked];
+  }
+
+  const host = options.host ?? (await prompt.input({ message: 'SMTP host', flag: '--host', default: presetChoice?.host ?? existing?.host, validate: (v) => (v.trim() ? true : 'the host name of the SMTP server') })).trim();
+  const security = options.security ?? (preset && !editing ? preset.security : undefined) ??
+    (await prompt.select<SmtpSecurity>({ message: 'Security', flag: '--security', default: presetChoice?.security ?? existing?.security ?? 'starttls', choices: securityChoices }));
+  const portText = options.port ?? (preset && !editing ? String(preset.port) : undefined) ??
+    (await prompt.input({ message: 'Port', flag: '--port', default: String(existing?.host === host && existing?.security === security && existing.port ? existing.port : defaultPort(security)), validate: validPort }));
+  const portCheck = validPort(portText);
+  if (portCheck !== true) throw new UsageError('E_PORT', `--port "${portText}": ${portCheck}.`);
+
+  const authType = options.auth ?? (await prompt.select<OutboundAuth['type']>({
+    message: 'Authentication',
+    flag: '--auth',
+    default: existing?.auth?.type ?? (presetChoice === outboundPresets.microsoft365 ? 'oauth2' : 'password'),
+    choices: [
+      { value: 'password', name: 'user name and password' },
+      { value: 'oauth2', name: 'OAuth 2.0 (Microsoft, Google or another provider)' },
+      { value: 'none', name: 'none (the server relays for this host)' },
+    ],
+  }));
+  const existingAuth = existing?.auth;
+  const existingUser = existingAuth && existingAuth.type !== 'none' ? existingAuth.username : undefined;
+  const username = authType === 'none' ? '' : (options.username ?? (await prompt.input({ message: 'User name (usually the mailbox address)', flag: '--username', default: existingUser, validate: (v) => (v.trim() ? true : 'a user name is needed') }))).trim();
+
+  let oauth: Draft['oauth'] = { provider: 'microsoft', clientId: '' };
+  const oldOAuth = existingAuth?.type === 'oauth2' ? existingAuth : undefined;
+  if (authType === 'oauth2') {
+    const provider = options.oauthProvider ?? (await prompt.select<OAuthProvider>({
+      message: 'OAuth provider', flag: '--oauth-provider', default: oldOAuth?.provider ?? (presetChoice === outboundPresets.gmail ? 'google' : 'microsoft'),
+      choices: [{ value: 'microsoft', name: 'Microsoft (Entra ID)' }, { value: 'google', name: 'Google' }, { value: 'generic', name: 'another OAuth 2.0 token endpoint' }],
+    }));
+    const tenant = provider === 'microsoft' ? (options.tenant ?? (await prompt.input({ message: 'Tenant (directory) id or domain', flag: '--tenant', default: oldOAuth?.tenant }))) : undefined;
+    const clientId = options.clientId ?? (await prompt.input({ message: 'Client (application) id', flag: '--client-id', default: oldOAuth?.clientId, validate: (v) => (v.trim() ? true : 'the app registration\'s client id') }));
+    const tokenUrl = provider === 'generic' ? (options.tokenUrl ?? (await prompt.input({ message: 'Token URL', flag: '--token-url', default: oldOAuth?.tokenUrl }))) : options.tokenUrl;
+    const scope = options.scope ?? oldOAuth?.scope;
+    oauth = { provider, clientId: clientId.trim(), ...(tenant ? { tenant: tenant.trim() } : {}), ...(tokenUrl ? { tokenUrl } : {}), ...(scope ? { scope } : {}), ...(options.oauthFlow ?? oldOAuth?.flow ? { flow: options.oauthFlow ?? oldOAuth?.flow } : {}) };
+  }
+
+  // The secret: stdin, else a hidden prompt (Enter keeps the stored one), else the stored one.
+  const hasStored = (authType === 'password' && existingAuth?.type === 'password') || (authType === 'oauth2' && Boolean(oldOAuth?.clientSecret));
+  let secret = stdinSecret;
+  const needsSecret = authType === 'password' || (authType === 'oauth2' && oauth.provider !== 'google');
+  if (secret === undefined && needsSecret) {
+    const what = authType === 'password' ? 'Password' : 'Client secret (the secret\'s value, not its id)';
+    if (prompt.interactive) {
+      const typed = await prompt.secret({ message: hasStored ? `${what} (Enter keeps the current one)` : what, flag: '--secret-stdin', validate: (v) => (v || hasStored ? true : 'needed') });
+      secret = typed === '' ? undefined : typed;
+    } else if (!hasStored) {
+      throw new UsageError('E_NEEDS_FLAG', `${what} needs an answer, and there is no terminal to ask: pipe it in with --secret-stdin (never as an argument).`);
+    }
+  }
+
+  const from = (options.from ?? (await prompt.input({ message: 'From-address for all outbound mail', flag: '--from', default: existing?.from ?? (username.includes('@') ? username : undefined), validate: (v) => (isEmailAddress(v.trim()) ? true : 'a plain address such as records@acme.test') }))).trim();
+  if (!isEmailAddress(from)) throw new UsageError('E_FROM_INVALID', `--from "${from}" is not a valid email address.`);
+
+  let properties = options.propertiesFile ? readTextFile(options.propertiesFile) : undefined;
+  if (properties === undefined && prompt.interactive && !editing) {
+    const edit = await prompt.confirm({ message: 'Edit the custom configuration properties?', flag: '--properties-file', default: false });
+    if (edit) properties = await prompt.editText({ message: 'Custom configuration properties', flag: '--properties-file', default: existing?.properties ?? '' });
+  }
+
+  return {
+    host,
+    port: Number(portText),
+    security,
+    tlsSkipVerify: options.tlsSkipVerify ?? (existing?.host === host ? Boolean(existing?.tlsSkipVerify) : false),
+    tlsCa: options.tlsCa ? readTextFile(options.tlsCa) : existing?.host === host ? existing?.tlsCa : undefined,
+    authType,
+    username,
+    secret,
+    oauth,
+    from,
+    properties,
+  };
+}
+
+function validPort(text: string): string | true {
+  const n = Number(text);
+  return Number.isInteger(n) && n >= 1 && n <= 65535 ? true : 'a port is a whole number from 1 to 65535';
+}
+
+/** Connect and log in (no message); shows the result at the top, as the source guide's wizard does. */
+async function verify(deps: Deps, draft: Draft, existing: Partial<OutboundConfig> | undefined, timeoutMs: number): Promise<true | SmtpFailureReport> {
+  const { out } = deps;
+  const { store } = await deps.secrets();
+  let auth: SmtpAuth = { type: 'none' };
+  let quitAfter: 'tls' | 'auth' = 'auth';
+  if (draft.authType === 'password') {
+    const pass = draft.secret ?? (await readSecretRef(existing?.auth?.type === 'password' ? existing.auth.password : undefined, store, 'outbound password'));
+    auth = { type: 'password', user: draft.username, pass };
+  } else if (draft.authType === 'oauth2') {
+    quitAfter = 'tls'; // the OAuth login is proven when a token is acquired (reset-oauth)
+  }
+  try {
+    const result = await runSmtpSession(
+      { host: draft.host, port: draft.port, security: draft.security, tlsSkipVerify: draft.tlsSkipVerify, ...(draft.tlsCa ? { tlsCa: draft.tlsCa } : {}), auth, timeoutMs },
+      { quitAfter },
+    );
+    const tls = result.tls ? `${result.tls.protocol}${draft.tlsSkipVerify ? ', certificate not verified' : ''}` : 'no TLS';
+    if (quitAfter === 'auth' && draft.authType === 'password') out.success(`Connected to ${draft.host}:${draft.port} (${tls}) and logged in as ${draft.username}.`);
+    else out.success(`Connected to ${draft.host}:${draft.port} (${tls}).${draft.authType === 'oauth2' ? ' The OAuth login is checked when a token is acquired.' : ''}`);
+    return true;
+  } catch (error) {
+    if (!(error instanceof SmtpFailure)) throw error;
+    const report = reportSmtpFailure(error, draft);
+    out.error(`Verification failed while ${report.phaseLabel} (phase ${report.phase}).`);
+    showDiagnosis(out, report.diagnosis, report.serverSaid ?? report.error);
+    return report;
+  }
+}
+
+/** The draft as a stored config, secrets not yet moved (used as defaults when editing again). */
+function toConfig(draft: Draft, existing: Partial<OutboundConfig> | undefined): Partial<OutboundConfig> {
+  return { ...existing, host: draft.host, port: draft.port, security: draft.security, from: draft.from, tlsSkipVerify: draft.tlsSkipVerify, auth: (draft.authType === 'oauth2' ? { type: 'oauth2', username: draft.username, ...draft.oauth } : draft.authType === 'password' ? { type: 'password', username: draft.username, password: existing?.auth?.type === 'password' ? existing.auth.password : '' } : { type: 'none' }) as OutboundAuth };
+}
+
+async function save(deps: Deps, draft: Draft, existing: Partial<OutboundConfig> | undefined): Promise<OutboundConfig> {
+  const { store } = await deps.secrets();
+  const configStore = await deps.config();
+  const oldAuth = existing?.auth;
+  let auth: OutboundAuth;
+  if (draft.authType === 'password') {
+    const ref = draft.secret !== undefined ? secretRef('outbound/password') : oldAuth?.type === 'password' ? oldAuth.password : secretRef('outbound/password');
+    if (draft.secret !== undefined) await store.set('outbound/password', draft.secret);
+    auth = { type: 'password', username: draft.username, password: ref };
+  } else if (draft.authType === 'oauth2') {
+    const oldRef = oldAuth?.type === 'oauth2' ? oldAuth.clientSecret : undefined;
+    if (draft.secret !== undefined) await store.set('outbound/client_secret', draft.secret);
+    const clientSecret = draft.secret !== undefined ? secretRef('outbound/client_secret') : oldRef;
+    auth = { type: 'oauth2', username: draft.username, ...draft.oauth, ...(clientSecret ? { clientSecret } : {}) };
+  } else {
+    auth = { type: 'none' };
+  }
+  const properties = draft.properties !== undefined ? await externalizeSecrets(draft.properties, 'outbound', store) : existing?.properties;
+  const saved: OutboundConfig = {
+    host: draft.host,
+    port: draft.port,
+    security: draft.security,
+    ...(draft.tlsSkipVerify ? { tlsSkipVerify: true } : {}),
+    ...(draft.tlsCa ? { tlsCa: draft.tlsCa } : {}),
+    auth,
+    from: draft.from,
+    ...(properties !== undefined ? { properties } : {}),
+    updatedAt: deps.clock.now().toISOString(),
+  };
+  configStore.update((config) => {
+    config.outbound = saved;
+  });
+  if (existing?.properties !== undefined && properties !== undefined) await dropUnusedSecrets(existing.properties, properties, store);
+  if (oldAuth?.type === 'password' && auth.type !== 'password') await store.delete('outbound/password');
+  new AuditRepo(await deps.db(), deps.clock).record({
+    actor: 'cli',
+    action: 'outbound.configure',
+    target: `${saved.host}:${saved.port}`,
+    details: { security: saved.security, auth: saved.auth.type, from: saved.from, tlsSkipVerify: Boolean(saved.tlsSkipVerify), secretChanged: draft.secret !== undefined, propertySecrets: properties ? secretRefsIn(properties).length : 0 },
+  });
+  return saved;
+}
+
+/** The saved server without secret references, for --json. */
+function publicView(saved: OutboundConfig) {
+  const { auth, properties, tlsCa, ...rest } = saved;
+  const publicAuth = auth.type === 'password' ? { type: auth.type, username: auth.username } : auth.type === 'oauth2' ? { type: auth.type, provider: auth.provider, username: auth.username, tenant: auth.tenant, clientId: auth.clientId } : auth;
+  return { ...rest, auth: publicAuth, tlsCa: Boolean(tlsCa), propertiesLines: properties ? properties.split(/\r\n|\n|\r/).length : 0 };
+}

@@ -1,0 +1,80 @@
+import type { SmtpSecurity } from './smtp-session.js';
+
+export type OAuthProvider = 'microsoft' | 'google' | 'generic';
+
+export type OutboundAuth =
+  | { type: 'none' }
+  | { type: 'password'; username: string; /** `${secret:ID}` */ password: string }
+  | {
+      type: 'oauth2';
+      provider: OAuthProvider;
+      username: string;
+      tenant?: string;
+      clientId: string;
+      /** `${secret:ID}` */
+      clientSecret?: string;
+      tokenUrl?: string;
+      scope?: string;
+      /** client credentials (app-only) or delegated sign-in by a person */
+      flow?: 'client_credentials' | 'device_code' | 'authorization_code' | 'refresh_token';
+    };
+
+/** The one server that sends all mail (stored under `outbound` in config.json). */
+export interface OutboundConfig {
+  host: string;
+  port: number;
+  security: SmtpSecurity;
+  /** Turned on by the admin, for this server only, to accept an untrusted certificate. */
+  tlsSkipVerify?: boolean;
+  /** A CA certificate (PEM) to trust for this server. */
+  tlsCa?: string;
+  auth: OutboundAuth;
+  from: string;
+  /** Custom configuration properties (key=value text; secrets as references). */
+  properties?: string;
+  updatedAt?: string;
+}
+
+/** Host, port and security of well-known providers. */
+export const outboundPresets = {
+  microsoft365: { host: 'smtp.office365.com', port: 587, security: 'starttls' as SmtpSecurity },
+  gmail: { host: 'smtp.gmail.com', port: 587, security: 'starttls' as SmtpSecurity },
+} as const;
+export type OutboundPreset = keyof typeof outboundPresets;
+
+/** Default port for a security mode (submission ports). */
+export function defaultPort(security: SmtpSecurity): number {
+  return security === 'tls' ? 465 : security === 'starttls' ? 587 : 25;
+}
+
+/** JSON schema for `outbound` in config.json. */
+export const outboundSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    host: { type: 'string', minLength: 1 },
+    port: { type: 'integer', minimum: 1, maximum: 65535 },
+    security: { enum: ['tls', 'starttls', 'none'] },
+    tlsSkipVerify: { type: 'boolean' },
+    tlsCa: { type: 'string' },
+    from: { type: 'string' },
+    properties: { type: 'string' },
+    updatedAt: { type: 'string' },
+    auth: {
+      type: 'object',
+      required: ['type'],
+      properties: {
+        type: { enum: ['none', 'password', 'oauth2'] },
+        username: { type: 'string' },
+        password: { type: 'string', pattern: '^\\$\\{secret:[A-Za-z0-9._/-]+\\}$' },
+        provider: { enum: ['microsoft', 'google', 'generic'] },
+        tenant: { type: 'string' },
+        clientId: { type: 'string' },
+        clientSecret: { type: 'string', pattern: '^\\$\\{secret:[A-Za-z0-9._/-]+\\}$' },
+        tokenUrl: { type: 'string' },
+        scope: { type: 'string' },
+        flow: { enum: ['client_credentials', 'device_code', 'authorization_code', 'refresh_token'] },
+      },
+    },
+  },
+} as const;
