@@ -19,7 +19,8 @@ export function parseHeaderBlock(raw: Buffer | string): HeaderBlock {
   const fields: Array<{ name: string; value: string }> = [];
   for (const line of head.split(/\r?\n/)) {
     if (/^[ \t]/.test(line) && fields.length > 0) {
-      fields[fields.length - 1]!.value += ' ' + line.trim(); // unfold
+      const last = fields[fields.length - 1]!;
+      last.value = last.value === '' ? line.trim() : `${last.value} ${line.trim()}`; // unfold
       continue;
     }
     const colon = line.indexOf(':');
