@@ -26,13 +26,16 @@ export interface Prompter {
   editText(q: Base & { default: string }): Promise<string>;
 }
 
-/** For runs with no terminal: every question is an error that names its flag. */
+/**
+ * For runs with no terminal: a question with a default takes it (as Enter would);
+ * any other is an error that names its flag. Secrets never have a default.
+ */
 export const nonInteractivePrompter: Prompter = {
   interactive: false,
-  input: (q) => Promise.reject(needsFlag(q)),
+  input: (q) => (q.default !== undefined ? Promise.resolve(q.default) : Promise.reject(needsFlag(q))),
   secret: (q) => Promise.reject(needsFlag(q)),
-  select: (q) => Promise.reject(needsFlag(q)),
-  confirm: (q) => Promise.reject(needsFlag(q)),
+  select: (q) => (q.default !== undefined ? Promise.resolve(q.default) : Promise.reject(needsFlag(q))),
+  confirm: (q) => Promise.resolve(q.default),
   editText: (q) => Promise.reject(needsFlag(q)),
 };
 

@@ -44,6 +44,10 @@ export async function runInit(deps: Deps, options: InitOptions): Promise<number>
   const urlCheck = checkUrl(url);
   if (urlCheck !== true) throw new UsageError('E_KB_URL', `"${url}" is not a valid server URL: ${urlCheck}.`);
 
+  if (!options.environment && !prompt.interactive && !existing) {
+    // No silent default here: a test KB taken for production could mail real people.
+    throw new UsageError('E_NEEDS_FLAG', '"Environment" needs an answer, and there is no terminal to ask: pass --environment production|test|dev.');
+  }
   const environment = options.environment ?? (await prompt.select<Environment>({
     message: 'Environment',
     flag: '--environment',
