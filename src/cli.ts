@@ -89,7 +89,7 @@ MAILCTL_MASTER_KEY (key for the encrypted secret file), NO_COLOR.`);
     .description('return one global variable to its default')
     .action(lazy(async () => (await import('./commands/config/run-config.js')).runConfigUnset as Runner));
 
-  const configure = program.command('configure').summary('set up the outbound server (and, later, inbound accounts)').description('Wizards for the mail servers. Every question is also a flag, for scripts.');
+  const configure = program.command('configure').summary('set up the outbound server and inbound accounts (wizards)').description('Wizards for the mail servers. Every question is also a flag, for scripts.');
   configure
     .command('server')
     .description('set up the outbound SMTP server; verifies the connection and login before saving')
@@ -121,6 +121,65 @@ Examples:
   $ printf %s "$SMTP_PASSWORD" | mailctl configure server --host mail.acme.test --security starttls \\
       --auth password --username records@acme.test --from records@acme.test --secret-stdin`)
     .action(lazy(async () => (await import('./commands/configure/run-configure-server.js')).runConfigureServer as Runner));
+
+  configure
+    .command('inbound')
+    .argument('[table]', 'the table this account feeds (asked when missing)')
+    .description('set up the inbound account of a table: Table → Server → Account → Options → Finish, each step checked')
+    .addOption(new Option('--protocol <protocol>', 'imap, pop3 or graph').choices(['imap', 'pop3', 'graph']))
+    .option('--host <host>', 'IMAP/POP3 host')
+    .option('--port <port>', 'port (default by protocol and security: 993/143, 995/110)')
+    .addOption(new Option('--security <mode>', 'tls (on connect), starttls (required) or none').choices(['tls', 'starttls', 'none']))
+    .option('--tls-skip-verify', 'accept an untrusted certificate from THIS account\'s server')
+    .option('--no-tls-skip-verify', 'verify the certificate again')
+    .option('--tls-ca <file>', 'trust this CA certificate (PEM) for this account')
+    .option('--graph-url <url>', 'Graph API base URL (default https://graph.microsoft.com/v1.0)')
+    .option('--mailbox <address>', 'Graph: the mailbox to read')
+    .addOption(new Option('--auth <type>', 'password or oauth2').choices(['password', 'oauth2']))
+    .option('--username <user>', 'login user, usually the mailbox address')
+    .option('--secret-stdin', 'read the password or client secret from standard input')
+    .addOption(new Option('--oauth-provider <provider>', 'OAuth 2.0 provider').choices(['microsoft', 'google', 'generic']))
+    .option('--tenant <tenant>', 'Microsoft tenant id or domain')
+    .option('--client-id <id>', 'OAuth client (application) id')
+    .option('--token-url <url>', 'token endpoint (generic provider)')
+    .option('--folder <folder>', 'folder to read (IMAP/Graph; POP3 reads the INBOX)')
+    .option('--create-records', 'known contacts may create records by email (default)')
+    .option('--no-create-records', 'email never creates records, only updates them')
+    .addOption(new Option('--unknown-sender <policy>', 'what to do with mail from strangers').choices(['ignore', 'reject', 'guest']))
+    .option('--guest <address>', 'the guest contact strangers\' records are created under')
+    .addOption(new Option('--notes <content>', 'what goes into the additional notes').choices(['new-text', 'whole-body']))
+    .addOption(new Option('--after <action>', 'after processing: mark-read, move, delete (IMAP/Graph); keep, delete (POP3)').choices(['mark-read', 'move', 'delete', 'keep']))
+    .option('--move-to <folder>', 'folder for --after move')
+    .option('--properties-file <file>', 'custom configuration properties (key=value text)')
+    .option('--no-verify', 'save without checking the server and the account')
+    .option('--timeout <duration>', 'how long each step may take', '20s')
+    .addHelpText('after', `
+Examples:
+  $ mailctl configure inbound contracts
+  $ printf %s "$IMAP_PASSWORD" | mailctl configure inbound contracts --protocol imap --host imap.acme.test \\
+      --security tls --auth password --username contracts@acme.test --secret-stdin --folder INBOX \\
+      --create-records --unknown-sender guest --guest guest@acme.test --notes new-text --after mark-read`)
+    .action(lazy(async () => (await import('./commands/configure/run-configure-inbound.js')).runConfigureInbound as Runner));
+
+  program
+    .command('test-inbound')
+    .argument('[table]', 'one account (default: all)')
+    .summary('check inbound accounts: server, then account; changes nothing')
+    .description('For each inbound account: the server check (reachable, TLS, greeting) and the account check (login, folder). Nothing in the mailbox is changed. Exit 1 if any check fails.')
+    .option('--timeout <duration>', 'how long each step may take', '20s')
+    .addHelpText('after', '\nExamples:\n  $ mailctl test-inbound\n  $ mailctl test-inbound contracts --json')
+    .action(lazy(async () => (await import('./commands/test-inbound/run-test-inbound.js')).runTestInbound as Runner));
+
+  const inbound = program.command('inbound').summary('list and remove inbound accounts');
+  inbound
+    .command('list')
+    .description('list inbound accounts')
+    .action(lazy(async () => (await import('./commands/inbound/run-inbound.js')).runInboundList as Runner));
+  inbound
+    .command('remove')
+    .argument('<table>', 'the table whose account to remove')
+    .description('remove an inbound account and its stored secrets')
+    .action(lazy(async () => (await import('./commands/inbound/run-inbound.js')).runInboundRemove as Runner));
 
   program
     .command('test-send')

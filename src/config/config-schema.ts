@@ -1,5 +1,6 @@
 import { globalDefinitions } from './globals.js';
 import { outboundSchema, type OutboundConfig } from '../outbound/outbound-config.js';
+import { inboundAccountSchema, type InboundAccount } from '../inbound/inbound-config.js';
 
 export type Environment = 'production' | 'test' | 'dev';
 
@@ -25,7 +26,7 @@ export interface MailctlConfig {
   kb?: KbConfig;
   globals?: Record<string, string>;
   outbound?: Partial<OutboundConfig>;
-  inbound?: Record<string, Record<string, unknown>>;
+  inbound?: Record<string, InboundAccount>;
 }
 
 /** conf's `schema` option: one JSON schema per top-level key (draft 2020-12). */
@@ -52,7 +53,7 @@ export const configSchema = {
     properties: Object.fromEntries(globalDefinitions.map((d) => [d.name, { type: 'string' }])),
   },
   outbound: outboundSchema,
-  inbound: { type: 'object', additionalProperties: { type: 'object' } },
+  inbound: { type: 'object', additionalProperties: inboundAccountSchema },
 } as const;
 
 /** Top-level keys that are not in the schema are a typo or a newer mailctl's: refuse them. */

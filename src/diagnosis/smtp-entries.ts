@@ -1,7 +1,7 @@
 import type { CatalogEntry, FailureFacts } from './diagnosis.js';
 
 const where = (f: FailureFacts) => (f.host ? `${f.host}${f.port ? `:${f.port}` : ''}` : 'the server');
-const mail: CatalogEntry['areas'] = ['smtp', 'imap', 'pop3'];
+const mail: CatalogEntry['areas'] = ['smtp', 'imap', 'pop3', 'graph'];
 
 /** Network and TLS entries: shared by SMTP, IMAP and POP3. */
 export const connectionEntries: CatalogEntry[] = [

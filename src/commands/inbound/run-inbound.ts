@@ -1,0 +1,45 @@
+import type { Deps } from '../../deps.js';
+import { ExitCode, UsageError } from '../../errors.js';
+import { secretRefId, secretRefsIn } from '../../config/property-secrets.js';
+import { AuditRepo } from '../../store/audit-repo.js';
+
+/** `mailctl inbound list` */
+export async function runInboundList(deps: Deps): Promise<number> {
+  const accounts = Object.values((await deps.config()).read().inbound ?? {});
+  if (accounts.length === 0) deps.out.line('No inbound accounts yet. Create one with: mailctl configure inbound TABLE');
+  else deps.out.table(accounts, [
+    { header: 'TABLE', value: (a) => a.table },
+    { header: 'PROTOCOL', value: (a) => a.protocol },
+    { header: 'SERVER', value: (a) => (a.protocol === 'graph' ? (a.graphBaseUrl ?? 'graph.microsoft.com') : `${a.host}:${a.port} ${a.security}`) },
+    { header: 'USER', value: (a) => a.auth.username },
+    { header: 'FOLDER', value: (a) => a.folder },
+    { header: 'NEW RECORDS', value: (a) => (a.allowRecordCreation ? 'yes' : 'no') },
+    { header: 'UNKNOWN SENDER', value: (a) => (a.unknownSender === 'guest' ? `guest ${a.guestContact}` : a.unknownSender) },
+    { header: 'AFTER', value: (a) => (a.afterProcessing === 'move' ? `move to ${a.moveTo}` : a.afterProcessing) },
+  ]);
+  deps.out.data({
+    ok: true,
+    accounts: accounts.map(({ auth, properties, tlsCa, ...rest }) => ({ ...rest, auth: { type: auth.type, username: auth.username }, tlsCa: Boolean(tlsCa), hasProperties: Boolean(properties) })),
+  });
+  return ExitCode.ok;
+}
+
+/** `mailctl inbound remove TABLE`: the account and its secrets. */
+export async function runInboundRemove(deps: Deps, table: string): Promise<number> {
+  const configStore = await deps.config();
+  const account = configStore.read().inbound?.[table];
+  if (!account) throw new UsageError('E_INBOUND_UNKNOWN', `There is no inbound account for the table "${table}".`, { command: 'mailctl inbound list' });
+  const { store } = await deps.secrets();
+  configStore.update((config) => {
+    delete config.inbound![table];
+  });
+  const refs = [account.auth.type === 'password' ? account.auth.password : account.auth.clientSecret, ...secretRefsIn(account.properties ?? '').map((id) => `\${secret:${id}}`)];
+  for (const ref of refs) {
+    const id = ref ? secretRefId(ref) : undefined;
+    if (id) await store.delete(id);
+  }
+  new AuditRepo(await deps.db(), deps.clock).record({ actor: 'cli', action: 'inbound.remove', target: table });
+  deps.out.success(`Removed the inbound account of ${table} (mail already processed stays in the communications).`);
+  deps.out.data({ ok: true, removed: table });
+  return ExitCode.ok;
+}

@@ -1,0 +1,160 @@
+import type { Readable } from 'node:stream';
+import type { ImapFlow as ImapFlowType } from 'imapflow';
+import { InboundFailure, type InboundPhase } from './inbound-failure.js';
+import type { AccountCheck, ListOptions, MailSource, MessageRef, ServerCheck } from './mail-source.js';
+import { probeServer } from './server-probe.js';
+import type { AfterProcessing } from './inbound-config.js';
+import type { SmtpSecurity } from '../outbound/smtp-session.js';
+
+export interface ImapSourceOptions {
+  host: string;
+  port: number;
+  security: SmtpSecurity;
+  tlsSkipVerify?: boolean | undefined;
+  tlsCa?: string | undefined;
+  user: string;
+  /** A password, or an OAuth access token (XOAUTH2). */
+  credential: { pass: string } | { accessToken: string };
+  folder: string;
+  afterProcessing: AfterProcessing;
+  moveTo?: string | undefined;
+  timeoutMs: number;
+}
+
+/** An IMAP mailbox through imapflow. One connection, opened on first use. */
+export class ImapSource implements MailSource {
+  readonly protocol = 'imap' as const;
+  readonly #options: ImapSourceOptions;
+  #client: ImapFlowType | undefined;
+  #uidValidity: string | undefined;
+
+  constructor(options: ImapSourceOptions) {
+    this.#options = options;
+  }
+
+  verifyServer(): Promise<ServerCheck> {
+    const o = this.#options;
+    return probeServer({ protocol: 'imap', host: o.host, port: o.port, security: o.security, tlsSkipVerify: o.tlsSkipVerify, tlsCa: o.tlsCa, timeoutMs: o.timeoutMs });
+  }
+
+  async verifyAccount(): Promise<AccountCheck> {
+    const client = await this.#connect();
+    const status = await this.#guard('folder', () => client.status(this.#options.folder, { messages: true, unseen: true }));
+    if (!status) throw new InboundFailure('imap', 'folder', `The folder "${this.#options.folder}" does not exist in this mailbox.`, { detailCode: 'NONEXISTENT' });
+    return { folder: this.#options.folder, messages: status.messages ?? 0, unseen: status.unseen ?? null };
+  }
+
+  async list(options: ListOptions): Promise<MessageRef[]> {
+    const client = await this.#open();
+    const refs: MessageRef[] = [];
+    const query = options.unseenOnly ? { seen: false } : { all: true };
+    const uids = await this.#guard('list', () => client.search(query, { uid: true }));
+    if (!uids || uids.length === 0) return refs;
+    for await (const message of client.fetch(uids, { uid: true, size: true, flags: true }, { uid: true })) {
+      refs.push({ key: `imap:${this.#uidValidity}:${message.uid}`, size: message.size ?? 0, seen: message.flags?.has('\\Seen') ?? null });
+    }
+    return refs;
+  }
+
+  async open(ref: MessageRef): Promise<Readable> {
+    const client = await this.#open();
+    const download = await this.#guard('fetch', () => client.download(String(uidOf(ref)), undefined, { uid: true }));
+    if (!download.content) throw new InboundFailure('imap', 'fetch', `Message ${ref.key} is no longer in the mailbox.`, { detailCode: 'GONE' });
+    return download.content;
+  }
+
+  async markDone(ref: MessageRef): Promise<void> {
+    const client = await this.#open();
+    const uid = String(uidOf(ref));
+    const { afterProcessing, moveTo } = this.#options;
+    await this.#guard('mark', async () => {
+      if (afterProcessing === 'mark-read') await client.messageFlagsAdd(uid, ['\\Seen'], { uid: true });
+      else if (afterProcessing === 'move') await client.messageMove(uid, moveTo ?? 'Processed', { uid: true });
+      else if (afterProcessing === 'delete') await client.messageDelete(uid, { uid: true });
+    });
+  }
+
+  async close(): Promise<void> {
+    const client = this.#client;
+    this.#client = undefined;
+    if (!client) return;
+    try {
+      await client.logout();
+    } catch {
+      client.close();
+    }
+  }
+
+  /** Connected, logged in, folder selected (read-write, for flags and moves). */
+  async #open(): Promise<ImapFlowType> {
+    const client = await this.#connect();
+    if (!this.#uidValidity) {
+      const mailbox = await this.#guard('folder', () => client.mailboxOpen(this.#options.folder));
+      this.#uidValidity = String(mailbox.uidValidity);
+    }
+    return client;
+  }
+
+  async #connect(): Promise<ImapFlowType> {
+    if (this.#client?.usable) return this.#client;
+    const { ImapFlow } = await import('imapflow');
+    const o = this.#options;
+    const client = new ImapFlow({
+      host: o.host,
+      port: o.port,
+      secure: o.security === 'tls',
+      doSTARTTLS: o.security === 'starttls' ? true : o.security === 'none' ? false : undefined,
+      auth: { user: o.user, ...o.credential },
+      tls: { rejectUnauthorized: !o.tlsSkipVerify, ...(o.tlsCa ? { ca: o.tlsCa } : {}) },
+      logger: false,
+      disableAutoIdle: true,
+      connectionTimeout: o.timeoutMs,
+      greetingTimeout: o.timeoutMs,
+      socketTimeout: Math.max(o.timeoutMs, 60_000),
+    } as ConstructorParameters<typeof ImapFlow>[0]);
+    client.on('error', () => {
+      // surfaced through the failing command
+    });
+    try {
+      await client.connect();
+    } catch (error) {
+      throw imapFailure(error, 'auth');
+    }
+    this.#client = client;
+    this.#uidValidity = undefined;
+    return client;
+  }
+
+  async #guard<T>(phase: InboundPhase, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      throw imapFailure(error, phase);
+    }
+  }
+}
+
+function uidOf(ref: MessageRef): number {
+  return Number(ref.key.split(':')[2]);
+}
+
+const tlsCodes = /CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|ERR_SSL|EPROTO|ALTNAME/;
+
+/** imapflow's errors → an inbound failure with the phase and the server's words. */
+export function imapFailure(error: unknown, phase: InboundPhase): InboundFailure {
+  if (error instanceof InboundFailure) return error;
+  const e = error as Error & { code?: string; authenticationFailed?: boolean; responseText?: string; serverResponseCode?: string; response?: string; responseStatus?: string };
+  const serverSaid = e.responseText ?? e.response;
+  if (e.authenticationFailed || e.serverResponseCode === 'AUTHENTICATIONFAILED') {
+    return new InboundFailure('imap', 'auth', `The IMAP server refused the login: ${serverSaid ?? e.message}`, { detailCode: 'AUTHENTICATIONFAILED', serverSaid });
+  }
+  const code = e.code;
+  if (code && tlsCodes.test(code)) return new InboundFailure('imap', 'tls', e.message, { detailCode: code });
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') return new InboundFailure('imap', 'connect', e.message, { detailCode: code });
+  if (code === 'ETIMEDOUT' || code === 'CONNECT_TIMEOUT') return new InboundFailure('imap', 'connect', e.message, { detailCode: 'ETIMEDOUT' });
+  if (code === 'GREETING_TIMEOUT') return new InboundFailure('imap', 'greeting', e.message, { detailCode: 'ETIMEDOUT' });
+  if (e.serverResponseCode === 'NONEXISTENT' || /doesn't exist|does not exist|NONEXISTENT|Mailbox not found/i.test(`${serverSaid ?? ''} ${e.message}`)) {
+    return new InboundFailure('imap', 'folder', `The folder does not exist: ${serverSaid ?? e.message}`, { detailCode: 'NONEXISTENT', serverSaid });
+  }
+  return new InboundFailure('imap', phase, serverSaid ? `${e.message}: ${serverSaid}` : e.message, { detailCode: code ?? e.serverResponseCode, serverSaid });
+}

@@ -1,0 +1,46 @@
+import type { Readable } from 'node:stream';
+
+/** What the server check saw: reachable, TLS, greeting, capabilities. */
+export interface ServerCheck {
+  greeting: string;
+  tls: { protocol: string | null; authorized: boolean } | null;
+  capabilities: string[];
+}
+
+/** What the account check saw: logged in, folder there, how many messages. */
+export interface AccountCheck {
+  folder: string;
+  messages: number;
+  unseen: number | null;
+}
+
+/** A message in the mailbox, before it is read. */
+export interface MessageRef {
+  /** Stable id in this mailbox: "imap:<uidvalidity>:<uid>", "pop3:<uidl>", "graph:<id>". */
+  key: string;
+  size: number;
+  seen: boolean | null;
+}
+
+export interface ListOptions {
+  /** IMAP: the regular poll takes unseen mail only; the full sweep takes all. */
+  unseenOnly: boolean;
+}
+
+/**
+ * One inbound mailbox, whatever the protocol. Messages are streamed: a source never
+ * holds a whole message in memory.
+ */
+export interface MailSource {
+  readonly protocol: 'imap' | 'pop3' | 'graph';
+  /** Reachability without logging in: TLS handshake, greeting, capabilities. */
+  verifyServer(): Promise<ServerCheck>;
+  /** Logs in and checks the folder; changes nothing. */
+  verifyAccount(): Promise<AccountCheck>;
+  list(options: ListOptions): Promise<MessageRef[]>;
+  /** The raw RFC 5322 message as a stream. */
+  open(ref: MessageRef): Promise<Readable>;
+  /** Marks a message done: mark read, move, delete, or nothing (per the account). */
+  markDone(ref: MessageRef): Promise<void>;
+  close(): Promise<void>;
+}

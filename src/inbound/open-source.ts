@@ -1,0 +1,54 @@
+import { ExitCode, UserError } from '../errors.js';
+import type { TokenProvider } from '../auth/token-provider.js';
+import { readSecretRef } from '../outbound/resolve-outbound.js';
+import type { SecretStore } from '../secrets/secret-store.js';
+import { GraphSource } from './graph-source.js';
+import { defaultGraphBaseUrl, type InboundAccount } from './inbound-config.js';
+import { ImapSource } from './imap-source.js';
+import type { MailSource } from './mail-source.js';
+import { Pop3Source } from './pop3-source.js';
+
+export interface SourceContext {
+  secrets: SecretStore;
+  timeoutMs: number;
+  /** The OAuth token source for an account that logs in with OAuth. */
+  tokensFor?: (account: InboundAccount) => TokenProvider;
+  /** A password typed in the wizard and not stored yet. */
+  passwordOverride?: string | undefined;
+}
+
+/** The mail source for an account, with its secret read from the store. */
+export async function openSource(account: InboundAccount, context: SourceContext): Promise<MailSource> {
+  const tokens = account.auth.type === 'oauth2' ? context.tokensFor?.(account) : undefined;
+  if (account.auth.type === 'oauth2' && !tokens) {
+    throw new UserError('E_OAUTH_UNAVAILABLE', `The ${account.table} account logs in with OAuth 2.0, and this version of mailctl cannot acquire OAuth tokens yet.`, { exitCode: ExitCode.config });
+  }
+  if (account.protocol === 'graph') {
+    if (!tokens) throw new UserError('E_GRAPH_NEEDS_OAUTH', 'A Microsoft Graph account needs OAuth 2.0.', { command: `mailctl configure inbound ${account.table}`, exitCode: ExitCode.config });
+    return new GraphSource({
+      baseUrl: account.graphBaseUrl ?? defaultGraphBaseUrl,
+      mailbox: account.mailbox ?? account.auth.username,
+      folder: account.folder,
+      afterProcessing: account.afterProcessing,
+      moveTo: account.moveTo,
+      tokens,
+      timeoutMs: context.timeoutMs,
+    });
+  }
+  const credential = account.auth.type === 'password'
+    ? { pass: context.passwordOverride ?? (await readSecretRef(account.auth.password, context.secrets, `password of the ${account.table} account`)) }
+    : { accessToken: await tokens!.getToken() };
+  const common = {
+    host: account.host,
+    port: account.port,
+    security: account.security,
+    tlsSkipVerify: account.tlsSkipVerify,
+    tlsCa: account.tlsCa,
+    user: account.auth.username,
+    credential,
+    folder: account.folder,
+    afterProcessing: account.afterProcessing,
+    timeoutMs: context.timeoutMs,
+  };
+  return account.protocol === 'imap' ? new ImapSource({ ...common, moveTo: account.moveTo }) : new Pop3Source(common);
+}

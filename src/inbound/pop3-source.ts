@@ -1,0 +1,99 @@
+import type { Readable } from 'node:stream';
+import { InboundFailure } from './inbound-failure.js';
+import type { AccountCheck, ListOptions, MailSource, MessageRef, ServerCheck } from './mail-source.js';
+import { Pop3Client } from './pop3-client.js';
+import { probeServer } from './server-probe.js';
+import type { AfterProcessing } from './inbound-config.js';
+import type { SmtpSecurity } from '../outbound/smtp-session.js';
+
+export interface Pop3SourceOptions {
+  host: string;
+  port: number;
+  security: SmtpSecurity;
+  tlsSkipVerify?: boolean | undefined;
+  tlsCa?: string | undefined;
+  user: string;
+  credential: { pass: string } | { accessToken: string };
+  folder: string;
+  afterProcessing: AfterProcessing;
+  timeoutMs: number;
+}
+
+/**
+ * A POP3 mailbox. POP3 has no read flag, so messages are told apart by UIDL (the daemon
+ * remembers which it has taken); "delete" takes effect when the session ends with QUIT.
+ */
+export class Pop3Source implements MailSource {
+  readonly protocol = 'pop3' as const;
+  readonly #options: Pop3SourceOptions;
+  #client: Pop3Client | undefined;
+  /** UIDL → message number in the current session. */
+  #numbers = new Map<string, number>();
+
+  constructor(options: Pop3SourceOptions) {
+    this.#options = options;
+  }
+
+  verifyServer(): Promise<ServerCheck> {
+    const o = this.#options;
+    return probeServer({ protocol: 'pop3', host: o.host, port: o.port, security: o.security, tlsSkipVerify: o.tlsSkipVerify, tlsCa: o.tlsCa, timeoutMs: o.timeoutMs });
+  }
+
+  async verifyAccount(): Promise<AccountCheck> {
+    this.#checkFolder();
+    const client = await this.#connect();
+    const { count } = await client.stat();
+    return { folder: 'INBOX', messages: count, unseen: null };
+  }
+
+  async list(_options: ListOptions): Promise<MessageRef[]> {
+    const client = await this.#connect();
+    const ids = await client.uidl();
+    const sizes = await client.list();
+    this.#numbers = new Map([...ids].map(([n, id]) => [id, n]));
+    return [...ids].map(([n, id]) => ({ key: `pop3:${id}`, size: sizes.get(n) ?? 0, seen: null }));
+  }
+
+  async open(ref: MessageRef): Promise<Readable> {
+    const client = await this.#connect();
+    return client.retrieve(this.#numberOf(ref));
+  }
+
+  async markDone(ref: MessageRef): Promise<void> {
+    if (this.#options.afterProcessing !== 'delete') return;
+    const client = await this.#connect();
+    await client.delete(this.#numberOf(ref));
+  }
+
+  async close(): Promise<void> {
+    const client = this.#client;
+    this.#client = undefined;
+    await client?.quit().catch(() => undefined);
+  }
+
+  #checkFolder(): void {
+    if (this.#options.folder.toUpperCase() !== 'INBOX') {
+      throw new InboundFailure('pop3', 'folder', `POP3 reaches only the INBOX, not "${this.#options.folder}".`, { detailCode: 'NONEXISTENT' });
+    }
+  }
+
+  #numberOf(ref: MessageRef): number {
+    const n = this.#numbers.get(ref.key.slice('pop3:'.length));
+    if (n === undefined) throw new InboundFailure('pop3', 'fetch', `Message ${ref.key} is not in this POP3 session's listing.`, { detailCode: 'GONE' });
+    return n;
+  }
+
+  async #connect(): Promise<Pop3Client> {
+    if (this.#client) return this.#client;
+    const o = this.#options;
+    const client = await Pop3Client.connect({ host: o.host, port: o.port, tls: o.security === 'tls', starttls: o.security === 'starttls', tlsSkipVerify: o.tlsSkipVerify, tlsCa: o.tlsCa, timeoutMs: o.timeoutMs });
+    try {
+      await client.login(o.user, o.credential);
+    } catch (error) {
+      client.close();
+      throw error;
+    }
+    this.#client = client;
+    return client;
+  }
+}
