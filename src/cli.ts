@@ -106,6 +106,7 @@ MAILCTL_MASTER_KEY (key for the encrypted secret file), NO_COLOR.`);
     .option('--token-url <url>', 'token endpoint (generic provider)')
     .option('--scope <scope>', 'OAuth scope, when not the provider default')
     .addOption(new Option('--oauth-flow <flow>', 'OAuth grant').choices(['client_credentials', 'device_code', 'authorization_code', 'refresh_token']))
+    .option('--authority <url>', 'Microsoft: another authority (sovereign cloud); Google/generic: the issuer to discover')
     .option('--from <address>', 'from-address for all outbound mail')
     .option('--properties-file <file>', 'custom configuration properties (key=value text)')
     .option('--tls-skip-verify', 'accept an untrusted certificate from THIS server (turns verification off for it)')
@@ -142,6 +143,8 @@ Examples:
     .option('--tenant <tenant>', 'Microsoft tenant id or domain')
     .option('--client-id <id>', 'OAuth client (application) id')
     .option('--token-url <url>', 'token endpoint (generic provider)')
+    .addOption(new Option('--oauth-flow <flow>', 'OAuth grant').choices(['client_credentials', 'device_code', 'authorization_code', 'refresh_token']))
+    .option('--authority <url>', 'Microsoft: another authority (sovereign cloud); Google/generic: the issuer to discover')
     .option('--folder <folder>', 'folder to read (IMAP/Graph; POP3 reads the INBOX)')
     .option('--create-records', 'known contacts may create records by email (default)')
     .option('--no-create-records', 'email never creates records, only updates them')
@@ -197,6 +200,28 @@ Examples:
   $ mailctl test-send --to you@acme.test --transcript
   $ mailctl test-send --to you@acme.test --quit-after auth --timeout 10s`)
     .action(lazy(async () => (await import('./commands/test-send/run-test-send.js')).runTestSend as Runner));
+
+  program
+    .command('reset-oauth')
+    .argument('[which]', 'outbound, or inbound')
+    .argument('[table]', 'the table, for inbound')
+    .summary('drop the OAuth tokens and sign in again, then verify')
+    .description('Drop the stored OAuth tokens and get new ones: client credentials at once; delegated sign-in by device code (or --browser). Then verify the account (outbound: login, and an offered test message).')
+    .option('--all', 'every account that uses OAuth')
+    .option('--browser', 'delegated sign-in in a browser (loopback redirect) instead of a device code')
+    .option('--test-to <address>', 'outbound: send a test message here after the reset')
+    .option('--no-verify', 'do not verify the account afterwards')
+    .option('--timeout <duration>', 'how long each server step may take', '20s')
+    .addHelpText('after', '\nExamples:\n  $ mailctl reset-oauth outbound\n  $ mailctl reset-oauth inbound contracts\n  $ mailctl reset-oauth --all')
+    .action(lazy(async () => (await import('./commands/reset-oauth/run-reset-oauth.js')).runResetOAuth as Runner));
+
+  program
+    .command('explain')
+    .argument('[text...]', 'the error text (or - for standard input)')
+    .summary('say what an error message means and what to do')
+    .option('--file <file>', 'read the error text from a file')
+    .addHelpText('after', '\nExamples:\n  $ mailctl explain "535 5.7.139 Authentication unsuccessful, SmtpClientAuthentication is disabled for the Tenant."\n  $ mailctl explain --file error.txt\n  $ journalctl -u mailctl | tail -1 | mailctl explain -')
+    .action(lazy(async () => (await import('./commands/explain/run-explain.js')).runExplain as Runner));
 
   program
     .command('headers')

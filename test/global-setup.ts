@@ -5,11 +5,14 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { TestProject } from 'vitest/node';
 import { requireBinary } from './helpers/require-binary.js';
+import { makeSelfSignedCert, type TestCert } from './helpers/tls-cert.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {
     /** A private D-Bus session bus with an unlocked gnome-keyring on it. */
     keyringEnv: { DBUS_SESSION_BUS_ADDRESS: string; XDG_RUNTIME_DIR: string };
+    /** The certificate of the local OAuth server, trusted by test processes via NODE_EXTRA_CA_CERTS. */
+    oauthCert: TestCert;
   }
 }
 
@@ -49,6 +52,15 @@ export default async function setup(project: TestProject) {
     await new Promise((r) => setTimeout(r, 100));
   }
   project.provide('keyringEnv', { DBUS_SESSION_BUS_ADDRESS: address, XDG_RUNTIME_DIR: runtimeDir });
+
+  // The local OAuth server's certificate: trusted by the test processes only (the workers
+  // start after this and inherit it; CLI runs get it passed explicitly), never disabling
+  // verification anywhere.
+  const certDir = join(dir, 'oauth-cert');
+  mkdirSync(certDir);
+  const oauthCert = makeSelfSignedCert(certDir, 'localhost');
+  process.env.NODE_EXTRA_CA_CERTS = oauthCert.certPath;
+  project.provide('oauthCert', oauthCert);
 
   return async () => {
     for (const child of children.reverse()) child.kill('SIGTERM');

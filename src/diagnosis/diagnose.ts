@@ -1,10 +1,11 @@
 import type { CatalogEntry, Diagnosis, FailureFacts } from './diagnosis.js';
 import { inboundEntries } from './inbound-entries.js';
+import { mailboxRefusedToken, oauthEntries } from './oauth-entries.js';
 import { presendEntries } from './presend-entries.js';
 import { connectionEntries, smtpEntries } from './smtp-entries.js';
 
 /** Every entry, most specific first: the first that matches wins. */
-export const catalog: readonly CatalogEntry[] = [...presendEntries, ...inboundEntries, ...smtpEntries.filter((e) => e.id !== 'smtp-temporary'), ...connectionEntries, ...smtpEntries.filter((e) => e.id === 'smtp-temporary')];
+export const catalog: readonly CatalogEntry[] = [...presendEntries, ...oauthEntries, ...smtpEntries.filter((e) => e.id.startsWith('smtp-535') || e.id.startsWith('gmail')), mailboxRefusedToken, ...inboundEntries, ...smtpEntries.filter((e) => e.id !== 'smtp-temporary' && !e.id.startsWith('smtp-535') && !e.id.startsWith('gmail')), ...connectionEntries, ...smtpEntries.filter((e) => e.id === 'smtp-temporary')];
 
 function matches(entry: CatalogEntry, facts: FailureFacts): boolean {
   if (!entry.areas.includes('any') && facts.area !== 'any' && !entry.areas.includes(facts.area)) return false;

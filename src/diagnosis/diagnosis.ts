@@ -10,6 +10,8 @@ export interface FailureFacts {
   kind?: string;
   detailCode?: string;
   responseCode?: number;
+  /** How the account logs in: an OAuth token refused by the mail server is a reset-oauth case. */
+  authMethod?: 'password' | 'oauth2' | 'none';
   /** The host and port, to name them in the cause. */
   host?: string;
   port?: number;

@@ -1,4 +1,5 @@
 import { InboundFailure } from './inbound-failure.js';
+import { OAuthFailure } from '../auth/oauth-failure.js';
 import { reportInboundFailure, type InboundFailureReport } from './inbound-report.js';
 import type { InboundAccount } from './inbound-config.js';
 import type { AccountCheck, MailSource, ServerCheck } from './mail-source.js';
@@ -10,8 +11,8 @@ import { openSource, type SourceContext } from './open-source.js';
 export type StepResult<T> = { ok: true; value: T } | { ok: false; report: InboundFailureReport };
 
 /** Where the account's server is, for messages. */
-export function accountWhere(account: InboundAccount): { host: string; port: number } {
-  return { host: account.host, port: account.port };
+export function accountWhere(account: InboundAccount): { host: string; port: number; authMethod: 'password' | 'oauth2' } {
+  return { host: account.host, port: account.port, authMethod: account.auth.type };
 }
 
 /** The wizard's "Server" step: reachable, TLS, greeting, capabilities; no login, no secret needed. */
@@ -40,6 +41,9 @@ export async function checkMailbox(source: MailSource, account: InboundAccount):
     return { ok: true, value: await source.verifyAccount() };
   } catch (error) {
     if (error instanceof InboundFailure) return { ok: false, report: reportInboundFailure(error, accountWhere(account)) };
+    if (error instanceof OAuthFailure) {
+      return { ok: false, report: reportInboundFailure(new InboundFailure(account.protocol, 'auth', `Getting an OAuth token failed: ${error.message}`, { detailCode: error.error, serverSaid: error.description }), accountWhere(account)) };
+    }
     throw error;
   } finally {
     await source.close();
@@ -50,5 +54,13 @@ export async function checkMailbox(source: MailSource, account: InboundAccount):
 export async function checkAccount(account: InboundAccount, context: SourceContext): Promise<{ server: StepResult<ServerCheck>; account: StepResult<AccountCheck> | null }> {
   const server = await checkServer(account, context.timeoutMs);
   if (!server.ok) return { server, account: null };
-  return { server, account: await checkMailbox(await openSource(account, context), account) };
+  try {
+    return { server, account: await checkMailbox(await openSource(account, context), account) };
+  } catch (error) {
+    // No token (the identity provider said no): the account check fails in its auth phase.
+    if (error instanceof OAuthFailure) {
+      return { server, account: { ok: false, report: reportInboundFailure(new InboundFailure(account.protocol, 'auth', `Getting an OAuth token failed: ${error.message}`, { detailCode: error.error, serverSaid: error.description }), accountWhere(account)) } };
+    }
+    throw error;
+  }
 }

@@ -19,6 +19,8 @@ export type InboundAuth =
       tokenUrl?: string;
       scope?: string;
       flow?: 'client_credentials' | 'device_code' | 'authorization_code' | 'refresh_token';
+      /** Microsoft: another authority (sovereign cloud, test server); Google/generic: issuer for discovery. */
+      authorityUrl?: string;
     };
 
 /** One inbound account; there is at most one per table (config.json `inbound.<table>`). */
@@ -104,6 +106,7 @@ export const inboundAccountSchema = {
         tokenUrl: { type: 'string' },
         scope: { type: 'string' },
         flow: { enum: ['client_credentials', 'device_code', 'authorization_code', 'refresh_token'] },
+        authorityUrl: { type: 'string', pattern: '^https://' },
       },
     },
   },

@@ -13,7 +13,7 @@ export interface InboundFailureReport {
 }
 
 /** A failed inbound step as people and --json see it. */
-export function reportInboundFailure(failure: InboundFailure, where: { host: string; port: number }): InboundFailureReport {
+export function reportInboundFailure(failure: InboundFailure, where: { host: string; port: number; authMethod?: 'password' | 'oauth2' }): InboundFailureReport {
   return {
     protocol: failure.protocol,
     phase: failure.phase,
@@ -29,6 +29,7 @@ export function reportInboundFailure(failure: InboundFailure, where: { host: str
       ...(failure.status ? { responseCode: failure.status } : {}),
       host: where.host,
       port: where.port,
+      ...(where.authMethod ? { authMethod: where.authMethod } : {}),
     }),
   };
 }

@@ -1,5 +1,7 @@
 import { ExitCode, UserError } from '../errors.js';
 import type { TokenProvider } from '../auth/token-provider.js';
+import { tokenProviderFor } from '../auth/token-provider-for.js';
+import { systemClock, type Clock } from '../clock.js';
 import { readSecretRef } from '../outbound/resolve-outbound.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import { GraphSource } from './graph-source.js';
@@ -13,16 +15,16 @@ export interface SourceContext {
   timeoutMs: number;
   /** The OAuth token source for an account that logs in with OAuth. */
   tokensFor?: (account: InboundAccount) => TokenProvider;
+  clock?: Clock;
   /** A password typed in the wizard and not stored yet. */
   passwordOverride?: string | undefined;
 }
 
 /** The mail source for an account, with its secret read from the store. */
 export async function openSource(account: InboundAccount, context: SourceContext): Promise<MailSource> {
-  const tokens = account.auth.type === 'oauth2' ? context.tokensFor?.(account) : undefined;
-  if (account.auth.type === 'oauth2' && !tokens) {
-    throw new UserError('E_OAUTH_UNAVAILABLE', `The ${account.table} account logs in with OAuth 2.0, and this version of mailctl cannot acquire OAuth tokens yet.`, { exitCode: ExitCode.config });
-  }
+  const tokens = account.auth.type === 'oauth2'
+    ? (context.tokensFor?.(account) ?? tokenProviderFor(`inbound/${account.table}`, account.auth, account.protocol, { secrets: context.secrets, clock: context.clock ?? systemClock }))
+    : undefined;
   if (account.protocol === 'graph') {
     if (!tokens) throw new UserError('E_GRAPH_NEEDS_OAUTH', 'A Microsoft Graph account needs OAuth 2.0.', { command: `mailctl configure inbound ${account.table}`, exitCode: ExitCode.config });
     return new GraphSource({

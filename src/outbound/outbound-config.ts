@@ -17,6 +17,8 @@ export type OutboundAuth =
       scope?: string;
       /** client credentials (app-only) or delegated sign-in by a person */
       flow?: 'client_credentials' | 'device_code' | 'authorization_code' | 'refresh_token';
+      /** Microsoft: another authority (sovereign cloud, test server); Google/generic: issuer for discovery. */
+      authorityUrl?: string;
     };
 
 /** The one server that sends all mail (stored under `outbound` in config.json). */
@@ -74,6 +76,7 @@ export const outboundSchema = {
         tokenUrl: { type: 'string' },
         scope: { type: 'string' },
         flow: { enum: ['client_credentials', 'device_code', 'authorization_code', 'refresh_token'] },
+        authorityUrl: { type: 'string', pattern: '^https://' },
       },
     },
   },

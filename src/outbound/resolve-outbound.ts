@@ -4,6 +4,7 @@ import { secretRefId } from '../config/property-secrets.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import type { OutboundConfig } from './outbound-config.js';
 import type { SmtpAuth, SmtpTarget } from './smtp-session.js';
+import type { TokenProvider } from '../auth/token-provider.js';
 
 /** The saved outbound server, or a clear "configure it first". */
 export function requireOutbound(config: MailctlConfig): OutboundConfig {
@@ -28,26 +29,24 @@ export async function readSecretRef(ref: string | undefined, store: SecretStore,
   return value;
 }
 
-/** SMTP login details for the saved server, secrets read from the store. */
-export async function smtpAuthFor(outbound: OutboundConfig, store: SecretStore): Promise<SmtpAuth> {
+/** SMTP login details for the saved server: the password from the store, or an OAuth token (XOAUTH2). */
+export async function smtpAuthFor(outbound: OutboundConfig, store: SecretStore, tokens?: TokenProvider): Promise<SmtpAuth> {
   const auth = outbound.auth;
   if (auth.type === 'none') return { type: 'none' };
   if (auth.type === 'password') return { type: 'password', user: auth.username, pass: await readSecretRef(auth.password, store, 'outbound password') };
-  throw new UserError('E_OAUTH_UNAVAILABLE', 'This server logs in with OAuth 2.0, and this version of mailctl cannot acquire OAuth tokens yet.', {
-    fix: 'Use password authentication for now, or test the connection only with --quit-after tls.',
-    exitCode: ExitCode.config,
-  });
+  if (!tokens) throw new UserError('E_OAUTH_NO_PROVIDER', 'An OAuth token source is needed for this server.', { exitCode: ExitCode.bug });
+  return { type: 'xoauth2', user: auth.username, accessToken: await tokens.getToken() };
 }
 
 /** Everything needed to open an SMTP session to the saved server. */
-export async function smtpTargetFor(outbound: OutboundConfig, store: SecretStore, timeoutMs: number): Promise<SmtpTarget> {
+export async function smtpTargetFor(outbound: OutboundConfig, store: SecretStore, timeoutMs: number, tokens?: TokenProvider): Promise<SmtpTarget> {
   return {
     host: outbound.host,
     port: outbound.port,
     security: outbound.security,
     tlsSkipVerify: Boolean(outbound.tlsSkipVerify),
     ...(outbound.tlsCa ? { tlsCa: outbound.tlsCa } : {}),
-    auth: await smtpAuthFor(outbound, store),
+    auth: await smtpAuthFor(outbound, store, tokens),
     timeoutMs,
   };
 }

@@ -18,7 +18,7 @@ export interface SmtpFailureReport {
   diagnosis: Diagnosis;
 }
 
-export function reportSmtpFailure(failure: SmtpFailure, target: { host: string; port: number }): SmtpFailureReport {
+export function reportSmtpFailure(failure: SmtpFailure, target: { host: string; port: number; auth?: { type: string } }): SmtpFailureReport {
   const text = [failure.message, failure.response, failure.detailCode].filter(Boolean).join(' | ');
   return {
     phase: failure.phase,
@@ -39,6 +39,7 @@ export function reportSmtpFailure(failure: SmtpFailure, target: { host: string; 
       ...(failure.responseCode ? { responseCode: failure.responseCode } : {}),
       host: target.host,
       port: target.port,
+      ...(target.auth ? { authMethod: target.auth.type === 'xoauth2' ? ('oauth2' as const) : target.auth.type === 'password' ? ('password' as const) : ('none' as const) } : {}),
     }),
   };
 }

@@ -144,9 +144,10 @@ export async function runSmtpSession(
     if (options.quitAfter === 'connect' || options.quitAfter === 'tls') return result;
 
     if (target.auth.type !== 'none') {
+      const { user } = target.auth;
       const auth = target.auth.type === 'password'
-        ? { user: target.auth.user, pass: target.auth.pass }
-        : { type: 'OAuth2' as const, user: target.auth.user, accessToken: target.auth.accessToken, method: 'XOAUTH2' };
+        ? { user, pass: target.auth.pass }
+        : xoauth2Auth(user, target.auth.accessToken);
       await step<void>('auth', (resolve, reject) => connection.login(auth as never, (error) => (error ? reject(fail(error, 'auth')) : resolve())));
       result.completed = 'auth';
     }
@@ -202,6 +203,18 @@ async function sendEnvelopeOnly(
   await ask(`MAIL FROM:<${message.from}>`, 'Sender');
   for (const to of message.to) await ask(`RCPT TO:<${to}>`, 'Recipient');
   await ask('RSET', 'Reset');
+}
+
+/** The token source SMTPConnection asks for XOAUTH2: our token is already fresh. */
+function xoauth2Auth(user: string, accessToken: string) {
+  return {
+    user,
+    method: 'XOAUTH2',
+    oauth2: {
+      getToken: (_renew: boolean, callback: (error: Error | null, token?: string) => void) => callback(null, accessToken),
+      buildXOAuth2Token: (token: string) => Buffer.from(`user=${user}\x01auth=Bearer ${token}\x01\x01`).toString('base64'),
+    },
+  };
 }
 
 function phaseOf(kind: string, detail: string | undefined, command: string | undefined, message: string, during: 'connect' | 'auth' | 'send', tcpConnected: boolean, greeted: boolean): SmtpPhase {

@@ -17,6 +17,8 @@ export interface DovecotOptions {
   tls?: boolean;
   /** Extra folders to create for every user (besides INBOX). */
   folders?: string[];
+  /** Accept XOAUTH2/OAUTHBEARER, checking tokens at this introspection URL (TESTING-NOTES.md). */
+  oauth2?: { introspectionUrl: string; caFile: string };
 }
 
 export interface Dovecot {
@@ -79,15 +81,21 @@ info_log_path = ${dir}/dovecot.log
 protocols = imap pop3
 listen = 127.0.0.1
 disable_plaintext_auth = no
-auth_mechanisms = plain login
+auth_mechanisms = plain login${options.oauth2 ? ' xoauth2 oauthbearer' : ''}
 first_valid_uid = 1
 # Tests check wrong passwords often; the default 2 s penalty only slows them down.
 auth_failure_delay = 0
 mail_location = maildir:${mailRoot}/%u/Maildir
 passdb {
   driver = passwd-file
+  mechanisms = plain login
   args = scheme=PLAIN username_format=%u ${dir}/passwd
 }
+${options.oauth2 ? `passdb {
+  driver = oauth2
+  mechanisms = xoauth2 oauthbearer
+  args = ${dir}/oauth2.conf
+}` : ''}
 userdb {
   driver = static
   args = uid=${uid} gid=${gid} home=${mailRoot}/%u
@@ -128,6 +136,20 @@ service pop3-login {
   }
 }
 `;
+  if (options.oauth2) {
+    // Dovecot's auth process runs unprivileged: give it a readable copy of the CA.
+    const caCopy = join(dir, 'oauth-ca.crt');
+    writeFileSync(caCopy, readFileSync(options.oauth2.caFile), { mode: 0o644 });
+    writeFileSync(join(dir, 'oauth2.conf'), [
+      'introspection_mode = post',
+      `introspection_url = ${options.oauth2.introspectionUrl}`,
+      'username_attribute = email',
+      'active_attribute = active',
+      'active_value = true',
+      `tls_ca_cert_file = ${caCopy}`,
+      '',
+    ].join('\n'));
+  }
   const confPath = join(dir, 'dovecot.conf');
   writeFileSync(confPath, conf);
   const child: ChildProcess = spawn(binary, ['-F', '-c', confPath], { stdio: ['ignore', 'pipe', 'pipe'] });

@@ -15,6 +15,8 @@ export interface SmtpSinkOptions {
   cert?: { cert: string; key: string };
   /** Require this login; undefined = no AUTH offered. */
   auth?: { user: string; pass: string; failWith?: string };
+  /** Accept XOAUTH2 logins: decides whether the token is good (e.g. by introspection). */
+  oauth?: (user: string, accessToken: string) => Promise<boolean>;
   /** Advertised SIZE limit. */
   size?: number;
   /** Reject MAIL FROM / RCPT TO / the message with this reply (e.g. "550 5.1.1 User unknown"). */
@@ -41,12 +43,20 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
     secure: Boolean(options.secure),
     ...(options.cert ? { key: options.cert.key, cert: options.cert.cert } : {}),
     hideSTARTTLS: !options.starttls,
-    disabledCommands: [...(options.auth ? [] : ['AUTH']), ...(options.starttls || options.secure ? [] : ['STARTTLS'])],
-    authOptional: !options.auth,
+    disabledCommands: [...(options.auth || options.oauth ? [] : ['AUTH']), ...(options.starttls || options.secure ? [] : ['STARTTLS'])],
+    authOptional: !options.auth && !options.oauth,
+    ...(options.oauth ? { authMethods: ['XOAUTH2'] } : {}),
     allowInsecureAuth: true,
     logger: false,
     ...(options.size ? { size: options.size } : {}),
     onAuth(auth, _session, callback) {
+      if (options.oauth && auth.method === 'XOAUTH2') {
+        options.oauth(auth.username ?? '', auth.accessToken ?? '').then(
+          (ok) => callback(null, ok ? { user: auth.username } : { data: { status: '401', schemes: 'bearer' } }),
+          (error: Error) => callback(error),
+        );
+        return;
+      }
       if (!options.auth) return callback(new Error('no auth here'));
       if (options.auth.failWith) return callback(smtpError(options.auth.failWith));
       if (auth.username === options.auth.user && auth.password === options.auth.pass) return callback(null, { user: auth.username });

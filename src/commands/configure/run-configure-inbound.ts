@@ -17,6 +17,10 @@ import { ContactsRepo } from '../../store/contacts-repo.js';
 import { TablesRepo } from '../../store/tables-repo.js';
 import { readTextFile } from '../../ui/read-text-file.js';
 import { showDiagnosis } from '../../ui/show-diagnosis.js';
+import { OAuthTokenProvider } from '../../auth/oauth-token-provider.js';
+import { oauthSettingsOf } from '../../auth/token-provider-for.js';
+import { dropTokens, moveTokens } from '../../auth/token-cache.js';
+import { acquireForWizard } from './acquire-for-wizard.js';
 
 export interface ConfigureInboundOptions {
   protocol?: InboundProtocol;
@@ -34,6 +38,8 @@ export interface ConfigureInboundOptions {
   tenant?: string;
   clientId?: string;
   tokenUrl?: string;
+  oauthFlow?: 'client_credentials' | 'device_code' | 'authorization_code' | 'refresh_token';
+  authority?: string;
   folder?: string;
   createRecords?: boolean;
   unknownSender?: UnknownSenderPolicy;
@@ -131,7 +137,7 @@ interface Draft {
   mailbox: string | undefined;
   authType: 'password' | 'oauth2';
   username: string;
-  oauth: { provider: OAuthProvider; tenant?: string; clientId: string; tokenUrl?: string };
+  oauth: { provider: OAuthProvider; tenant?: string; clientId: string; tokenUrl?: string; flow?: ConfigureInboundOptions['oauthFlow']; authorityUrl?: string };
   folder: string;
   allowRecordCreation: boolean;
   unknownSender: UnknownSenderPolicy;
@@ -155,7 +161,9 @@ function fromExisting(table: string, e: InboundAccount | undefined): Draft {
     mailbox: e?.mailbox,
     authType: e?.auth.type ?? 'password',
     username: e?.auth.username ?? '',
-    oauth: e?.auth.type === 'oauth2' ? { provider: e.auth.provider, clientId: e.auth.clientId, ...(e.auth.tenant ? { tenant: e.auth.tenant } : {}), ...(e.auth.tokenUrl ? { tokenUrl: e.auth.tokenUrl } : {}) } : { provider: 'microsoft', clientId: '' },
+    oauth: e?.auth.type === 'oauth2'
+      ? { provider: e.auth.provider, clientId: e.auth.clientId, ...(e.auth.tenant ? { tenant: e.auth.tenant } : {}), ...(e.auth.tokenUrl ? { tokenUrl: e.auth.tokenUrl } : {}), ...(e.auth.flow ? { flow: e.auth.flow } : {}), ...(e.auth.authorityUrl ? { authorityUrl: e.auth.authorityUrl } : {}) }
+      : { provider: 'microsoft', clientId: '' },
     folder: e?.folder ?? 'INBOX',
     allowRecordCreation: e?.allowRecordCreation ?? true,
     unknownSender: e?.unknownSender ?? 'ignore',
@@ -238,9 +246,14 @@ async function askAccount(deps: Deps, d: Draft, o: ConfigureInboundOptions, exis
   if (d.protocol === 'graph') d.mailbox = o.mailbox ?? (await prompt.input({ message: 'Mailbox address', flag: '--mailbox', default: d.mailbox ?? d.username }));
   if (d.authType === 'oauth2') {
     d.oauth.provider = o.oauthProvider ?? (d.protocol === 'graph' ? 'microsoft' : await prompt.select<OAuthProvider>({ message: 'OAuth provider', flag: '--oauth-provider', default: d.oauth.provider, choices: [{ value: 'microsoft', name: 'Microsoft' }, { value: 'google', name: 'Google' }, { value: 'generic', name: 'another provider' }] }));
-    if (d.oauth.provider === 'microsoft') d.oauth.tenant = o.tenant ?? (await prompt.input({ message: 'Tenant id or domain', flag: '--tenant', default: d.oauth.tenant }));
+    if (d.oauth.provider === 'microsoft' && !(o.authority ?? d.oauth.authorityUrl)) d.oauth.tenant = o.tenant ?? (await prompt.input({ message: 'Tenant id or domain', flag: '--tenant', default: d.oauth.tenant }));
     d.oauth.clientId = o.clientId ?? (await prompt.input({ message: 'Client (application) id', flag: '--client-id', default: d.oauth.clientId || undefined }));
     if (d.oauth.provider === 'generic') d.oauth.tokenUrl = o.tokenUrl ?? (await prompt.input({ message: 'Token URL', flag: '--token-url', default: d.oauth.tokenUrl }));
+    if (o.oauthFlow) d.oauth.flow = o.oauthFlow;
+    if (o.authority) {
+      if (!/^https:\/\//.test(o.authority)) throw new UsageError('E_AUTHORITY', `--authority "${o.authority}" must be an https:// URL.`);
+      d.oauth.authorityUrl = o.authority;
+    }
   }
   const storedSecret = d.authType === 'password' ? existing?.auth.type === 'password' : existing?.auth.type === 'oauth2' && Boolean(existing.auth.clientSecret);
   if (secret === undefined && (d.authType === 'password' || d.oauth.provider !== 'google')) {
@@ -326,10 +339,6 @@ async function verifyStep(deps: Deps, which: 'server' | 'account', d: Draft, sec
   const { out } = deps;
   const existingRef = (await deps.config()).read().inbound?.[d.table]?.auth;
   const account = toAccount(d, existingRef?.type === 'password' ? existingRef.password : '${secret:pending}');
-  if (which === 'account' && d.authType === 'oauth2') {
-    out.warn('The OAuth login is checked when a token is acquired; the account itself was not verified.');
-    return true;
-  }
   if (which === 'server') {
     const result = await checkServer(account, timeoutMs);
     if (result.ok) {
@@ -341,7 +350,14 @@ async function verifyStep(deps: Deps, which: 'server' | 'account', d: Draft, sec
     showDiagnosis(out, result.report.diagnosis, result.report.serverSaid);
     return result.report;
   }
-  const source = await openSource(account, { secrets: store, timeoutMs, passwordOverride: secret });
+  let tokens: OAuthTokenProvider | undefined;
+  if (account.auth.type === 'oauth2') {
+    tokens = new OAuthTokenProvider(`pending/inbound/${d.table}`, oauthSettingsOf({ ...account.auth, clientSecret: existingRef?.type === 'oauth2' ? existingRef.clientSecret : undefined }), account.protocol, { secrets: store, clock: deps.clock, clientSecret: secret });
+    const token = await acquireForWizard(deps, tokens);
+    if (token === undefined) return true;
+    if (typeof token !== 'string') return token as unknown as InboundFailureReport;
+  }
+  const source = await openSource(account, { secrets: store, timeoutMs, passwordOverride: secret, clock: deps.clock, ...(tokens ? { tokensFor: () => tokens } : {}) });
   const result = await checkMailbox(source, account);
   if (result.ok) {
     out.success(`The account is valid: folder ${result.value.folder}, ${result.value.messages} message(s)${result.value.unseen === null ? '' : `, ${result.value.unseen} unread`}.`);
@@ -386,6 +402,10 @@ async function save(deps: Deps, d: Draft, existing: InboundAccount | undefined, 
   (await deps.config()).update((config) => {
     config.inbound = { ...config.inbound, [d.table]: account };
   });
+  if (account.auth.type === 'oauth2') {
+    await dropTokens(store, `inbound/${d.table}`);
+    await moveTokens(store, `pending/inbound/${d.table}`, `inbound/${d.table}`);
+  }
   if (existing?.properties && properties !== undefined) await dropUnusedSecrets(existing.properties, properties, store);
   new AuditRepo(await deps.db(), deps.clock).record({ actor: 'cli', action: existing ? 'inbound.update' : 'inbound.create', target: d.table, details: { protocol: account.protocol, host: account.host, folder: account.folder, secretChanged: secret !== undefined } });
   return account;

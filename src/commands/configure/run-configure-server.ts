@@ -11,6 +11,16 @@ import { runSmtpSession, type SmtpAuth, type SmtpSecurity } from '../../outbound
 import { showDiagnosis } from '../../ui/show-diagnosis.js';
 import { readTextFile } from '../../ui/read-text-file.js';
 import { AuditRepo } from '../../store/audit-repo.js';
+import { OAuthTokenProvider } from '../../auth/oauth-token-provider.js';
+import { oauthSettingsOf } from '../../auth/token-provider-for.js';
+import { dropTokens, moveTokens } from '../../auth/token-cache.js';
+import { acquireForWizard } from './acquire-for-wizard.js';
+
+const pendingPlace = 'pending/outbound';
+
+function existingSecretRef(existing: Partial<OutboundConfig> | undefined): string | undefined {
+  return existing?.auth?.type === 'oauth2' ? existing.auth.clientSecret : undefined;
+}
 
 export interface ConfigureServerOptions {
   preset?: OutboundPreset;
@@ -26,6 +36,7 @@ export interface ConfigureServerOptions {
   tokenUrl?: string;
   scope?: string;
   oauthFlow?: 'client_credentials' | 'device_code' | 'authorization_code' | 'refresh_token';
+  authority?: string;
   from?: string;
   propertiesFile?: string;
   tlsSkipVerify?: boolean;
@@ -45,7 +56,7 @@ interface Draft {
   username: string;
   /** New secret typed this run; undefined keeps the stored one. */
   secret: string | undefined;
-  oauth: { provider: OAuthProvider; tenant?: string; clientId: string; tokenUrl?: string; scope?: string; flow?: ConfigureServerOptions['oauthFlow'] };
+  oauth: { provider: OAuthProvider; tenant?: string; clientId: string; tokenUrl?: string; scope?: string; flow?: ConfigureServerOptions['oauthFlow']; authorityUrl?: string };
   from: string;
   properties: string | undefined;
 }
@@ -152,11 +163,15 @@ async function collect(deps: Deps, options: ConfigureServerOptions, existing: Pa
       message: 'OAuth provider', flag: '--oauth-provider', default: oldOAuth?.provider ?? (presetChoice === outboundPresets.gmail ? 'google' : 'microsoft'),
       choices: [{ value: 'microsoft', name: 'Microsoft (Entra ID)' }, { value: 'google', name: 'Google' }, { value: 'generic', name: 'another OAuth 2.0 token endpoint' }],
     }));
-    const tenant = provider === 'microsoft' ? (options.tenant ?? (await prompt.input({ message: 'Tenant (directory) id or domain', flag: '--tenant', default: oldOAuth?.tenant }))) : undefined;
+    // With an explicit authority (sovereign cloud, test server) the tenant is part of it.
+    const tenant = provider === 'microsoft' && !(options.authority ?? oldOAuth?.authorityUrl) ? (options.tenant ?? (await prompt.input({ message: 'Tenant (directory) id or domain', flag: '--tenant', default: oldOAuth?.tenant }))) : options.tenant;
     const clientId = options.clientId ?? (await prompt.input({ message: 'Client (application) id', flag: '--client-id', default: oldOAuth?.clientId, validate: (v) => (v.trim() ? true : 'the app registration\'s client id') }));
     const tokenUrl = provider === 'generic' ? (options.tokenUrl ?? (await prompt.input({ message: 'Token URL', flag: '--token-url', default: oldOAuth?.tokenUrl }))) : options.tokenUrl;
     const scope = options.scope ?? oldOAuth?.scope;
-    oauth = { provider, clientId: clientId.trim(), ...(tenant ? { tenant: tenant.trim() } : {}), ...(tokenUrl ? { tokenUrl } : {}), ...(scope ? { scope } : {}), ...(options.oauthFlow ?? oldOAuth?.flow ? { flow: options.oauthFlow ?? oldOAuth?.flow } : {}) };
+    const authorityUrl = options.authority ?? oldOAuth?.authorityUrl;
+    if (authorityUrl && !/^https:\/\//.test(authorityUrl)) throw new UsageError('E_AUTHORITY', `--authority "${authorityUrl}" must be an https:// URL.`);
+    oauth = {
+      ...(authorityUrl ? { authorityUrl } : {}), provider, clientId: clientId.trim(), ...(tenant ? { tenant: tenant.trim() } : {}), ...(tokenUrl ? { tokenUrl } : {}), ...(scope ? { scope } : {}), ...(options.oauthFlow ?? oldOAuth?.flow ? { flow: options.oauthFlow ?? oldOAuth?.flow } : {}) };
   }
 
   // The secret: stdin, else a hidden prompt (Enter keeps the stored one), else the stored one.
@@ -212,7 +227,11 @@ async function verify(deps: Deps, draft: Draft, existing: Partial<OutboundConfig
     const pass = draft.secret ?? (await readSecretRef(existing?.auth?.type === 'password' ? existing.auth.password : undefined, store, 'outbound password'));
     auth = { type: 'password', user: draft.username, pass };
   } else if (draft.authType === 'oauth2') {
-    quitAfter = 'tls'; // the OAuth login is proven when a token is acquired (reset-oauth)
+    const provider = new OAuthTokenProvider(pendingPlace, oauthSettingsOf({ ...draft.oauth, username: draft.username, clientSecret: existingSecretRef(existing) }), 'smtp', { secrets: store, clock: deps.clock, clientSecret: draft.secret });
+    const token = await acquireForWizard(deps, provider);
+    if (token === undefined) quitAfter = 'tls';
+    else if (typeof token !== 'string') return token;
+    else auth = { type: 'xoauth2', user: draft.username, accessToken: token };
   }
   try {
     const result = await runSmtpSession(
@@ -220,12 +239,12 @@ async function verify(deps: Deps, draft: Draft, existing: Partial<OutboundConfig
       { quitAfter },
     );
     const tls = result.tls ? `${result.tls.protocol}${draft.tlsSkipVerify ? ', certificate not verified' : ''}` : 'no TLS';
-    if (quitAfter === 'auth' && draft.authType === 'password') out.success(`Connected to ${draft.host}:${draft.port} (${tls}) and logged in as ${draft.username}.`);
-    else out.success(`Connected to ${draft.host}:${draft.port} (${tls}).${draft.authType === 'oauth2' ? ' The OAuth login is checked when a token is acquired.' : ''}`);
+    if (quitAfter === 'auth' && draft.authType !== 'none') out.success(`Connected to ${draft.host}:${draft.port} (${tls}) and logged in as ${draft.username}${auth.type === 'xoauth2' ? ' with an OAuth token (XOAUTH2)' : ''}.`);
+    else out.success(`Connected to ${draft.host}:${draft.port} (${tls}).${draft.authType === 'oauth2' ? ' The OAuth login is checked after a person signs in (mailctl reset-oauth outbound).' : ''}`);
     return true;
   } catch (error) {
     if (!(error instanceof SmtpFailure)) throw error;
-    const report = reportSmtpFailure(error, draft);
+    const report = reportSmtpFailure(error, { host: draft.host, port: draft.port, auth });
     out.error(`Verification failed while ${report.phaseLabel} (phase ${report.phase}).`);
     showDiagnosis(out, report.diagnosis, report.serverSaid ?? report.error);
     return report;
@@ -269,6 +288,11 @@ async function save(deps: Deps, draft: Draft, existing: Partial<OutboundConfig> 
   configStore.update((config) => {
     config.outbound = saved;
   });
+  // Tokens got while checking belong to the saved settings; older ones do not.
+  if (auth.type === 'oauth2') {
+    await dropTokens(store, 'outbound');
+    await moveTokens(store, pendingPlace, 'outbound');
+  }
   if (existing?.properties !== undefined && properties !== undefined) await dropUnusedSecrets(existing.properties, properties, store);
   if (oldAuth?.type === 'password' && auth.type !== 'password') await store.delete('outbound/password');
   new AuditRepo(await deps.db(), deps.clock).record({

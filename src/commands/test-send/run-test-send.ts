@@ -9,8 +9,10 @@ import { requireOutbound, smtpTargetFor } from '../../outbound/resolve-outbound.
 import { SmtpFailure } from '../../outbound/smtp-failure.js';
 import { reportSmtpFailure } from '../../outbound/smtp-report.js';
 import { runSmtpSession, type QuitAfter } from '../../outbound/smtp-session.js';
-import { presendExitCode } from '../../outbound/smtp-phase.js';
+import { presendExitCode, smtpPhaseExitCode } from '../../outbound/smtp-phase.js';
+import { OAuthFailure } from '../../auth/oauth-failure.js';
 import { diagnose } from '../../diagnosis/diagnose.js';
+import { tokenProviderFor } from '../../auth/token-provider-for.js';
 import { showDiagnosis } from '../../ui/show-diagnosis.js';
 
 export interface TestSendOptions {
@@ -49,9 +51,20 @@ export async function runTestSend(deps: Deps, options: TestSendOptions): Promise
   };
   const transcript: string[] = [];
   const quitBeforeAuth = options.quitAfter === 'connect' || options.quitAfter === 'tls';
-  const target = quitBeforeAuth
-    ? { ...(await smtpTargetFor({ ...outbound, auth: { type: 'none' } }, store, timeoutMs)) }
-    : await smtpTargetFor(outbound, store, timeoutMs);
+  let target: Awaited<ReturnType<typeof smtpTargetFor>>;
+  try {
+    target = quitBeforeAuth
+      ? await smtpTargetFor({ ...outbound, auth: { type: 'none' } }, store, timeoutMs)
+      : await smtpTargetFor(outbound, store, timeoutMs, outbound.auth.type === 'oauth2' ? tokenProviderFor('outbound', outbound.auth, 'smtp', { secrets: store, clock: deps.clock }) : undefined);
+  } catch (error) {
+    if (!(error instanceof OAuthFailure)) throw error;
+    // No token, so no login: this is the auth phase, said in the identity provider's words.
+    const diagnosis = diagnose({ area: 'oauth', text: error.message, kind: error.error });
+    out.error(`Test send failed while getting an OAuth token (phase auth, exit ${smtpPhaseExitCode.auth}).`);
+    showDiagnosis(out, diagnosis, error.message);
+    out.data({ ok: false, phase: 'auth', exitCode: smtpPhaseExitCode.auth, error: error.message, oauthError: error.error, diagnosis });
+    return smtpPhaseExitCode.auth;
+  }
 
   let messageId: string | undefined;
   try {
