@@ -13,12 +13,20 @@ function msalConfig(settings: OAuthSettings, clientSecret?: string): Configurati
   };
 }
 
-function result(r: { accessToken: string; expiresOn: Date | null; account?: { username?: string; homeAccountId?: string } | null } | null, msalCache?: string): TokenResult {
+type MsalAccount = { username?: string; name?: string; homeAccountId?: string; idTokenClaims?: { preferred_username?: string; email?: string } };
+
+/** Who signed in, as people know them (the UPN / email, not the object id). */
+function accountName(account: MsalAccount | null | undefined): string | undefined {
+  if (!account) return undefined;
+  return account.username || account.idTokenClaims?.preferred_username || account.idTokenClaims?.email || account.name || undefined;
+}
+
+function result(r: { accessToken: string; expiresOn: Date | null; account?: MsalAccount | null } | null, msalCache?: string): TokenResult {
   if (!r?.accessToken) throw new OAuthFailure('no_token', 'the identity provider returned no access token');
   return {
     accessToken: r.accessToken,
     expiresAt: r.expiresOn ?? new Date(Date.now() + 3600_000),
-    account: r.account?.username || r.account?.homeAccountId?.split('.')[0] || undefined,
+    account: accountName(r.account),
     msalCache,
   };
 }

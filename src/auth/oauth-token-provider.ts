@@ -54,10 +54,7 @@ export class OAuthTokenProvider implements TokenProvider {
       } else if (settings.provider !== 'microsoft' && tokens.refreshToken) {
         result = await openidRefresh(settings, await this.#clientSecret(false), tokens.refreshToken);
       } else {
-        throw new UserError('E_OAUTH_SIGNIN_NEEDED', `The ${this.#label()} has no OAuth sign-in yet (or it was reset): a person has to sign in.`, {
-          command: resetCommandFor(this.place),
-          exitCode: ExitCode.failure,
-        });
+        throw new OAuthFailure('signin_required', `the ${this.#label()} has no OAuth sign-in yet (or it was reset): a person has to sign in with "${resetCommandFor(this.place)}" on a terminal`);
       }
       await this.#save(tokens, result, true);
       return result;

@@ -91,7 +91,7 @@ export const oauthEntries: CatalogEntry[] = [
     }),
   },
   {
-    id: 'oauth-signin-needed', areas, codes: ['E_OAUTH_SIGNIN_NEEDED', 'E_OAUTH_NEEDS_PERSON'],
+    id: 'oauth-signin-needed', areas, codes: ['signin_required', 'E_OAUTH_NEEDS_PERSON'], pattern: /signin_required/,
     diagnose: () => ({ cause: 'This account uses delegated sign-in and nobody has signed in yet (or the sign-in was reset).', fix: 'Run reset-oauth on a terminal and sign in as the mailbox user.', command: reset }),
   },
   {

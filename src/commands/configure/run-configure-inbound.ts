@@ -21,6 +21,7 @@ import { OAuthTokenProvider } from '../../auth/oauth-token-provider.js';
 import { oauthSettingsOf } from '../../auth/token-provider-for.js';
 import { dropTokens, moveTokens } from '../../auth/token-cache.js';
 import { acquireForWizard } from './acquire-for-wizard.js';
+import { isDelegated } from '../../auth/oauth-settings.js';
 
 export interface ConfigureInboundOptions {
   protocol?: InboundProtocol;
@@ -256,7 +257,7 @@ async function askAccount(deps: Deps, d: Draft, o: ConfigureInboundOptions, exis
     }
   }
   const storedSecret = d.authType === 'password' ? existing?.auth.type === 'password' : existing?.auth.type === 'oauth2' && Boolean(existing.auth.clientSecret);
-  if (secret === undefined && (d.authType === 'password' || d.oauth.provider !== 'google')) {
+  if (secret === undefined && (d.authType === 'password' || !isDelegated({ ...d.oauth, username: d.username }) || d.oauth.provider === 'google')) {
     const what = d.authType === 'password' ? 'Password' : 'Client secret (the value, not its id)';
     if (prompt.interactive) {
       const typed = await prompt.secret({ message: storedSecret ? `${what} (Enter keeps the current one)` : what, flag: '--secret-stdin', validate: (v) => (v || storedSecret ? true : 'needed') });

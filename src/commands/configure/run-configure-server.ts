@@ -15,6 +15,7 @@ import { OAuthTokenProvider } from '../../auth/oauth-token-provider.js';
 import { oauthSettingsOf } from '../../auth/token-provider-for.js';
 import { dropTokens, moveTokens } from '../../auth/token-cache.js';
 import { acquireForWizard } from './acquire-for-wizard.js';
+import { isDelegated } from '../../auth/oauth-settings.js';
 
 const pendingPlace = 'pending/outbound';
 
@@ -177,7 +178,8 @@ async function collect(deps: Deps, options: ConfigureServerOptions, existing: Pa
   // The secret: stdin, else a hidden prompt (Enter keeps the stored one), else the stored one.
   const hasStored = (authType === 'password' && existingAuth?.type === 'password') || (authType === 'oauth2' && Boolean(oldOAuth?.clientSecret));
   let secret = stdinSecret;
-  const needsSecret = authType === 'password' || (authType === 'oauth2' && oauth.provider !== 'google');
+  // Delegated sign-in uses a public client (no secret), except Google's desktop apps, which have one.
+  const needsSecret = authType === 'password' || (authType === 'oauth2' && (!isDelegated({ ...oauth, username }) || oauth.provider === 'google'));
   if (secret === undefined && needsSecret) {
     const what = authType === 'password' ? 'Password' : 'Client secret (the secret\'s value, not its id)';
     if (prompt.interactive) {
