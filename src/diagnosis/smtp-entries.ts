@@ -121,12 +121,12 @@ export const smtpEntries: CatalogEntry[] = [
     diagnose: () => ({ cause: 'Google blocked the sign-in and wants the user to sign in through a browser first.', fix: 'Sign in to the account in a browser, confirm the blocked sign-in, then try again; or use OAuth 2.0.' }),
   },
   {
-    id: 'smtp-auth-failed', areas: ['smtp'], when: (f) => f.phase === 'auth' && (f.responseCode === 535 || f.responseCode === 534 || /authentication|credentials|Invalid login/i.test(f.text)),
-    diagnose: () => ({ cause: 'The server refused the login: user name or password (or token) is wrong.', fix: 'Check the user name and type the password again.', command: 'mailctl configure server' }),
-  },
-  {
     id: 'smtp-auth-not-offered', areas: ['smtp'], pattern: /Unknown authentication method|AUTH not (available|supported)|503 5\.5\.1 .*AUTH/i,
     diagnose: () => ({ cause: 'The server offers no login method on this connection (often only after STARTTLS).', fix: 'Use STARTTLS or TLS so the server offers AUTH, or set auth to none if the server relays for this host.', command: 'mailctl configure server' }),
+  },
+  {
+    id: 'smtp-auth-failed', areas: ['smtp'], when: (f) => f.phase === 'auth' && (f.responseCode === 535 || f.responseCode === 534 || /authentication|credentials|Invalid login/i.test(f.text)),
+    diagnose: () => ({ cause: 'The server refused the login: user name or password (or token) is wrong.', fix: 'Check the user name and type the password again.', command: 'mailctl configure server' }),
   },
   {
     id: 'smtp-send-as-denied', areas: ['smtp'], pattern: /SendAsDenied|5\.2\.252|not (allowed|authorized|permitted) to send as|Sender address rejected: not owned by user|5\.7\.60/i,
