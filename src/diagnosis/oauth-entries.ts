@@ -63,7 +63,7 @@ export const oauthEntries: CatalogEntry[] = [
     diagnose: () => ({ cause: 'The app does not allow public client flows, which device-code sign-in needs (AADSTS7000218).', fix: 'In Entra ID → the app → Authentication → Advanced settings, set "Allow public client flows" to Yes.' }),
   },
   {
-    id: 'aadsts50126-bad-credentials', areas, pattern: /AADSTS50126|invalid username or password/i,
+    id: 'aadsts50126-bad-credentials', areas, pattern: /AADSTS50126/,
     diagnose: () => ({ cause: 'The sign-in used a wrong user name or password (AADSTS50126).', fix: 'Sign in again as the mailbox user with the right password.', command: reset }),
   },
   {

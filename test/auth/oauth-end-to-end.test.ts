@@ -8,6 +8,7 @@ import { runCli } from '../helpers/run-cli.js';
 import { startSmtpSink } from '../helpers/smtp-sink.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
 import { simpleMessage } from '../helpers/messages.js';
+import { startGraphFixture } from '../helpers/graph-fixture.js';
 
 const clientSecret = 'Old8Q~secret.value-0123456789abcdefABCDEF';
 
@@ -82,6 +83,60 @@ describe('OAuth 2.0 end to end: a local identity provider, Dovecot checking toke
       expect(sink.messages).toHaveLength(1);
     } finally {
       await sink.close();
+    }
+  });
+});
+
+describe('OAuth for POP3 (XOAUTH2) and Microsoft Graph (bearer)', () => {
+  const tempDir = useTempDirs();
+  let oauth: OAuthServer;
+  let dovecot: Dovecot;
+  beforeAll(async () => {
+    const cert = inject('oauthCert');
+    oauth = await startOAuthServer({ cert, port: await freePort(), confidentialClientId: 'mailctl-app', clientSecret, publicClientId: 'mailctl-public', appMailbox: 'support@acme.test' });
+    dovecot = await startDovecot({ users: [{ name: 'support@acme.test', password: 'unused' }], oauth2: { introspectionUrl: oauth.introspectionUrl, caFile: cert.certPath } });
+    dovecot.deliver('support@acme.test', simpleMessage({ subject: 'pop me' }));
+  });
+  afterAll(async () => {
+    await dovecot?.stop();
+    await oauth?.close();
+  });
+
+  it('a POP3 account logs in with XOAUTH2 and a Graph account with a bearer token for the Graph scope', async () => {
+    const env = { MAILCTL_HOME: tempDir(), MAILCTL_SECRET_BACKEND: 'file', NODE_EXTRA_CA_CERTS: inject('oauthCert').certPath };
+    await runCli(['init', '--name', 'acme-test', '--url', 'https://records.acme.test', '--environment', 'test'], { env });
+    await runCli(['tables', 'add', 'support_cases'], { env });
+    await runCli(['tables', 'add', 'contracts'], { env });
+    const common = ['--auth', 'oauth2', '--oauth-provider', 'microsoft', '--authority', oauth.issuer, '--client-id', 'mailctl-app', '--secret-stdin', '--unknown-sender', 'ignore', '--notes', 'new-text', '--create-records'];
+    const pop3 = await runCli(['configure', 'inbound', 'support_cases', '--protocol', 'pop3', '--host', '127.0.0.1', '--port', String(dovecot.pop3Port), '--security', 'none', '--username', 'support@acme.test', '--after', 'keep', ...common], { env, input: clientSecret });
+    expect(pop3.code, pop3.stdout + pop3.stderr).toBe(0);
+    expect(pop3.stdout).toContain('The account is valid: folder INBOX, 1 message(s)');
+
+    const graphTokens: string[] = [];
+    const graph = await startGraphFixture({
+      token: 'unused',
+      mailbox: 'contracts@acme.test',
+      validate: async (token) => {
+        graphTokens.push(token);
+        const response = await fetch(`${oauth.issuer}/token/introspection`, {
+          method: 'POST',
+          headers: { authorization: `Basic ${Buffer.from('dovecot:dovecot-introspection-secret').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+          body: new URLSearchParams({ token }).toString(),
+        });
+        const info = (await response.json()) as { active?: boolean; aud?: string };
+        return info.active === true && info.aud === 'https://graph.microsoft.com';
+      },
+    });
+    try {
+      const configured = await runCli(['configure', 'inbound', 'contracts', '--protocol', 'graph', '--graph-url', graph.baseUrl, '--username', 'contracts@acme.test', '--mailbox', 'contracts@acme.test', '--folder', 'inbox', '--after', 'mark-read', ...common], { env, input: clientSecret });
+      expect(configured.code, configured.stdout + configured.stderr).toBe(0);
+      expect(configured.stdout).toContain('The account is valid: folder Inbox, 0 message(s)');
+      const tested = await runCli(['test-inbound', '--json'], { env });
+      expect(tested.code, tested.stdout).toBe(0);
+      expect(JSON.parse(tested.stdout).accounts.map((a: { table: string; ok: boolean }) => [a.table, a.ok])).toEqual([['support_cases', true], ['contracts', true]]);
+      expect(graphTokens.length).toBeGreaterThan(0);
+    } finally {
+      await graph.close();
     }
   });
 });

@@ -113,3 +113,45 @@ describe('OAuth token providers against a local oidc-provider over HTTPS', () =>
     await expect(delegated.getToken()).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 });
+
+describe('browser sign-in with a loopback redirect (authorization code + PKCE)', () => {
+  const tempDir = useTempDirs();
+  let oauth: OAuthServer;
+  beforeAll(async () => {
+    oauth = await startOAuthServer({ cert: inject('oauthCert'), port: await freePort(), confidentialClientId: 'mailctl-app', clientSecret: 'app-secret-1', publicClientId: 'mailctl-public', appMailbox: 'contracts@acme.test' });
+  });
+  afterAll(() => oauth?.close());
+
+  const store = () => {
+    const dir = tempDir();
+    return new FileSecretStore({ path: join(dir, 's.enc'), keyPath: join(dir, 'k') });
+  };
+  const browser = (account: string, seen: string[]) => ({
+    showDeviceCode: () => { throw new Error('no device code expected'); },
+    openBrowser: (url: string) => {
+      seen.push(url);
+      setTimeout(() => void oauth.driveBrowser(url, account), 20);
+    },
+  });
+
+  it('Google-style (openid-client): PKCE, the code comes back to 127.0.0.1, a refresh token is kept', async () => {
+    const secrets = store();
+    const provider = new OAuthTokenProvider('outbound', { provider: 'google', username: 'bob@acme.test', clientId: 'mailctl-public', authorityUrl: oauth.issuer, scope: 'openid offline_access https://outlook.office365.com/SMTP.Send' }, 'smtp', { secrets, clock: { now: () => new Date() } });
+    const seen: string[] = [];
+    const result = await provider.signIn(browser('bob@acme.test', seen), { browser: true });
+    expect(seen[0]).toMatch(/code_challenge_method=S256/);
+    expect(seen[0]).toMatch(/redirect_uri=http%3A%2F%2F127\.0\.0\.1%3A\d+%2Fcallback/);
+    expect(result.accessToken).toBeTruthy();
+    expect((await readTokens(secrets, 'outbound')).refreshToken).toBeTruthy();
+  });
+
+  it('Microsoft (msal-node acquireTokenInteractive): its own loopback listener', async () => {
+    const secrets = store();
+    const provider = new OAuthTokenProvider('inbound/contracts', { provider: 'microsoft', username: 'carol@acme.test', clientId: 'mailctl-public', flow: 'authorization_code', authorityUrl: oauth.issuer }, 'imap', { secrets, clock: { now: () => new Date() } });
+    const seen: string[] = [];
+    const result = await provider.signIn(browser('carol@acme.test', seen));
+    expect(seen[0]).toMatch(/redirect_uri=http%3A%2F%2Flocalhost%3A\d+/);
+    expect(result.account).toBe('carol@acme.test');
+    expect((await readTokens(secrets, 'inbound/contracts')).msalCache).toContain('RefreshToken');
+  });
+});

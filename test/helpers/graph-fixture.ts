@@ -21,7 +21,7 @@ export const graphErrors = {
   throttled: { error: { code: 'ApplicationThrottled', message: 'Application is over its MailboxConcurrency limit.' } },
 };
 
-export async function startGraphFixture(options: { token: string; mailbox: string; deniedMailbox?: string; pageSize?: number }): Promise<GraphFixture> {
+export async function startGraphFixture(options: { token: string; mailbox: string; deniedMailbox?: string; pageSize?: number; validate?: (token: string) => Promise<boolean> }): Promise<GraphFixture> {
   const messages = new Map<string, { raw: string; isRead: boolean }>();
   const requests: string[] = [];
   let throttleLeft = 0;
@@ -35,9 +35,11 @@ export async function startGraphFixture(options: { token: string; mailbox: strin
     requests.push(`${req.method} ${url.pathname}${url.search}`);
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
+    req.on('end', async () => {
       if (url.pathname === '/v1.0' || url.pathname === '/v1.0/') return send(res, 401, graphErrors.invalidToken);
-      if (req.headers.authorization !== `Bearer ${options.token}`) return send(res, 401, graphErrors.invalidToken);
+      const bearer = (req.headers.authorization ?? '').replace(/^Bearer /, '');
+      const valid = options.validate ? await options.validate(bearer) : bearer === options.token;
+      if (!valid) return send(res, 401, graphErrors.invalidToken);
       if (throttleLeft > 0) {
         throttleLeft--;
         return send(res, 429, graphErrors.throttled, { 'retry-after': String(throttleSeconds) });

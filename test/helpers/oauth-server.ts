@@ -29,6 +29,8 @@ export interface OAuthServer {
   approveDeviceCode(userCode: string, accountId: string): Promise<void>;
   /** Basic-auth URL of the introspection endpoint, for Dovecot's oauth2 passdb. */
   introspectionUrl: string;
+  /** Plays the browser for an authorization-code sign-in: follows the redirects as `accountId` until the loopback redirect, which it calls. */
+  driveBrowser(url: string, accountId: string): Promise<void>;
   /** How many token requests succeeded, by grant type. */
   grants: Record<string, number>;
   close(): Promise<void>;
@@ -107,7 +109,8 @@ export async function startOAuthServer(options: OAuthServerOptions): Promise<OAu
       client_id: options.publicClientId,
       grant_types: ['refresh_token', 'authorization_code', 'urn:ietf:params:oauth:grant-type:device_code'],
       response_types: ['code'],
-      redirect_uris: ['http://localhost/callback'],
+      // Native app: loopback redirects match on any port (RFC 8252).
+      redirect_uris: ['http://127.0.0.1/callback', 'http://localhost/callback', 'http://localhost'],
       application_type: 'native',
       token_endpoint_auth_method: 'none',
     },
@@ -243,6 +246,30 @@ export async function startOAuthServer(options: OAuthServerOptions): Promise<OAu
         step = await request(`${next.pathname}${next.search}`, { cookies });
       }
       if (!/success|Sign-in Success|connected/i.test(step.text) && step.status !== 200) throw new Error(`device sign-in did not complete (HTTP ${step.status}): ${step.text.slice(0, 300)}`);
+    },
+    async driveBrowser(url, accountId) {
+      const cookies = new Map<string, string>([['test_account', encodeURIComponent(accountId)]]);
+      let next = new URL(url);
+      for (let hops = 0; hops < 10; hops++) {
+        if (next.origin !== issuer) {
+          // The loopback redirect back to mailctl (http://127.0.0.1:PORT/… or http://localhost:PORT/…).
+          const done = await fetch(next);
+          await done.text();
+          return;
+        }
+        const step = await request(`${next.pathname}${next.search}`, { cookies });
+        const form = /<form method="post" action="([^"]+)">/.exec(step.text);
+        if (!step.location && form) {
+          // response_mode=form_post (msal-node): the browser posts the code to the loopback listener.
+          const fields = Object.fromEntries([...step.text.matchAll(/name="([^"]+)" value="([^"]*)"/g)].map((m) => [m[1]!, m[2]!]));
+          const posted = await fetch(form[1]!, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams(fields).toString() });
+          await posted.text();
+          return;
+        }
+        if (!step.location) throw new Error(`the sign-in stopped at ${next.pathname} (HTTP ${step.status}): ${step.text.replace(/<style[\s\S]*?<\/style>/, "").slice(0, 1500)}`);
+        next = new URL(step.location, issuer);
+      }
+      throw new Error('too many redirects during the browser sign-in');
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
