@@ -216,6 +216,20 @@ Examples:
     .action(lazy(async () => (await import('./commands/reset-oauth/run-reset-oauth.js')).runResetOAuth as Runner));
 
   program
+    .command('rotate-secret')
+    .summary('replace an expired client secret everywhere it is stored, verify, or roll back')
+    .description('Find every client_secret (outbound and every inbound account, prefixed keys and OAuth fields), replace only the secret text, renew the tokens and verify each account. If a check fails, every old value and token comes back (unless you keep the new secret). A run killed half-way is finished or undone by the next mailctl command.')
+    .option('--secret-stdin', 'read the new secret from standard input (otherwise a hidden prompt, asked twice)')
+    .option('--dry-run', 'show what would be replaced; change nothing')
+    .option('--force', 'accept a new secret that looks like a secret ID (a GUID)')
+    .option('--keep-on-failure', 'keep the new secret even if an account fails its check')
+    .option('--include-other-apps', 'also replace the secret of places that use another client id')
+    .option('--no-verify', 'do not renew tokens and verify the accounts')
+    .option('--timeout <duration>', 'how long each server step may take', '20s')
+    .addHelpText('after', '\nExamples:\n  $ mailctl rotate-secret --dry-run\n  $ mailctl rotate-secret\n  $ vault read -field=value secret/mail-app | mailctl rotate-secret --secret-stdin --json')
+    .action(lazy(async () => (await import('./commands/rotate-secret/run-rotate-secret.js')).runRotateSecret as Runner));
+
+  program
     .command('explain')
     .argument('[text...]', 'the error text (or - for standard input)')
     .summary('say what an error message means and what to do')
@@ -347,7 +361,7 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
       clock: systemClock,
       out,
       prompt,
-      settings: { secretBackend: env.MAILCTL_SECRET_BACKEND, masterKey: env.MAILCTL_MASTER_KEY },
+      settings: { secretBackend: env.MAILCTL_SECRET_BACKEND, masterKey: env.MAILCTL_MASTER_KEY, rotateStepDelayMs: Number(env.MAILCTL_ROTATE_STEP_DELAY_MS ?? 0) || undefined },
       readStdin: readAllStdin,
     });
     const runner = await load();

@@ -19,6 +19,8 @@ export interface Deps {
   settings: {
     secretBackend?: string | undefined;
     masterKey?: string | undefined;
+    /** MAILCTL_ROTATE_STEP_DELAY_MS: a pause between rotate-secret's replacements, to watch (or test) a crash half-way. */
+    rotateStepDelayMs?: number | undefined;
   };
   config(): Promise<ConfigStore>;
   secrets(): Promise<SecretStoreChoice>;
@@ -49,8 +51,20 @@ export function createDeps(input: DepsInput): Deps {
     config: () =>
       (config ??= import('./config/config-store.js').then(({ ConfigStore }) => ConfigStore.open(input.paths.configDir))),
     secrets: () =>
-      (secrets ??= Promise.all([deps.config(), import('./secrets/open-secret-store.js')]).then(([store, { openSecretStore }]) =>
-        openSecretStore(store, input.paths, { backend: input.settings.secretBackend, masterKey: input.settings.masterKey }),
+      (secrets ??= Promise.all([deps.config(), import('./secrets/open-secret-store.js'), import('./rotation/rotation-journal.js')]).then(
+        async ([store, { openSecretStore }, { recoverRotation }]) => {
+          const choice = await openSecretStore(store, input.paths, { backend: input.settings.secretBackend, masterKey: input.settings.masterKey });
+          // A rotate-secret killed half-way is finished or undone before anything reads a secret.
+          const recovered = await recoverRotation(choice.store);
+          if (recovered) {
+            input.out.warn(recovered.action === 'rolled-back'
+              ? `An interrupted rotate-secret (${recovered.journalId}) was rolled back: the old secret is back in all ${recovered.secrets} places.`
+              : `An interrupted rotate-secret (${recovered.journalId}) was completed: the new secret is in all ${recovered.secrets} places.`);
+            const [{ AuditRepo }, db] = await Promise.all([import('./store/audit-repo.js'), deps.db()]);
+            new AuditRepo(db, input.clock).record({ actor: 'recovery', action: `secret.rotate.${recovered.action}`, target: recovered.journalId, details: { secrets: recovered.secrets } });
+          }
+          return choice;
+        },
       )),
     db: () =>
       (db ??= import('./store/database.js').then(async ({ openDatabase }) => {

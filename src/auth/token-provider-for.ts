@@ -1,6 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import { OAuthTokenProvider } from './oauth-token-provider.js';
+import { firstClientSecretRef } from '../rotation/secret-occurrence.js';
 import type { OAuthSettings, TokenPurpose } from './oauth-settings.js';
 
 /** The OAuth fields of an outbound server or inbound account (`auth` with type "oauth2"). */
@@ -16,13 +17,18 @@ export interface OAuthAuthFields {
   authorityUrl?: string | undefined;
 }
 
-export function oauthSettingsOf(auth: OAuthAuthFields): OAuthSettings {
+/**
+ * OAuth settings from an account's fields. Without a structured client secret the first
+ * `client_secret` of the custom properties is used: that is where Microsoft-style
+ * configurations keep it (three times).
+ */
+export function oauthSettingsOf(auth: OAuthAuthFields, properties?: string): OAuthSettings {
   return {
     provider: auth.provider,
     username: auth.username,
     tenant: auth.tenant,
     clientId: auth.clientId,
-    clientSecret: auth.clientSecret,
+    clientSecret: auth.clientSecret ?? firstClientSecretRef(properties),
     tokenUrl: auth.tokenUrl,
     scope: auth.scope,
     flow: auth.flow,
@@ -31,6 +37,6 @@ export function oauthSettingsOf(auth: OAuthAuthFields): OAuthSettings {
 }
 
 /** The token provider of one place ("outbound", "inbound/<table>"). */
-export function tokenProviderFor(place: string, auth: OAuthAuthFields, purpose: TokenPurpose, deps: { secrets: SecretStore; clock: Clock }): OAuthTokenProvider {
-  return new OAuthTokenProvider(place, oauthSettingsOf(auth), purpose, deps);
+export function tokenProviderFor(place: string, auth: OAuthAuthFields, purpose: TokenPurpose, deps: { secrets: SecretStore; clock: Clock }, properties?: string): OAuthTokenProvider {
+  return new OAuthTokenProvider(place, oauthSettingsOf(auth, properties), purpose, deps);
 }

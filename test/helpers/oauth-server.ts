@@ -14,6 +14,8 @@ export interface OAuthServerOptions {
   publicClientId: string;
   /** Mailbox that client-credentials tokens act for (added as the email claim). */
   appMailbox: string;
+  /** More confidential apps: client id → valid secret. */
+  otherApps?: Record<string, string>;
   /** Access-token lifetime in seconds. */
   accessTokenTtl?: number;
 }
@@ -96,7 +98,11 @@ export async function startOAuthServer(options: OAuthServerOptions): Promise<OAu
   const grants: Record<string, number> = {};
 
   const introspectionClient = { client_id: 'dovecot', client_secret: 'dovecot-introspection-secret', grant_types: [], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_basic' };
+  const otherApps = new Map(Object.entries(options.otherApps ?? {}));
   const clientsConfig = () => [
+    ...[...otherApps.keys()].map((clientId) => ({
+      client_id: clientId, client_secret: internalSecret, grant_types: ['client_credentials'], response_types: [], redirect_uris: [], token_endpoint_auth_method: 'client_secret_post',
+    })),
     {
       client_id: options.confidentialClientId,
       client_secret: internalSecret,
@@ -187,8 +193,10 @@ export async function startOAuthServer(options: OAuthServerOptions): Promise<OAu
       let body = Buffer.concat(chunks).toString('utf8');
       body = body.replace(/(^|&)grant_type=device_code(&|$)/, `$1grant_type=${encodeURIComponent('urn:ietf:params:oauth:grant-type:device_code')}$2`);
       const form = new URLSearchParams(body);
-      if (form.get('client_id') === options.confidentialClientId && form.has('client_secret')) {
-        if (form.get('client_secret') === clientSecret) form.set('client_secret', internalSecret);
+      const clientId = form.get('client_id') ?? '';
+      const validSecret = clientId === options.confidentialClientId ? clientSecret : otherApps.get(clientId);
+      if (validSecret !== undefined && form.has('client_secret')) {
+        if (form.get('client_secret') === validSecret) form.set('client_secret', internalSecret);
         else form.set('client_secret', `wrong-${form.get('client_secret')!.length}`);
         body = form.toString();
       }

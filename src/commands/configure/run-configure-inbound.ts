@@ -22,6 +22,8 @@ import { oauthSettingsOf } from '../../auth/token-provider-for.js';
 import { dropTokens, moveTokens } from '../../auth/token-cache.js';
 import { acquireForWizard } from './acquire-for-wizard.js';
 import { isDelegated } from '../../auth/oauth-settings.js';
+import { findOccurrences } from '../../config/properties.js';
+import { secretRefId } from '../../config/property-secrets.js';
 
 export interface ConfigureInboundOptions {
   protocol?: InboundProtocol;
@@ -117,7 +119,6 @@ export async function runConfigureInbound(deps: Deps, tableArg: string | undefin
     }
   }
 
-  if (options.propertiesFile) draft.properties = readTextFile(options.propertiesFile);
   const saved = await save(deps, draft, existing, secret);
   out.success(`Saved the inbound account of ${table}: ${saved.protocol.toUpperCase()} ${saved.protocol === 'graph' ? saved.graphBaseUrl : `${saved.host}:${saved.port}`}, ${saved.auth.username}, folder ${saved.folder}.`);
   out.line(`  New records: ${saved.allowRecordCreation ? 'allowed' : 'not allowed'} · unknown senders: ${saved.unknownSender === 'guest' ? `records under ${saved.guestContact}` : saved.unknownSender} · notes: ${saved.notes} · after processing: ${saved.afterProcessing === 'move' ? `move to ${saved.moveTo}` : saved.afterProcessing}`);
@@ -257,7 +258,9 @@ async function askAccount(deps: Deps, d: Draft, o: ConfigureInboundOptions, exis
     }
   }
   const storedSecret = d.authType === 'password' ? existing?.auth.type === 'password' : existing?.auth.type === 'oauth2' && Boolean(existing.auth.clientSecret);
-  if (secret === undefined && (d.authType === 'password' || !isDelegated({ ...d.oauth, username: d.username }) || d.oauth.provider === 'google')) {
+  if (o.propertiesFile) d.properties = readTextFile(o.propertiesFile);
+  const secretInProperties = findOccurrences(d.properties ?? '', 'client_secret').length > 0;
+  if (secret === undefined && (d.authType === 'password' || (!secretInProperties && (!isDelegated({ ...d.oauth, username: d.username }) || d.oauth.provider === 'google')))) {
     const what = d.authType === 'password' ? 'Password' : 'Client secret (the value, not its id)';
     if (prompt.interactive) {
       const typed = await prompt.secret({ message: storedSecret ? `${what} (Enter keeps the current one)` : what, flag: '--secret-stdin', validate: (v) => (v || storedSecret ? true : 'needed') });
@@ -353,7 +356,8 @@ async function verifyStep(deps: Deps, which: 'server' | 'account', d: Draft, sec
   }
   let tokens: OAuthTokenProvider | undefined;
   if (account.auth.type === 'oauth2') {
-    tokens = new OAuthTokenProvider(`pending/inbound/${d.table}`, oauthSettingsOf({ ...account.auth, clientSecret: existingRef?.type === 'oauth2' ? existingRef.clientSecret : undefined }), account.protocol, { secrets: store, clock: deps.clock, clientSecret: secret });
+    const typedInProperties = findOccurrences(d.properties ?? '', 'client_secret').map((x) => x.value).find((v) => !secretRefId(v));
+    tokens = new OAuthTokenProvider(`pending/inbound/${d.table}`, oauthSettingsOf({ ...account.auth, clientSecret: existingRef?.type === 'oauth2' ? existingRef.clientSecret : undefined }, d.properties), account.protocol, { secrets: store, clock: deps.clock, clientSecret: secret ?? typedInProperties });
     const token = await acquireForWizard(deps, tokens);
     if (token === undefined) return true;
     if (typeof token !== 'string') return token as unknown as InboundFailureReport;

@@ -16,6 +16,8 @@ import { oauthSettingsOf } from '../../auth/token-provider-for.js';
 import { dropTokens, moveTokens } from '../../auth/token-cache.js';
 import { acquireForWizard } from './acquire-for-wizard.js';
 import { isDelegated } from '../../auth/oauth-settings.js';
+import { findOccurrences } from '../../config/properties.js';
+import { secretRefId } from '../../config/property-secrets.js';
 
 const pendingPlace = 'pending/outbound';
 
@@ -178,8 +180,11 @@ async function collect(deps: Deps, options: ConfigureServerOptions, existing: Pa
   // The secret: stdin, else a hidden prompt (Enter keeps the stored one), else the stored one.
   const hasStored = (authType === 'password' && existingAuth?.type === 'password') || (authType === 'oauth2' && Boolean(oldOAuth?.clientSecret));
   let secret = stdinSecret;
+  let properties = options.propertiesFile ? readTextFile(options.propertiesFile) : undefined;
   // Delegated sign-in uses a public client (no secret), except Google's desktop apps, which have one.
-  const needsSecret = authType === 'password' || (authType === 'oauth2' && (!isDelegated({ ...oauth, username }) || oauth.provider === 'google'));
+  // A client_secret in the custom properties serves OAuth too (Microsoft-style configurations).
+  const secretInProperties = findOccurrences(properties ?? existing?.properties ?? '', 'client_secret').length > 0;
+  const needsSecret = authType === 'password' || (authType === 'oauth2' && !secretInProperties && (!isDelegated({ ...oauth, username }) || oauth.provider === 'google'));
   if (secret === undefined && needsSecret) {
     const what = authType === 'password' ? 'Password' : 'Client secret (the secret\'s value, not its id)';
     if (prompt.interactive) {
@@ -193,7 +198,6 @@ async function collect(deps: Deps, options: ConfigureServerOptions, existing: Pa
   const from = (options.from ?? (await prompt.input({ message: 'From-address for all outbound mail', flag: '--from', default: existing?.from ?? (username.includes('@') ? username : undefined), validate: (v) => (isEmailAddress(v.trim()) ? true : 'a plain address such as records@acme.test') }))).trim();
   if (!isEmailAddress(from)) throw new UsageError('E_FROM_INVALID', `--from "${from}" is not a valid email address.`);
 
-  let properties = options.propertiesFile ? readTextFile(options.propertiesFile) : undefined;
   if (properties === undefined && prompt.interactive && !editing) {
     const edit = await prompt.confirm({ message: 'Edit the custom configuration properties?', flag: '--properties-file', default: false });
     if (edit) properties = await prompt.editText({ message: 'Custom configuration properties', flag: '--properties-file', default: existing?.properties ?? '' });
@@ -229,7 +233,8 @@ async function verify(deps: Deps, draft: Draft, existing: Partial<OutboundConfig
     const pass = draft.secret ?? (await readSecretRef(existing?.auth?.type === 'password' ? existing.auth.password : undefined, store, 'outbound password'));
     auth = { type: 'password', user: draft.username, pass };
   } else if (draft.authType === 'oauth2') {
-    const provider = new OAuthTokenProvider(pendingPlace, oauthSettingsOf({ ...draft.oauth, username: draft.username, clientSecret: existingSecretRef(existing) }), 'smtp', { secrets: store, clock: deps.clock, clientSecret: draft.secret });
+    const typedInProperties = findOccurrences(draft.properties ?? '', 'client_secret').map((o) => o.value).find((v) => !secretRefId(v));
+    const provider = new OAuthTokenProvider(pendingPlace, oauthSettingsOf({ ...draft.oauth, username: draft.username, clientSecret: existingSecretRef(existing) }, existing?.properties), 'smtp', { secrets: store, clock: deps.clock, clientSecret: draft.secret ?? typedInProperties });
     const token = await acquireForWizard(deps, provider);
     if (token === undefined) quitAfter = 'tls';
     else if (typeof token !== 'string') return token;

@@ -109,7 +109,7 @@ async function collectTargets(deps: Deps, which: string | undefined, table: stri
   if (wantOutbound) {
     const outbound = options.all && !config.outbound?.host ? undefined : requireOutbound(config);
     if (outbound && outbound.auth.type === 'oauth2') {
-      const provider = tokenProviderFor('outbound', outbound.auth, 'smtp', providerDeps);
+      const provider = tokenProviderFor('outbound', outbound.auth, 'smtp', providerDeps, outbound.properties);
       targets.push({ place: 'outbound', label: `outbound server ${outbound.host}:${outbound.port}`, provider, verify: () => verifyOutbound(deps, options, timeoutMs) });
     } else if (!options.all) {
       throw new UsageError('E_NOT_OAUTH', 'The outbound server does not log in with OAuth 2.0: there is no token to reset.', { command: 'mailctl configure server' });
@@ -122,7 +122,7 @@ async function collectTargets(deps: Deps, which: string | undefined, table: stri
       if (options.all) continue;
       throw new UsageError('E_NOT_OAUTH', `The ${name} account does not log in with OAuth 2.0: there is no token to reset.`);
     }
-    const provider = tokenProviderFor(`inbound/${name}`, account.auth, account.protocol, providerDeps);
+    const provider = tokenProviderFor(`inbound/${name}`, account.auth, account.protocol, providerDeps, account.properties);
     targets.push({ place: `inbound/${name}`, label: `inbound account of ${name} (${account.protocol.toUpperCase()})`, provider, verify: () => verifyInbound(deps, account, provider, timeoutMs) });
   }
   if (targets.length === 0) throw new UsageError('E_NOT_OAUTH', 'No account here logs in with OAuth 2.0.');
@@ -134,7 +134,7 @@ async function verifyOutbound(deps: Deps, options: ResetOAuthOptions, timeoutMs:
   const config = (await deps.config()).read();
   const outbound = requireOutbound(config);
   const { store } = await deps.secrets();
-  const tokens = outbound.auth.type === 'oauth2' ? tokenProviderFor('outbound', outbound.auth, 'smtp', { secrets: store, clock: deps.clock }) : undefined;
+  const tokens = outbound.auth.type === 'oauth2' ? tokenProviderFor('outbound', outbound.auth, 'smtp', { secrets: store, clock: deps.clock }, outbound.properties) : undefined;
   const target = await smtpTargetFor(outbound, store, timeoutMs, tokens);
   try {
     await runSmtpSession(target, { quitAfter: 'auth' });

@@ -55,7 +55,7 @@ export async function runTestSend(deps: Deps, options: TestSendOptions): Promise
   try {
     target = quitBeforeAuth
       ? await smtpTargetFor({ ...outbound, auth: { type: 'none' } }, store, timeoutMs)
-      : await smtpTargetFor(outbound, store, timeoutMs, outbound.auth.type === 'oauth2' ? tokenProviderFor('outbound', outbound.auth, 'smtp', { secrets: store, clock: deps.clock }) : undefined);
+      : await smtpTargetFor(outbound, store, timeoutMs, outbound.auth.type === 'oauth2' ? tokenProviderFor('outbound', outbound.auth, 'smtp', { secrets: store, clock: deps.clock }, outbound.properties) : undefined);
   } catch (error) {
     if (!(error instanceof OAuthFailure)) throw error;
     // No token, so no login: this is the auth phase, said in the identity provider's words.
