@@ -238,6 +238,26 @@ Examples:
     .action(lazy(async () => (await import('./commands/explain/run-explain.js')).runExplain as Runner));
 
   program
+    .command('daemon')
+    .summary('poll inbound mailboxes into records and communications')
+    .description('Runs inbound polling. --once polls every enabled account now (a full sweep for IMAP when due, or with --sweep) and exits: for cron, systemd timers and tests.')
+    .option('--once', 'one cycle, then exit')
+    .option('--sweep', 'make this an IMAP full sweep (ignores the \\Seen flag)')
+    .option('--timeout <duration>', 'how long each server step may take', '30s')
+    .addHelpText('after', '\nExamples:\n  $ mailctl daemon --once\n  $ mailctl daemon --once --sweep --json')
+    .action(lazy(async () => (await import('./commands/daemon/run-daemon.js')).runDaemon as Runner));
+
+  program
+    .command('comms')
+    .summary('communications: every inbound and outbound email, with what was done')
+    .command('list')
+    .option('--table <table>', 'only this table')
+    .option('--record <id>', 'only this record')
+    .option('--limit <n>', 'at most this many (newest first)', '100')
+    .description('list communications')
+    .action(lazy(async () => (await import('./commands/comms/run-comms.js')).runCommsList as Runner));
+
+  program
     .command('headers')
     .summary('decode the reference carried by a received email')
     .command('decode')

@@ -144,4 +144,22 @@ export const migrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 3,
+    name: 'inbound dedupe by content hash, poll back-off, daemon heartbeat',
+    sql: `
+      -- A message without a Message-ID is recognised by the hash of its bytes.
+      CREATE UNIQUE INDEX communications_hash_once ON communications(account, content_hash) WHERE direction = 'inbound' AND message_id IS NULL AND content_hash IS NOT NULL;
+      ALTER TABLE inbound_sync ADD COLUMN failures INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE inbound_sync ADD COLUMN next_poll_at TEXT;
+      ALTER TABLE inbound_sync ADD COLUMN last_ok_at TEXT;
+      CREATE TABLE daemon_state (
+        kb           TEXT PRIMARY KEY,
+        pid          INTEGER NOT NULL,
+        host         TEXT NOT NULL,
+        started_at   TEXT NOT NULL,
+        heartbeat_at TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];

@@ -30,8 +30,8 @@ export interface Dovecot {
   dir: string;
   /** The maildir of a user, for dropping messages in directly. */
   maildir(user: string): string;
-  /** Delivers a raw message into a user's INBOX (or folder) as a new, unseen message. */
-  deliver(user: string, raw: string | Buffer, folder?: string): void;
+  /** Delivers a raw message into a user's INBOX (or folder): new and unseen, or already read (`seen`). */
+  deliver(user: string, raw: string | Buffer, folder?: string, options?: { seen?: boolean }): void;
   log(): string;
   stop(): Promise<void>;
 }
@@ -176,13 +176,14 @@ service pop3-login {
     cert,
     dir,
     maildir,
-    deliver(user, raw, folder) {
+    deliver(user, raw, folder, deliverOptions) {
       const base = folder ? join(maildir(user), `.${folder}`) : maildir(user);
       const name = `${Date.now()}.M${process.pid}P${deliveries++}.mailctl-test`;
       const tmp = join(base, 'tmp', name);
       writeFileSync(tmp, raw);
       chownSync(tmp, uid, gid);
-      execFileSync('mv', [tmp, join(base, 'new', name)]);
+      // Maildir: a message read by hand sits in cur/ with the S (seen) flag.
+      execFileSync('mv', [tmp, deliverOptions?.seen ? join(base, 'cur', `${name}:2,S`) : join(base, 'new', name)]);
     },
     log: () => readLog(dir),
     async stop() {

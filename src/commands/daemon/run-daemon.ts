@@ -1,0 +1,60 @@
+import type { Deps } from '../../deps.js';
+import { ExitCode, UsageError } from '../../errors.js';
+import { resolveGlobals } from '../../config/globals.js';
+import { parseDuration } from '../../config/units.js';
+import { loadKbKeys } from '../../kb/load-kb.js';
+import { runInboundCycle, type AccountCycleResult } from '../../daemon/inbound-cycle.js';
+import type { Logger } from '../../logger.js';
+
+export interface DaemonOptions {
+  once?: boolean;
+  sweep?: boolean;
+  timeout: string;
+}
+
+/** `mailctl daemon --once`: one cycle of inbound polling, then exit (cron and tests). */
+export async function runDaemon(deps: Deps, options: DaemonOptions): Promise<number> {
+  const { out } = deps;
+  if (!options.once) {
+    throw new UsageError('E_DAEMON_LOOP', 'The long-running daemon is not in this version yet: run `mailctl daemon --once` (from cron or a systemd timer).');
+  }
+  const timeoutMs = parseDuration(options.timeout);
+  if (timeoutMs === undefined || timeoutMs < 1000) throw new UsageError('E_TIMEOUT', `--timeout "${options.timeout}" is not a duration of at least 1s.`);
+  const config = (await deps.config()).read();
+  const globals = resolveGlobals(config.globals ?? {});
+  if (!globals.email_enabled) {
+    out.warn('email_enabled is false: the kill switch is on, nothing is polled or sent.');
+    out.data({ ok: true, killSwitch: true, accounts: [] });
+    return ExitCode.ok;
+  }
+  const { store } = await deps.secrets();
+  const keys = await loadKbKeys(config, store);
+  const db = await deps.db();
+  const log: Logger = {
+    info: () => undefined,
+    warn: (facts, message) => out.warn(`${message} ${JSON.stringify(facts)}`),
+    error: () => undefined,
+  };
+  const results = await runInboundCycle(
+    { db, clock: deps.clock, secrets: store, keys: keys.all, kb: keys.kb.name, globals, accounts: Object.values(config.inbound ?? {}), log, timeoutMs },
+    { force: true, forceSweep: Boolean(options.sweep) },
+  );
+  showResults(deps, results);
+  out.data({ ok: results.every((r) => r.status !== 'failed'), accounts: results });
+  return results.some((r) => r.status === 'failed') ? ExitCode.failure : ExitCode.ok;
+}
+
+function showResults(deps: Deps, results: AccountCycleResult[]): void {
+  const { out } = deps;
+  if (results.length === 0) out.line('No inbound accounts.');
+  for (const r of results) {
+    if (r.status === 'ok') {
+      const d = Object.entries(r.poll.dispositions).map(([k, v]) => `${v} ${k}`).join(', ');
+      out.success(`${r.table}: ${r.poll.listed} listed${r.swept ? ' (full sweep)' : ''}, ${r.poll.processed} processed${d ? ` (${d})` : ''}, ${r.poll.alreadyTaken + r.poll.repeats} already taken`);
+    } else if (r.status === 'failed') {
+      out.error(`${r.table}: ${r.error} (next try ${r.retryAt})`);
+    } else {
+      out.line(`- ${r.table}: skipped, ${r.reason}`);
+    }
+  }
+}

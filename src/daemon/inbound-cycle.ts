@@ -1,0 +1,74 @@
+import type { Clock } from '../clock.js';
+import type { GlobalValues } from '../config/globals.js';
+import type { Logger } from '../logger.js';
+import type { SecretStore } from '../secrets/secret-store.js';
+import type { Database } from '../store/database.js';
+import { SyncRepo } from '../store/sync-repo.js';
+import type { InboundAccount } from '../inbound/inbound-config.js';
+import type { MailSource } from '../inbound/mail-source.js';
+import { openSource } from '../inbound/open-source.js';
+import { pollAccount, type PollResult } from '../inbound/poll-account.js';
+import type { RefKeys } from '../refs/reference-codec.js';
+
+export interface InboundCycleContext {
+  db: Database;
+  clock: Clock;
+  secrets: SecretStore;
+  keys: RefKeys;
+  kb: string;
+  globals: GlobalValues;
+  accounts: InboundAccount[];
+  log: Logger;
+  timeoutMs: number;
+  /** Where a mailbox is opened; tests may hand in their own source. */
+  open?: (account: InboundAccount) => Promise<MailSource>;
+  stop?: () => boolean;
+}
+
+export type AccountCycleResult =
+  | { table: string; status: 'skipped'; reason: string }
+  | { table: string; status: 'ok'; swept: boolean; poll: PollResult }
+  | { table: string; status: 'failed'; error: string; retryAt: string };
+
+const maxBackoffMs = 15 * 60_000;
+
+/**
+ * One round over the inbound accounts. Each account is polled when due (its check
+ * frequency, or later while it backs off after failures); IMAP accounts get their full
+ * sweep when the sweep interval has passed. One failing account never holds up the others.
+ */
+export async function runInboundCycle(ctx: InboundCycleContext, options: { force?: boolean; forceSweep?: boolean } = {}): Promise<AccountCycleResult[]> {
+  const sync = new SyncRepo(ctx.db);
+  const results: AccountCycleResult[] = [];
+  for (const account of ctx.accounts) {
+    const table = account.table;
+    if (!account.enabled) { results.push({ table, status: 'skipped', reason: 'disabled' }); continue; }
+    if (ctx.stop?.()) break;
+    const now = ctx.clock.now();
+    const state = sync.get(table);
+    if (!options.force && state.nextPollAt && Date.parse(state.nextPollAt) > now.getTime()) {
+      results.push({ table, status: 'skipped', reason: `not due until ${state.nextPollAt}` });
+      continue;
+    }
+    if (!state.lastSweepAt) sync.startSweepClock(table, now);
+    const swept = account.protocol === 'imap' && (Boolean(options.forceSweep) || (state.lastSweepAt !== null && now.getTime() - Date.parse(state.lastSweepAt) >= ctx.globals.imap_full_sweep_interval));
+    let source: MailSource | undefined;
+    try {
+      source = ctx.open ? await ctx.open(account) : await openSource(account, { secrets: ctx.secrets, timeoutMs: ctx.timeoutMs, clock: ctx.clock });
+      const poll = await pollAccount({ db: ctx.db, clock: ctx.clock, keys: ctx.keys, kb: ctx.kb, maxTextChars: ctx.globals.max_body_size }, account, source, { sweep: swept, ...(ctx.stop ? { stop: ctx.stop } : {}) });
+      sync.recordSuccess(table, now, swept, new Date(now.getTime() + ctx.globals.inbound_check_frequency));
+      ctx.log.info({ account: table, swept, ...poll }, `polled ${table}`);
+      results.push({ table, status: 'ok', swept, poll });
+    } catch (error) {
+      const message = (error as Error).message;
+      const backoff = Math.min(ctx.globals.inbound_check_frequency * 2 ** Math.min(state.failures, 10), maxBackoffMs);
+      const retryAt = new Date(now.getTime() + Math.max(backoff, ctx.globals.inbound_check_frequency));
+      sync.recordFailure(table, now, message, retryAt);
+      ctx.log.error({ account: table, error: message, retryAt: retryAt.toISOString() }, `polling ${table} failed`);
+      results.push({ table, status: 'failed', error: message, retryAt: retryAt.toISOString() });
+    } finally {
+      await source?.close().catch(() => undefined);
+    }
+  }
+  return results;
+}

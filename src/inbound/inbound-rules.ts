@@ -1,0 +1,76 @@
+import type { Contact } from '../store/contacts-repo.js';
+import type { AutomaticKind } from './automatic-mail.js';
+import type { InboundAccount } from './inbound-config.js';
+import type { ParsedMessage } from './parse-message.js';
+import { stripQuoted } from './strip-quoted.js';
+
+export type Disposition =
+  | 'record-updated' | 'record-created' | 'guest-record-created'
+  | 'ignored' | 'rejected' | 'auto-reply' | 'bounce' | 'list' | 'quarantined';
+
+export type Decision =
+  | { action: 'update'; disposition: 'record-updated'; reason: string; recordId: number; author: string; note: string }
+  | { action: 'create'; disposition: 'record-created' | 'guest-record-created'; reason: string; title: string; createdBy: string; note: string }
+  | { action: 'none'; disposition: Disposition; reason: string; recordId?: number };
+
+export interface RuleInput {
+  account: Pick<InboundAccount, 'table' | 'allowRecordCreation' | 'unknownSender' | 'guestContact' | 'notes'>;
+  message: ParsedMessage;
+  automatic: AutomaticKind | null;
+  /** A reference that authenticated and names a record that exists. */
+  reference: { recordId: number; table: string; source: string } | null;
+  /** Why candidate references were refused (forged, foreign, altered). */
+  refused: string[];
+  /** The sender, when a contact. */
+  sender: Contact | null;
+  /** The account's guest contact, when its policy is "guest". */
+  guest: Contact | null;
+}
+
+/** A subject without reply/forward prefixes and our token, for a new record's title. */
+export function titleOf(subject: string): string {
+  const clean = subject.replace(/\s*\[ref:[A-Za-z0-9_\-\s]+\]\s*/g, ' ').replace(/^\s*((re|fw|fwd|aw|wg|sv|vs)\s*:\s*)+/i, '').trim();
+  return clean || '(no subject)';
+}
+
+/**
+ * The SPEC's four rules for one inbound message, as a pure function: a valid reference
+ * updates its record (the sender's permissions are not checked); otherwise a contact may
+ * create a record; otherwise the account's unknown-sender policy; automatic mail never
+ * creates records.
+ */
+export function decide(input: RuleInput): Decision {
+  const { account, message, automatic, reference, sender } = input;
+  const senderAddress = message.from ?? '(unknown sender)';
+  const refusedNote = input.refused.length ? ` (refused reference: ${input.refused.join('; ')})` : '';
+  if (automatic) {
+    const what = { bounce: 'a delivery status report (bounce)', 'auto-reply': 'an automatic reply', list: 'mailing-list or bulk mail' }[automatic];
+    return { action: 'none', disposition: automatic, reason: `${what}: never creates records or triggers mail`, ...(reference ? { recordId: reference.recordId } : {}) };
+  }
+  const body = account.notes === 'new-text' ? stripQuoted(message.text) : message.text.trim();
+  if (reference) {
+    return {
+      action: 'update',
+      disposition: 'record-updated',
+      reason: `reference found in the ${reference.source}: reply to record ${reference.recordId}`,
+      recordId: reference.recordId,
+      author: senderAddress,
+      note: body || '(no text)',
+    };
+  }
+  if (sender && !sender.isGuest) {
+    if (!account.allowRecordCreation) return { action: 'none', disposition: 'ignored', reason: `no reference, and this account does not create records${refusedNote}` };
+    if (!sender.canCreateIn.includes(account.table)) return { action: 'none', disposition: 'ignored', reason: `no reference, and ${sender.email} may not create records in ${account.table}${refusedNote}` };
+    return { action: 'create', disposition: 'record-created', reason: `no reference; ${sender.email} is a contact allowed to create records in ${account.table}`, title: titleOf(message.subject), createdBy: sender.email, note: body || '(no text)' };
+  }
+  switch (account.unknownSender) {
+    case 'ignore':
+      return { action: 'none', disposition: 'ignored', reason: `no reference and an unknown sender: the account ignores them${refusedNote}` };
+    case 'reject':
+      return { action: 'none', disposition: 'rejected', reason: `no reference and an unknown sender: the account rejects them${refusedNote}` };
+    case 'guest':
+      if (!account.allowRecordCreation) return { action: 'none', disposition: 'ignored', reason: `unknown sender; the guest policy is set but this account does not create records${refusedNote}` };
+      if (!input.guest) return { action: 'none', disposition: 'ignored', reason: `unknown sender; the guest contact ${account.guestContact ?? '(none)'} does not exist${refusedNote}` };
+      return { action: 'create', disposition: 'guest-record-created', reason: `no reference and an unknown sender: created under the guest contact ${input.guest.email}`, title: titleOf(message.subject), createdBy: input.guest.email, note: `From ${message.fromName ? `${message.fromName} ` : ''}<${senderAddress}>:\n${body || '(no text)'}` };
+  }
+}
