@@ -258,6 +258,36 @@ Examples:
     .action(lazy(async () => (await import('./commands/comms/run-comms.js')).runCommsList as Runner));
 
   program
+    .command('send')
+    .summary('queue an email about a record (the daemon sends it)')
+    .requiredOption('--table <table>', 'the record\'s table')
+    .requiredOption('--record <id>', 'the record id')
+    .requiredOption('--to <address...>', 'recipients')
+    .requiredOption('--subject <subject>', 'subject')
+    .option('--body <text>', 'the body text')
+    .option('--body-file <file>', 'read the body from a file')
+    .option('--attach <file...>', 'attachments')
+    .option('--rule <id>', 'the rule or workflow that sends it (shown in the reference)')
+    .option('--from <address>', 'from-address (default: the outbound server\'s)')
+    .addHelpText('after', '\nExample:\n  $ mailctl send --table contracts --record 42 --to pat@acme.test --subject "Renewal due" --body-file note.txt --rule renewal-reminder')
+    .action(lazy(async () => (await import('./commands/send/run-send.js')).runSend as Runner));
+
+  const queue = program.command('queue').summary('the outbound queue (list, show, retry, delete, hold, release)');
+  queue.command('list').addOption(new Option('--status <status>', 'only this status').choices(['queued', 'deferred', 'sending', 'sent', 'failed', 'abandoned', 'duplicate', 'held']))
+    .description('list queued messages with counts by status')
+    .action(lazy(async () => (await import('./commands/queue/run-queue.js')).runQueueList as Runner));
+  queue.command('show').argument('<id>').description('a message with every attempt and the server\'s words')
+    .action(lazy(async () => (await import('./commands/queue/run-queue.js')).runQueueShow as Runner));
+  queue.command('retry').argument('[id]').option('--all', 'every deferred and held message').description('make a message due now')
+    .action(lazy(async () => (await import('./commands/queue/run-queue.js')).runQueueRetry as Runner));
+  queue.command('delete').argument('<id>').description('remove a message from the queue')
+    .action(lazy(async () => (await import('./commands/queue/run-queue.js')).runQueueDelete as Runner));
+  queue.command('hold').argument('<id>').description('keep a message from being sent')
+    .action(lazy(async () => (await import('./commands/queue/run-queue.js')).runQueueHold as Runner));
+  queue.command('release').argument('<id>').description('let a held message be sent')
+    .action(lazy(async () => (await import('./commands/queue/run-queue.js')).runQueueRelease as Runner));
+
+  program
     .command('headers')
     .summary('decode the reference carried by a received email')
     .command('decode')

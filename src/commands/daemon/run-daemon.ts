@@ -5,6 +5,10 @@ import { parseDuration } from '../../config/units.js';
 import { loadKbKeys } from '../../kb/load-kb.js';
 import { runInboundCycle, type AccountCycleResult } from '../../daemon/inbound-cycle.js';
 import type { Logger } from '../../logger.js';
+import { runOutboundCycle, type OutboundCycleResult } from '../../daemon/outbound-cycle.js';
+import { requireOutbound, smtpTargetFor } from '../../outbound/resolve-outbound.js';
+import { QueueRepo } from '../../store/queue-repo.js';
+import { tokenProviderFor } from '../../auth/token-provider-for.js';
 
 export interface DaemonOptions {
   once?: boolean;
@@ -12,7 +16,7 @@ export interface DaemonOptions {
   timeout: string;
 }
 
-/** `mailctl daemon --once`: one cycle of inbound polling, then exit (cron and tests). */
+/** `mailctl daemon --once`: one cycle of inbound polling and outbound sending, then exit (cron and tests). */
 export async function runDaemon(deps: Deps, options: DaemonOptions): Promise<number> {
   const { out } = deps;
   if (!options.once) {
@@ -40,8 +44,27 @@ export async function runDaemon(deps: Deps, options: DaemonOptions): Promise<num
     { force: true, forceSweep: Boolean(options.sweep) },
   );
   showResults(deps, results);
-  out.data({ ok: results.every((r) => r.status !== 'failed'), accounts: results });
-  return results.some((r) => r.status === 'failed') ? ExitCode.failure : ExitCode.ok;
+
+  let outbound: OutboundCycleResult | null = null;
+  if (config.outbound?.host) {
+    const server = requireOutbound(config);
+    const queue = new QueueRepo(db, deps.clock);
+    const stale = queue.releaseStaleClaims();
+    if (stale > 0) out.warn(`${stale} message(s) were being sent when a daemon stopped; they will be tried again.`);
+    const tokens = server.auth.type === 'oauth2' ? tokenProviderFor('outbound', server.auth, 'smtp', { secrets: store, clock: deps.clock }, server.properties) : undefined;
+    outbound = await runOutboundCycle({
+      db, clock: deps.clock, kb: keys.kb, key: keys.active, globals, outbound: server, log,
+      target: () => smtpTargetFor(server, store, timeoutMs, tokens),
+    });
+    if (outbound.claimed > 0) {
+      out.success(`outbound: ${outbound.claimed} due, ${outbound.sent} sent, ${outbound.deferred} deferred, ${outbound.failed} failed, ${outbound.abandoned} abandoned, ${outbound.held} held`);
+    } else {
+      out.line('- outbound: nothing due');
+    }
+  }
+  const ok = results.every((r) => r.status !== 'failed');
+  out.data({ ok, accounts: results, outbound });
+  return ok ? ExitCode.ok : ExitCode.failure;
 }
 
 function showResults(deps: Deps, results: AccountCycleResult[]): void {
