@@ -22,6 +22,8 @@ export interface InboundCycleContext {
   timeoutMs: number;
   /** Where a mailbox is opened; tests may hand in their own source. */
   open?: (account: InboundAccount) => Promise<MailSource>;
+  /** The outbound from-address, for notices to rejected senders. */
+  noticeFrom?: string | undefined;
   stop?: () => boolean;
 }
 
@@ -55,7 +57,7 @@ export async function runInboundCycle(ctx: InboundCycleContext, options: { force
     let source: MailSource | undefined;
     try {
       source = ctx.open ? await ctx.open(account) : await openSource(account, { secrets: ctx.secrets, timeoutMs: ctx.timeoutMs, clock: ctx.clock });
-      const poll = await pollAccount({ db: ctx.db, clock: ctx.clock, keys: ctx.keys, kb: ctx.kb, maxTextChars: ctx.globals.max_body_size }, account, source, { sweep: swept, ...(ctx.stop ? { stop: ctx.stop } : {}) });
+      const poll = await pollAccount({ db: ctx.db, clock: ctx.clock, keys: ctx.keys, kb: ctx.kb, maxTextChars: ctx.globals.max_body_size, noticeFrom: ctx.noticeFrom }, account, source, { sweep: swept, ...(ctx.stop ? { stop: ctx.stop } : {}) });
       sync.recordSuccess(table, now, swept, new Date(now.getTime() + ctx.globals.inbound_check_frequency));
       ctx.log.info({ account: table, swept, ...poll }, `polled ${table}`);
       results.push({ table, status: 'ok', swept, poll });

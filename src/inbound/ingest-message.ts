@@ -6,6 +6,7 @@ import { ContactsRepo } from '../store/contacts-repo.js';
 import type { Database } from '../store/database.js';
 import { RecordsRepo } from '../store/records-repo.js';
 import { TablesRepo } from '../store/tables-repo.js';
+import { QueueRepo } from '../store/queue-repo.js';
 import { parseHeaderBlock } from '../mime/header-block.js';
 import { automaticKind } from './automatic-mail.js';
 import { decide, type Decision } from './inbound-rules.js';
@@ -19,6 +20,8 @@ export interface IngestContext {
   keys: RefKeys;
   /** The KB's name: a reference from another KB is not ours. */
   kb: string;
+  /** From-address for the short notice a rejected sender gets; without it no notice is sent. */
+  noticeFrom?: string | undefined;
   maxTextChars: number;
 }
 
@@ -69,6 +72,15 @@ export async function ingestMessage(ctx: IngestContext, account: InboundAccount,
       records.appendNote(record.id, { author: decision.createdBy, body: decision.note, communicationId });
       comms.setRecord(communicationId, record.id);
       recordId = record.id;
+    }
+    if (decision.disposition === 'rejected' && ctx.noticeFrom && parsed.from) {
+      // The rejected sender gets a short notice, through the queue like every outbound mail.
+      new QueueRepo(ctx.db, ctx.clock).enqueue({
+        table: name, recordId: null, ruleId: 'inbound-reject', from: ctx.noticeFrom, to: [parsed.from],
+        subject: `Not accepted: ${parsed.subject || '(no subject)'}`.slice(0, 200),
+        body: `Your message "${parsed.subject}" to ${name} was not accepted: this address takes mail only from known contacts or as a reply to our messages.`,
+        attachments: [], contentHash: `reject:${communicationId}`, status: 'queued',
+      });
     }
     return { communicationId, recordId };
   })();

@@ -1,4 +1,9 @@
+import { hostname } from 'node:os';
+import { join } from 'node:path';
 import type { Deps } from '../../deps.js';
+import { acquireDaemonLock } from '../../daemon/daemon-lock.js';
+import { createDaemonLogger } from '../../daemon/daemon-logger.js';
+import { DaemonStateRepo } from '../../store/daemon-state-repo.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import { resolveGlobals } from '../../config/globals.js';
 import { parseDuration } from '../../config/units.js';
@@ -14,14 +19,14 @@ export interface DaemonOptions {
   once?: boolean;
   sweep?: boolean;
   timeout: string;
+  tick: string;
+  logFile?: string;
 }
 
 /** `mailctl daemon --once`: one cycle of inbound polling and outbound sending, then exit (cron and tests). */
 export async function runDaemon(deps: Deps, options: DaemonOptions): Promise<number> {
   const { out } = deps;
-  if (!options.once) {
-    throw new UsageError('E_DAEMON_LOOP', 'The long-running daemon is not in this version yet: run `mailctl daemon --once` (from cron or a systemd timer).');
-  }
+  if (!options.once) return runDaemonLoop(deps, options);
   const timeoutMs = parseDuration(options.timeout);
   if (timeoutMs === undefined || timeoutMs < 1000) throw new UsageError('E_TIMEOUT', `--timeout "${options.timeout}" is not a duration of at least 1s.`);
   const config = (await deps.config()).read();
@@ -40,7 +45,7 @@ export async function runDaemon(deps: Deps, options: DaemonOptions): Promise<num
     error: () => undefined,
   };
   const results = await runInboundCycle(
-    { db, clock: deps.clock, secrets: store, keys: keys.all, kb: keys.kb.name, globals, accounts: Object.values(config.inbound ?? {}), log, timeoutMs },
+    { db, clock: deps.clock, secrets: store, keys: keys.all, kb: keys.kb.name, globals, accounts: Object.values(config.inbound ?? {}), log, timeoutMs, noticeFrom: config.outbound?.from },
     { force: true, forceSweep: Boolean(options.sweep) },
   );
   showResults(deps, results);
@@ -79,5 +84,78 @@ function showResults(deps: Deps, results: AccountCycleResult[]): void {
     } else {
       out.line(`- ${r.table}: skipped, ${r.reason}`);
     }
+  }
+}
+
+/**
+ * The long-running daemon: one per KB (a lock), a heartbeat every tick, inbound accounts
+ * polled when due and the queue sent when due. SIGTERM/SIGINT finish the message in hand
+ * and exit; SIGHUP reloads the config.
+ */
+async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number> {
+  const timeoutMs = parseDuration(options.timeout);
+  const tickMs = parseDuration(options.tick);
+  if (timeoutMs === undefined || timeoutMs < 1000) throw new UsageError('E_TIMEOUT', `--timeout "${options.timeout}" is not a duration of at least 1s.`);
+  if (tickMs === undefined || tickMs < 100) throw new UsageError('E_TICK', `--tick "${options.tick}" is not a duration of at least 0.1s.`);
+  const { out } = deps;
+  const configStore = await deps.config();
+  const { store } = await deps.secrets();
+  const db = await deps.db();
+  const lock = acquireDaemonLock(join(deps.paths.dataDir, 'daemon.lock'), deps.clock.now());
+  const log = await createDaemonLogger(out, { file: options.logFile, human: out.isTTY && !out.json });
+  let stopping = false;
+  let reloading = false;
+  let wake: (() => void) | undefined;
+  const onStop = (signal: string) => () => { if (!stopping) log.info({ signal }, 'stopping: finishing the message in hand'); stopping = true; wake?.(); };
+  const onReload = () => { reloading = true; wake?.(); };
+  const handlers: Array<[NodeJS.Signals, () => void]> = [['SIGTERM', onStop('SIGTERM')], ['SIGINT', onStop('SIGINT')], ['SIGHUP', onReload]];
+  for (const [signal, handler] of handlers) process.on(signal, handler);
+
+  const load = async () => {
+    const config = configStore.read();
+    const keys = await loadKbKeys(config, store);
+    return { config, keys, globals: resolveGlobals(config.globals ?? {}) };
+  };
+  try {
+    let state = await load();
+    const startedAt = deps.clock.now().toISOString();
+    const beats = new DaemonStateRepo(db);
+    const queue = new QueueRepo(db, deps.clock);
+    const stale = queue.releaseStaleClaims();
+    log.info({ kb: state.keys.kb.name, environment: state.keys.kb.environment, accounts: Object.keys(state.config.inbound ?? {}), staleClaims: stale }, 'daemon started');
+    while (!stopping) {
+      if (reloading) {
+        reloading = false;
+        try {
+          state = await load();
+          log.info({ accounts: Object.keys(state.config.inbound ?? {}) }, 'configuration reloaded (SIGHUP)');
+        } catch (error) {
+          log.error({ error: (error as Error).message }, 'reload failed; keeping the previous configuration');
+        }
+      }
+      beats.beat({ kb: state.keys.kb.name, pid: process.pid, host: hostname(), startedAt, heartbeatAt: deps.clock.now().toISOString() });
+      if (state.globals.email_enabled) {
+        const { config, keys, globals } = state;
+        await runInboundCycle({ db, clock: deps.clock, secrets: store, keys: keys.all, kb: keys.kb.name, globals, accounts: Object.values(config.inbound ?? {}), log, timeoutMs, noticeFrom: config.outbound?.from, stop: () => stopping });
+        if (!stopping && config.outbound?.host) {
+          const server = requireOutbound(config);
+          const tokens = server.auth.type === 'oauth2' ? tokenProviderFor('outbound', server.auth, 'smtp', { secrets: store, clock: deps.clock }, server.properties) : undefined;
+          const sent = await runOutboundCycle({ db, clock: deps.clock, kb: keys.kb, key: keys.active, globals, outbound: server, log, target: () => smtpTargetFor(server, store, timeoutMs, tokens) });
+          if (sent.claimed > 0) log.info({ ...sent }, 'outbound cycle');
+        }
+      }
+      if (stopping) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, tickMs);
+        wake = () => { clearTimeout(timer); resolve(); };
+      });
+      wake = undefined;
+    }
+    log.info({}, 'daemon stopped');
+    return ExitCode.ok;
+  } finally {
+    for (const [signal, handler] of handlers) process.off(signal, handler);
+    log.flush();
+    lock.release();
   }
 }
