@@ -6,7 +6,7 @@ import { composeMessage } from '../outbound/compose-message.js';
 import type { OutboundConfig } from '../outbound/outbound-config.js';
 import { afterFailure } from '../outbound/retry-policy.js';
 import { SmtpFailure } from '../outbound/smtp-failure.js';
-import { runSmtpSession, type SmtpTarget } from '../outbound/smtp-session.js';
+import { openSmtpSession, type SmtpSession, type SmtpTarget } from '../outbound/smtp-session.js';
 import type { Database } from '../store/database.js';
 import { QueueRepo, type QueueEntry } from '../store/queue-repo.js';
 
@@ -49,7 +49,10 @@ export async function runOutboundCycle(ctx: OutboundCycleContext): Promise<Outbo
   const due = queue.claimDue(ctx.clock.now(), ctx.batch ?? 100);
   result.claimed = due.length;
   if (due.length === 0) return result;
-  let target: SmtpTarget | undefined;
+  // One connection for the whole batch (a pool of one): opened on the first message,
+  // opened again after a failure left it unusable.
+  let session: SmtpSession | undefined;
+  try {
   for (const entry of due) {
     const block = nonProductionBlock(ctx.kb, ctx.globals);
     if (block) {
@@ -59,10 +62,12 @@ export async function runOutboundCycle(ctx: OutboundCycleContext): Promise<Outbo
     }
     const now = ctx.clock.now();
     try {
-      target ??= await ctx.target();
-      await sendOne(ctx, queue, entry, target, now);
+      session ??= await openSmtpSession(await ctx.target());
+      await sendOne(ctx, queue, entry, session, now);
       result.sent++;
     } catch (error) {
+      session?.close();
+      session = undefined;
       const failure = error instanceof SmtpFailure ? error : undefined;
       const said = failure ? (failure.response ?? failure.message) : (error as Error).message;
       queue.recordAttempt(entry.id, failure ? `failed during ${failure.phase}` : 'failed', said);
@@ -80,10 +85,13 @@ export async function runOutboundCycle(ctx: OutboundCycleContext): Promise<Outbo
       ctx.log.warn({ queueId: entry.id, status: next.status, error: said }, 'outbound attempt failed');
     }
   }
+  } finally {
+    session?.close();
+  }
   return result;
 }
 
-async function sendOne(ctx: OutboundCycleContext, queue: QueueRepo, entry: QueueEntry, target: SmtpTarget, now: Date): Promise<void> {
+async function sendOne(ctx: OutboundCycleContext, queue: QueueRepo, entry: QueueEntry, session: SmtpSession, now: Date): Promise<void> {
   const redirect = ctx.kb.environment !== 'production' && ctx.globals.nonproduction_redirect ? ctx.globals.nonproduction_redirect : undefined;
   const to = redirect ? [redirect] : entry.to;
   const message = await composeMessage(
@@ -98,7 +106,7 @@ async function sendOne(ctx: OutboundCycleContext, queue: QueueRepo, entry: Queue
     { kb: ctx.kb.name, serverUrl: ctx.kb.url, table: entry.table, recordId: entry.recordId, origin: entry.ruleId ? `rule:${entry.ruleId}` : null, sentAt: now },
     ctx.key,
   );
-  const sent = await runSmtpSession(target, { message: { from: entry.from, to, raw: message.raw } });
+  const sent = await session.send({ from: entry.from, to, raw: message.raw });
   queue.recordAttempt(entry.id, 'sent', sent.response ?? null);
   queue.setMessageId(entry.id, message.messageId);
   queue.setStatus(entry.id, 'sent', { lastError: null });

@@ -52,22 +52,23 @@ export type TranscriptSink = (line: string) => void;
 
 const tlsCodes = /CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS|ERR_SSL|EPROTO|HOSTNAME|ALTNAME|DEPTH_ZERO|UNABLE_TO_GET_ISSUER/;
 
+/** An open, logged-in SMTP connection that sends one message after another. */
+export interface SmtpSession {
+  info: SmtpSessionResult;
+  send(message: SmtpMessage): Promise<{ response: string; accepted: string[] }>;
+  /** MAIL FROM and RCPT TO, then RSET: the envelope is tested, nothing is delivered. */
+  tryEnvelope(message: SmtpMessage): Promise<void>;
+  close(): void;
+}
+
 /**
- * One SMTP conversation, step by step, so a failure names the phase it stopped at and
- * carries the server's exact words. nodemailer's SMTPConnection does the protocol; it
- * already writes "/* secret *\/" for credentials in its transaction log, and every
- * secret we hold is redacted from the transcript again before it is shown.
+ * Connects (TCP, TLS or STARTTLS, greeting) and logs in, step by step, so a failure names
+ * the phase it stopped at and carries the server's exact words. nodemailer's
+ * SMTPConnection does the protocol; it already writes "/* secret *\/" for credentials in
+ * its transaction log, and every secret we hold is redacted from the transcript again.
+ * The session stays open for several messages (the daemon's queue) until closed.
  */
-export async function runSmtpSession(
-  target: SmtpTarget,
-  options: {
-    message?: SmtpMessage;
-    quitAfter?: QuitAfter;
-    transcript?: TranscriptSink;
-    /** Runs after login, before MAIL FROM: e.g. the server's SIZE limit against the message. */
-    beforeSend?: (session: SmtpSessionResult) => void;
-  } = {},
-): Promise<SmtpSessionResult> {
+export async function openSmtpSession(target: SmtpTarget, options: { transcript?: TranscriptSink; skipAuth?: boolean } = {}): Promise<SmtpSession> {
   const { default: SMTPConnection } = await import('nodemailer/lib/smtp-connection');
   const secrets = secretsOf(target.auth);
   const say = (line: string) => options.transcript?.(redact(line, secrets));
@@ -98,10 +99,17 @@ export async function runSmtpSession(
     greetingTimeout: target.timeoutMs,
     socketTimeout: target.timeoutMs,
     socketCloseTimeout: 0,
-    transactionLog: true,
+    transactionLog: true, // also how we learn the greeting arrived (phase detection)
     logger,
     tls: { rejectUnauthorized: !target.tlsSkipVerify, ...(target.tlsCa ? { ca: target.tlsCa } : {}) },
   });
+  const fail = (error: NodeJS.ErrnoException & { response?: string; responseCode?: number; command?: string; originalCode?: string }, during: 'connect' | 'auth' | 'send'): SmtpFailure => {
+    const kind = String(error.code ?? 'ERROR');
+    const detailCode = error.originalCode ?? (error.cause as NodeJS.ErrnoException | undefined)?.code;
+    const phase = phaseOf(kind, detailCode, error.command, error.message, during, tcpConnected, greeted);
+    say(`* failed during ${phase}: ${error.message}`);
+    return new SmtpFailure(phase, error.message, { kind, detailCode, response: error.response, responseCode: error.responseCode || undefined, command: error.command });
+  };
   // Connection-level failures arrive as 'error' events, not through the step callbacks:
   // the step in progress is rejected with them.
   let rejectStep: ((error: SmtpFailure) => void) | undefined;
@@ -113,19 +121,13 @@ export async function runSmtpSession(
       rejectStep = reject;
       run(resolve, reject);
     });
-
-  const fail = (error: NodeJS.ErrnoException & { response?: string; responseCode?: number; command?: string; originalCode?: string }, during: 'connect' | 'auth' | 'send'): SmtpFailure => {
-    const kind = String(error.code ?? 'ERROR');
-    const detailCode = error.originalCode ?? (error.cause as NodeJS.ErrnoException | undefined)?.code;
-    const phase = phaseOf(kind, detailCode, error.command, error.message, during, tcpConnected, greeted);
-    say(`* failed during ${phase}: ${error.message}`);
-    return new SmtpFailure(phase, error.message, {
-      kind,
-      detailCode,
-      response: error.response,
-      responseCode: error.responseCode || undefined,
-      command: error.command,
-    });
+  const close = () => {
+    try {
+      connection.quit();
+    } catch {
+      // already closed
+    }
+    connection.close();
   };
 
   try {
@@ -135,47 +137,58 @@ export async function runSmtpSession(
       ? { protocol: socket.getProtocol(), cipher: socket.getCipher()?.name ?? null, authorized: socket.authorized }
       : null;
     const internals = connection as unknown as { _supportedExtensions: string[]; _maxAllowedSize: number };
-    const result: SmtpSessionResult = {
-      completed: tls ? 'tls' : 'greeting',
-      tls,
-      serverMaxSize: internals._maxAllowedSize || 0,
-      extensions: [...internals._supportedExtensions],
-    };
-    if (options.quitAfter === 'connect' || options.quitAfter === 'tls') return result;
-
-    if (target.auth.type !== 'none') {
+    const info: SmtpSessionResult = { completed: tls ? 'tls' : 'greeting', tls, serverMaxSize: internals._maxAllowedSize || 0, extensions: [...internals._supportedExtensions] };
+    if (!options.skipAuth && target.auth.type !== 'none') {
       const { user } = target.auth;
-      const auth = target.auth.type === 'password'
-        ? { user, pass: target.auth.pass }
-        : xoauth2Auth(user, target.auth.accessToken);
+      const auth = target.auth.type === 'password' ? { user, pass: target.auth.pass } : xoauth2Auth(user, target.auth.accessToken);
       await step<void>('auth', (resolve, reject) => connection.login(auth as never, (error) => (error ? reject(fail(error, 'auth')) : resolve())));
-      result.completed = 'auth';
+      info.completed = 'auth';
     }
-    if (options.quitAfter === 'auth' || !options.message) return result;
+    return {
+      info,
+      send: (message) =>
+        step<{ response: string; accepted: string[] }>('send', (resolve, reject) =>
+          connection.send({ from: message.from, to: message.to, size: message.raw.length } as never, message.raw, (error, sent) =>
+            error ? reject(fail(error, 'send')) : resolve({ response: sent!.response, accepted: sent!.accepted }),
+          ),
+        ),
+      tryEnvelope: (message) =>
+        step<void>('send', (resolve, reject) => {
+          sendEnvelopeOnly(connection, message, (error) => fail(error, 'send')).then(resolve, reject);
+        }),
+      close,
+    };
+  } catch (error) {
+    close();
+    throw error;
+  }
+}
 
-    const { message } = options;
+/** One SMTP conversation for test-send and the wizards: connect, log in, maybe one message, quit. */
+export async function runSmtpSession(
+  target: SmtpTarget,
+  options: {
+    message?: SmtpMessage;
+    quitAfter?: QuitAfter;
+    transcript?: TranscriptSink;
+    /** Runs after login, before MAIL FROM: e.g. the server's SIZE limit against the message. */
+    beforeSend?: (session: SmtpSessionResult) => void;
+  } = {},
+): Promise<SmtpSessionResult> {
+  const quitEarly = options.quitAfter === 'connect' || options.quitAfter === 'tls';
+  const session = await openSmtpSession(target, { ...(options.transcript ? { transcript: options.transcript } : {}), skipAuth: quitEarly });
+  try {
+    const result = session.info;
+    if (quitEarly || options.quitAfter === 'auth' || !options.message) return result;
     options.beforeSend?.(result);
     if (options.quitAfter === 'recipient') {
-      // Ask MAIL FROM and RCPT TO, then RSET: the envelope is tested, nothing is delivered.
-      await step<void>('send', (resolve, reject) => {
-        sendEnvelopeOnly(connection, message, (error) => fail(error, 'send')).then(resolve, reject);
-      });
-      result.completed = 'recipient';
-      return result;
+      await session.tryEnvelope(options.message);
+      return { ...result, completed: 'recipient' };
     }
-    const info = await step<{ response: string; accepted: string[] }>('send', (resolve, reject) =>
-      connection.send({ from: message.from, to: message.to, size: message.raw.length } as never, message.raw, (error, sent) =>
-        error ? reject(fail(error, 'send')) : resolve({ response: sent!.response, accepted: sent!.accepted }),
-      ),
-    );
+    const info = await session.send(options.message);
     return { ...result, completed: 'sent', response: info.response, accepted: info.accepted };
   } finally {
-    try {
-      connection.quit();
-    } catch {
-      // already closed
-    }
-    connection.close();
+    session.close();
   }
 }
 

@@ -86,6 +86,18 @@ describe('the outbound queue: retries on a moving clock against a real SMTP serv
     behaviour.rejectRecipient = undefined;
   }, 120_000);
 
+  it('sends a batch of due messages over one connection', async () => {
+    sink.messages.length = 0;
+    const s = await setup();
+    for (let i = 0; i < 4; i++) {
+      s.queue.enqueue({ table: 'contracts', recordId: s.entry.recordId, ruleId: `r${i}`, from: 'records@acme.test', to: [`p${i}@acme.test`], subject: `Note ${i}`, body: 'Hi', attachments: [], contentHash: `h${i}`, status: 'queued' });
+    }
+    const before = sink.connections();
+    expect(await runOutboundCycle(s.ctx)).toMatchObject({ claimed: 5, sent: 5 });
+    expect(sink.connections() - before).toBe(1);
+    expect(sink.messages).toHaveLength(5);
+  });
+
   it('550: failed at once, never retried; a 503 is retried', async () => {
     behaviour.rejectRecipient = '550 5.1.1 User unknown';
     const s = await setup();

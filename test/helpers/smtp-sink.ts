@@ -28,6 +28,8 @@ export interface SmtpSinkOptions {
 export interface SmtpSink {
   port: number;
   messages: ReceivedMessage[];
+  /** How many SMTP connections were opened. */
+  connections(): number;
   close(): Promise<void>;
 }
 
@@ -39,7 +41,12 @@ function smtpError(reply: string): Error {
 /** A real SMTP server (the `smtp-server` package) on a free loopback port. */
 export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<SmtpSink> {
   const messages: ReceivedMessage[] = [];
+  let connections = 0;
   const config: SMTPServerOptions = {
+    onConnect(_session, callback) {
+      connections++;
+      callback();
+    },
     secure: Boolean(options.secure),
     ...(options.cert ? { key: options.cert.key, cert: options.cert.cert } : {}),
     hideSTARTTLS: !options.starttls,
@@ -82,7 +89,7 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
   server.on('error', () => {});
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const port = (server.server.address() as { port: number }).port;
-  return { port, messages, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
+  return { port, messages, connections: () => connections, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
 /** A TCP server that accepts connections and never says a word (a hung server). */
