@@ -12,7 +12,7 @@ import { automaticKind } from './automatic-mail.js';
 import { decide, type Decision } from './inbound-rules.js';
 import type { InboundAccount } from './inbound-config.js';
 import type { MailSource, MessageRef } from './mail-source.js';
-import { parseMessage, type ParsedMessage } from './parse-message.js';
+import { parseMessage, SourceStreamError, type ParsedMessage } from './parse-message.js';
 
 export interface IngestContext {
   db: Database;
@@ -44,6 +44,7 @@ export async function ingestMessage(ctx: IngestContext, account: InboundAccount,
   try {
     parsed = await parseMessage(await source.open(ref), { maxTextChars: ctx.maxTextChars });
   } catch (error) {
+    if (error instanceof SourceStreamError || !(error instanceof Error) || (error as { phase?: string }).phase) throw error; // retried on the next poll
     // Malformed beyond parsing: kept as a quarantined communication, never a crash.
     const id = comms.insertInbound({ account: name, table: name, recordId: null, mailboxKey: ref.key, messageId: null, contentHash: `unparsed:${ref.key}`, from: null, to: [], subject: '', disposition: 'quarantined', reason: `the message could not be parsed: ${(error as Error).message}`.slice(0, 500), size: ref.size });
     await source.markDone(ref);

@@ -20,6 +20,11 @@ export interface ParsedMessage {
 
 const embeddedCap = 64 * 1024;
 
+/** The message's stream failed (the server or network), as opposed to the message being unparseable. */
+export class SourceStreamError extends Error {
+  override readonly name = 'SourceStreamError';
+}
+
 /**
  * Parses a message as it streams in (mailparser's MailParser): attachments are drained and
  * only their sizes kept, so a 25 MB message is never held whole. The raw bytes are
@@ -59,7 +64,8 @@ export async function parseMessage(raw: Readable, limits: { maxTextChars: number
   await new Promise<void>((resolve, reject) => {
     parser.once('end', () => resolve());
     parser.once('error', reject);
-    raw.once('error', reject);
+    // A broken connection is not a broken message: the caller must not quarantine it.
+    raw.once('error', (error: Error) => reject(new SourceStreamError(error.message)));
     raw.pipe(tee).pipe(parser);
   });
   const headers = parseHeaderBlock(headerText + '\r\n\r\n');

@@ -7,8 +7,8 @@ import { simpleMessage } from '../helpers/messages.js';
 import { binPath, runCli } from '../helpers/run-cli.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
 
-const messages = 300;
-const kills = 8;
+const messages = 500;
+const kills = 10;
 
 describe('kill -9 during ingest: no message lost, none taken twice', () => {
   const tempDir = useTempDirs();
