@@ -74,6 +74,12 @@ export async function ingestMessage(ctx: IngestContext, account: InboundAccount,
       comms.setRecord(communicationId, record.id);
       recordId = record.id;
     }
+    if (decision.disposition === 'bounce') {
+      // A bounce of our own message: the outbound communication says so.
+      for (const id of [...parsed.embedded.matchAll(/^Message-ID:\s*<([^>\s]+)>/gim)].map((m) => m[1]!)) {
+        comms.markOutboundBounced(id, `bounced: ${parsed.subject} (communication ${communicationId})`.slice(0, 500));
+      }
+    }
     if (decision.disposition === 'rejected' && ctx.noticeFrom && parsed.from) {
       // The rejected sender gets a short notice, through the queue like every outbound mail.
       new QueueRepo(ctx.db, ctx.clock).enqueue({

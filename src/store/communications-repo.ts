@@ -60,6 +60,11 @@ export class CommunicationsRepo {
     return Number(result.lastInsertRowid);
   }
 
+  /** Marks our outbound message (by Message-ID) as bounced; true when one was found. */
+  markOutboundBounced(messageId: string, reason: string): boolean {
+    return this.db.prepare(`UPDATE communications SET disposition = 'bounced', reason = ? WHERE direction = 'outbound' AND message_id = ?`).run(reason, messageId).changes > 0;
+  }
+
   setRecord(id: number, recordId: number): void {
     this.db.prepare('UPDATE communications SET record_id = ? WHERE id = ?').run(recordId, id);
   }

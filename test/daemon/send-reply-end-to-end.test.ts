@@ -83,5 +83,19 @@ describe('send → daemon → Postfix → Dovecot, and the reply comes back into
     expect(shown.notes.map((n: { author: string; body: string }) => [n.author, n.body])).toEqual([['pat@acme.test', 'Confirmed, go ahead.']]);
     const list = await json(['queue', 'list']);
     expect(list.counts).toEqual({ sent: 1, duplicate: 1 });
+
+    // Later the remote side bounces it (a delivery status report with our message's headers inside).
+    dovecot.deliver('contracts@acme.test', [
+      'From: MAILER-DAEMON@mx.partner.test', 'To: contracts@acme.test', 'Subject: Undelivered Mail Returned to Sender', 'Message-ID: <dsn-1@mx.partner.test>',
+      'MIME-Version: 1.0', 'Content-Type: multipart/report; report-type=delivery-status; boundary="b"', '',
+      '--b', 'Content-Type: text/plain', '', 'Your message could not be delivered.', '',
+      '--b', 'Content-Type: message/delivery-status', '', 'Reporting-MTA: dns; mx.partner.test', '', 'Final-Recipient: rfc822; pat@acme.test', 'Action: failed', 'Status: 5.1.1', '',
+      '--b', 'Content-Type: text/rfc822-headers', '', `Message-ID: ${sent.get('message-id')}`, `Subject: ${sent.get('subject')}`, '', '--b--', '',
+    ].join('\r\n'));
+    const bounce = await json(['daemon', '--once']);
+    expect(bounce.accounts[0].poll.dispositions).toEqual({ bounce: 1 });
+    const comms = (await json(['comms', 'list'])).communications as Array<{ direction: string; disposition: string; messageId: string | null }>;
+    expect(comms.find((c) => c.direction === 'outbound' && c.messageId === sent.get('message-id')!.slice(1, -1))).toMatchObject({ disposition: 'bounced' });
+    expect((await json(['records', 'show', String(record.id)])).notes).toHaveLength(1); // a bounce never touches the record
   });
 });
