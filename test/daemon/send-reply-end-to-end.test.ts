@@ -15,7 +15,7 @@ async function fetchAll(port: number, user: string, pass: string): Promise<Buffe
   const lock = await client.getMailboxLock('INBOX');
   try {
     const status = await client.status('INBOX', { messages: true });
-    if (status.messages) for await (const m of client.fetch('1:*', { source: true })) out.push(m.source!);
+    if (status && status.messages) for await (const m of client.fetch('1:*', { source: true })) out.push(m.source!);
   } finally {
     lock.release();
     await client.logout();
