@@ -1,23 +1,11 @@
-import type { OAuthProvider } from '../outbound/outbound-config.js';
+import type { OAuthAccountFields, OAuthFlow } from './oauth-account.js';
 
-export type OAuthFlow = 'client_credentials' | 'device_code' | 'authorization_code' | 'refresh_token';
+export type { OAuthFlow } from './oauth-account.js';
 /** What the token is for: the scope differs (Exchange protocols vs Graph). */
 export type TokenPurpose = 'smtp' | 'imap' | 'pop3' | 'graph';
 
 /** The OAuth fields an outbound server or inbound account carries (secrets as references). */
-export interface OAuthSettings {
-  provider: OAuthProvider;
-  username: string;
-  tenant?: string | undefined;
-  clientId: string;
-  /** `${secret:ID}` */
-  clientSecret?: string | undefined;
-  tokenUrl?: string | undefined;
-  scope?: string | undefined;
-  flow?: OAuthFlow | undefined;
-  /** Microsoft: another authority (sovereign cloud, or a test server); Google/generic: the issuer for discovery. */
-  authorityUrl?: string | undefined;
-}
+export type OAuthSettings = OAuthAccountFields;
 
 const exchange = 'https://outlook.office365.com';
 const graph = 'https://graph.microsoft.com';

@@ -1,21 +1,11 @@
 import type { Clock } from '../clock.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import { OAuthTokenProvider } from './oauth-token-provider.js';
+import type { OAuthAccountFields } from './oauth-account.js';
 import { firstClientSecretRef } from '../rotation/secret-occurrence.js';
 import type { OAuthSettings, TokenPurpose } from './oauth-settings.js';
 
-/** The OAuth fields of an outbound server or inbound account (`auth` with type "oauth2"). */
-export interface OAuthAuthFields {
-  provider: OAuthSettings['provider'];
-  username: string;
-  tenant?: string | undefined;
-  clientId: string;
-  clientSecret?: string | undefined;
-  tokenUrl?: string | undefined;
-  scope?: string | undefined;
-  flow?: OAuthSettings['flow'];
-  authorityUrl?: string | undefined;
-}
+export type OAuthAuthFields = OAuthAccountFields;
 
 /**
  * OAuth settings from an account's fields. Without a structured client secret the first

@@ -1,24 +1,11 @@
 import type { Readable } from 'node:stream';
 import type { ImapFlow as ImapFlowType } from 'imapflow';
 import { InboundFailure, type InboundPhase } from './inbound-failure.js';
-import type { AccountCheck, ListOptions, MailSource, MessageRef, ServerCheck } from './mail-source.js';
+import type { AccountCheck, ListOptions, MailboxConnection, MailSource, MessageRef, ServerCheck } from './mail-source.js';
 import { probeServer } from './server-probe.js';
-import type { AfterProcessing } from './inbound-config.js';
-import type { SmtpSecurity } from '../outbound/smtp-session.js';
 
-export interface ImapSourceOptions {
-  host: string;
-  port: number;
-  security: SmtpSecurity;
-  tlsSkipVerify?: boolean | undefined;
-  tlsCa?: string | undefined;
-  user: string;
-  /** A password, or an OAuth access token (XOAUTH2). */
-  credential: { pass: string } | { accessToken: string };
-  folder: string;
-  afterProcessing: AfterProcessing;
+export interface ImapSourceOptions extends MailboxConnection {
   moveTo?: string | undefined;
-  timeoutMs: number;
 }
 
 /** An IMAP mailbox through imapflow. One connection, opened on first use. */

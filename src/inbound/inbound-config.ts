@@ -1,4 +1,4 @@
-import type { OAuthProvider } from '../outbound/outbound-config.js';
+import { authSchema, type OAuthAccountFields, type PasswordAccountFields } from '../auth/oauth-account.js';
 import type { SmtpSecurity } from '../outbound/smtp-session.js';
 
 export type InboundProtocol = 'imap' | 'pop3' | 'graph';
@@ -7,21 +7,7 @@ export type NotesContent = 'new-text' | 'whole-body';
 /** What happens to a message in the mailbox once its rows are committed. */
 export type AfterProcessing = 'mark-read' | 'move' | 'delete' | 'keep';
 
-export type InboundAuth =
-  | { type: 'password'; username: string; /** `${secret:ID}` */ password: string }
-  | {
-      type: 'oauth2';
-      provider: OAuthProvider;
-      username: string;
-      tenant?: string;
-      clientId: string;
-      clientSecret?: string;
-      tokenUrl?: string;
-      scope?: string;
-      flow?: 'client_credentials' | 'device_code' | 'authorization_code' | 'refresh_token';
-      /** Microsoft: another authority (sovereign cloud, test server); Google/generic: issuer for discovery. */
-      authorityUrl?: string;
-    };
+export type InboundAuth = ({ type: 'password' } & PasswordAccountFields) | ({ type: 'oauth2' } & OAuthAccountFields);
 
 /** One inbound account; there is at most one per table (config.json `inbound.<table>`). */
 export interface InboundAccount {
@@ -65,8 +51,6 @@ export function afterProcessingChoices(protocol: InboundProtocol): AfterProcessi
   return protocol === 'pop3' ? ['keep', 'delete'] : ['mark-read', 'move', 'delete'];
 }
 
-const secretRefPattern = '^\\$\\{secret:[A-Za-z0-9._/-]+\\}$';
-
 /** JSON schema for one account under `inbound` in config.json. */
 export const inboundAccountSchema = {
   type: 'object',
@@ -92,22 +76,6 @@ export const inboundAccountSchema = {
     properties: { type: 'string' },
     enabled: { type: 'boolean' },
     updatedAt: { type: 'string' },
-    auth: {
-      type: 'object',
-      required: ['type', 'username'],
-      properties: {
-        type: { enum: ['password', 'oauth2'] },
-        username: { type: 'string' },
-        password: { type: 'string', pattern: secretRefPattern },
-        provider: { enum: ['microsoft', 'google', 'generic'] },
-        tenant: { type: 'string' },
-        clientId: { type: 'string' },
-        clientSecret: { type: 'string', pattern: secretRefPattern },
-        tokenUrl: { type: 'string' },
-        scope: { type: 'string' },
-        flow: { enum: ['client_credentials', 'device_code', 'authorization_code', 'refresh_token'] },
-        authorityUrl: { type: 'string', pattern: '^https://' },
-      },
-    },
+    auth: { ...authSchema(['password', 'oauth2']), required: ['type', 'username'] },
   },
 } as const;

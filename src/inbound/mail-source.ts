@@ -1,4 +1,21 @@
 import type { Readable } from 'node:stream';
+import type { SmtpSecurity } from '../outbound/smtp-session.js';
+import type { AfterProcessing } from './inbound-config.js';
+
+/** How to reach and log in to an IMAP or POP3 mailbox. */
+export interface MailboxConnection {
+  host: string;
+  port: number;
+  security: SmtpSecurity;
+  tlsSkipVerify?: boolean | undefined;
+  tlsCa?: string | undefined;
+  user: string;
+  /** A password, or an OAuth access token (XOAUTH2). */
+  credential: { pass: string } | { accessToken: string };
+  folder: string;
+  afterProcessing: AfterProcessing;
+  timeoutMs: number;
+}
 
 /** What the server check saw: reachable, TLS, greeting, capabilities. */
 export interface ServerCheck {

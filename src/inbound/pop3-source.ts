@@ -1,23 +1,10 @@
 import type { Readable } from 'node:stream';
 import { InboundFailure } from './inbound-failure.js';
-import type { AccountCheck, ListOptions, MailSource, MessageRef, ServerCheck } from './mail-source.js';
+import type { AccountCheck, ListOptions, MailboxConnection, MailSource, MessageRef, ServerCheck } from './mail-source.js';
 import { Pop3Client } from './pop3-client.js';
 import { probeServer } from './server-probe.js';
-import type { AfterProcessing } from './inbound-config.js';
-import type { SmtpSecurity } from '../outbound/smtp-session.js';
 
-export interface Pop3SourceOptions {
-  host: string;
-  port: number;
-  security: SmtpSecurity;
-  tlsSkipVerify?: boolean | undefined;
-  tlsCa?: string | undefined;
-  user: string;
-  credential: { pass: string } | { accessToken: string };
-  folder: string;
-  afterProcessing: AfterProcessing;
-  timeoutMs: number;
-}
+export type Pop3SourceOptions = MailboxConnection;
 
 /**
  * A POP3 mailbox. POP3 has no read flag, so messages are told apart by UIDL (the daemon

@@ -1,25 +1,12 @@
 import type { SmtpSecurity } from './smtp-session.js';
+import { authSchema, type OAuthAccountFields, type PasswordAccountFields } from '../auth/oauth-account.js';
 
-export type OAuthProvider = 'microsoft' | 'google' | 'generic';
+export type { OAuthProvider } from '../auth/oauth-account.js';
 
 export type OutboundAuth =
   | { type: 'none' }
-  | { type: 'password'; username: string; /** `${secret:ID}` */ password: string }
-  | {
-      type: 'oauth2';
-      provider: OAuthProvider;
-      username: string;
-      tenant?: string;
-      clientId: string;
-      /** `${secret:ID}` */
-      clientSecret?: string;
-      tokenUrl?: string;
-      scope?: string;
-      /** client credentials (app-only) or delegated sign-in by a person */
-      flow?: 'client_credentials' | 'device_code' | 'authorization_code' | 'refresh_token';
-      /** Microsoft: another authority (sovereign cloud, test server); Google/generic: issuer for discovery. */
-      authorityUrl?: string;
-    };
+  | ({ type: 'password' } & PasswordAccountFields)
+  | ({ type: 'oauth2' } & OAuthAccountFields);
 
 /** The one server that sends all mail (stored under `outbound` in config.json). */
 export interface OutboundConfig {
@@ -62,22 +49,6 @@ export const outboundSchema = {
     from: { type: 'string' },
     properties: { type: 'string' },
     updatedAt: { type: 'string' },
-    auth: {
-      type: 'object',
-      required: ['type'],
-      properties: {
-        type: { enum: ['none', 'password', 'oauth2'] },
-        username: { type: 'string' },
-        password: { type: 'string', pattern: '^\\$\\{secret:[A-Za-z0-9._/-]+\\}$' },
-        provider: { enum: ['microsoft', 'google', 'generic'] },
-        tenant: { type: 'string' },
-        clientId: { type: 'string' },
-        clientSecret: { type: 'string', pattern: '^\\$\\{secret:[A-Za-z0-9._/-]+\\}$' },
-        tokenUrl: { type: 'string' },
-        scope: { type: 'string' },
-        flow: { enum: ['client_credentials', 'device_code', 'authorization_code', 'refresh_token'] },
-        authorityUrl: { type: 'string', pattern: '^https://' },
-      },
-    },
+    auth: authSchema(['none', 'password', 'oauth2']),
   },
 } as const;

@@ -64,7 +64,7 @@ describe('OAuth 2.0 end to end: a local identity provider, Dovecot checking toke
   });
 
   it('SMTP XOAUTH2: configure server gets a token and logs in; test-send sends; a wrong secret is diagnosed', async () => {
-    const sink = await startSmtpSink({ oauth: async (user, token) => user === 'records@acme.test' && (await introspect(oauth, token)) });
+    const sink = await startSmtpSink({ oauth: async (user, token) => user === 'records@acme.test' && (await oauth.introspect(token)).active === true });
     const env = envFor();
     try {
       await runCli(['init', '--name', 'acme-test', '--url', 'https://records.acme.test', '--environment', 'test'], { env });
@@ -118,12 +118,7 @@ describe('OAuth for POP3 (XOAUTH2) and Microsoft Graph (bearer)', () => {
       mailbox: 'contracts@acme.test',
       validate: async (token) => {
         graphTokens.push(token);
-        const response = await fetch(`${oauth.issuer}/token/introspection`, {
-          method: 'POST',
-          headers: { authorization: `Basic ${Buffer.from('dovecot:dovecot-introspection-secret').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-          body: new URLSearchParams({ token }).toString(),
-        });
-        const info = (await response.json()) as { active?: boolean; aud?: string };
+        const info = await oauth.introspect(token);
         return info.active === true && info.aud === 'https://graph.microsoft.com';
       },
     });
@@ -140,12 +135,3 @@ describe('OAuth for POP3 (XOAUTH2) and Microsoft Graph (bearer)', () => {
     }
   });
 });
-
-async function introspect(oauth: OAuthServer, token: string): Promise<boolean> {
-  const response = await fetch(`${oauth.issuer}/token/introspection`, {
-    method: 'POST',
-    headers: { authorization: `Basic ${Buffer.from('dovecot:dovecot-introspection-secret').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ token }).toString(),
-  });
-  return ((await response.json()) as { active?: boolean }).active === true;
-}

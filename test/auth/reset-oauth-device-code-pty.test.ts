@@ -14,12 +14,7 @@ describe('reset-oauth for a delegated (device code) account', () => {
     oauth = await startOAuthServer({ cert: inject('oauthCert'), port: await freePort(), confidentialClientId: 'mailctl-app', clientSecret: 'unused', publicClientId: 'mailctl-public', appMailbox: 'records@acme.test' });
     sink = await startSmtpSink({
       oauth: async (user, token) => {
-        const response = await fetch(`${oauth.issuer}/token/introspection`, {
-          method: 'POST',
-          headers: { authorization: `Basic ${Buffer.from('dovecot:dovecot-introspection-secret').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-          body: new URLSearchParams({ token }).toString(),
-        });
-        const info = (await response.json()) as { active?: boolean; email?: string };
+        const info = await oauth.introspect(token);
         return info.active === true && info.email === user;
       },
     });

@@ -37,15 +37,21 @@ export async function digestStream(open: Readable | (() => Promise<Readable>)): 
   const hash = createHash('sha256');
   let bytes = 0;
   let chunks = 0;
+  // Live memory, not garbage waiting for a collection (vitest runs with --expose-gc).
+  const gc = (globalThis as { gc?: () => void }).gc ?? (() => undefined);
+  gc();
   const base = process.memoryUsage();
   const stream = typeof open === 'function' ? await open() : open;
   const baseline = base.arrayBuffers + base.heapUsed;
   let peak = 0;
+  let nextSample = 1024 * 1024;
   for await (const chunk of stream) {
     hash.update(chunk as Buffer);
     bytes += (chunk as Buffer).length;
     chunks++;
-    if (chunks % 64 === 0) {
+    if (bytes >= nextSample) {
+      nextSample += 1024 * 1024; // one sample per MB, whatever the chunk size
+      gc();
       const m = process.memoryUsage();
       peak = Math.max(peak, m.arrayBuffers + m.heapUsed - baseline);
     }

@@ -29,6 +29,8 @@ export interface OAuthServer {
   revokeAll(): Promise<void>;
   /** Completes a device-code sign-in as `accountId`, as a person in a browser would. */
   approveDeviceCode(userCode: string, accountId: string): Promise<void>;
+  /** Asks the introspection endpoint about a token, as a resource server would. */
+  introspect(token: string): Promise<{ active?: boolean; email?: string; aud?: string }>;
   /** Basic-auth URL of the introspection endpoint, for Dovecot's oauth2 passdb. */
   introspectionUrl: string;
   /** Plays the browser for an authorization-code sign-in: follows the redirects as `accountId` until the loopback redirect, which it calls. */
@@ -238,6 +240,14 @@ export async function startOAuthServer(options: OAuthServerOptions): Promise<OAu
     port: options.port,
     grants,
     introspectionUrl: `https://dovecot:dovecot-introspection-secret@127.0.0.1:${options.port}/token/introspection`,
+    async introspect(token) {
+      const response = await fetch(`${issuer}/token/introspection`, {
+        method: 'POST',
+        headers: { authorization: `Basic ${Buffer.from('dovecot:dovecot-introspection-secret').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ token }).toString(),
+      });
+      return (await response.json()) as { active?: boolean; email?: string; aud?: string };
+    },
     setClientSecret(secret) {
       clientSecret = secret;
     },

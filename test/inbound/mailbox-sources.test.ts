@@ -132,3 +132,15 @@ describe('the server probe', () => {
     }
   });
 });
+
+describe('the streaming-memory check itself', () => {
+  it('catches a source that holds the whole message in memory', async () => {
+    const { randomBytes } = await import('node:crypto');
+    const { Readable } = await import('node:stream');
+    const digest = await digestStream(async () => {
+      const whole = randomBytes(25 * 1024 * 1024); // what a buffering source would do
+      return Readable.from([whole.subarray(0, 12 * 1024 * 1024), whole.subarray(12 * 1024 * 1024)]);
+    });
+    expect(digest.peakExtraBytes).toBeGreaterThan(20 * 1024 * 1024);
+  });
+});

@@ -38,12 +38,7 @@ describe('mailctl rotate-secret against the local OAuth server, Dovecot and an S
     dovecot = await startDovecot({ users: [{ name: mailbox, password: 'unused' }], folders: ['Support'], oauth2: { introspectionUrl: oauth.introspectionUrl, caFile: cert.certPath } });
     sink = await startSmtpSink({
       oauth: async (user, token) => {
-        const response = await fetch(`${oauth.issuer}/token/introspection`, {
-          method: 'POST',
-          headers: { authorization: `Basic ${Buffer.from('dovecot:dovecot-introspection-secret').toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
-          body: new URLSearchParams({ token }).toString(),
-        });
-        return user === mailbox && ((await response.json()) as { active?: boolean }).active === true;
+        return user === mailbox && (await oauth.introspect(token)).active === true;
       },
     });
   });

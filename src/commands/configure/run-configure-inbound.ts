@@ -21,28 +21,16 @@ import { OAuthTokenProvider } from '../../auth/oauth-token-provider.js';
 import { oauthSettingsOf } from '../../auth/token-provider-for.js';
 import { dropTokens, moveTokens } from '../../auth/token-cache.js';
 import { acquireForWizard } from './acquire-for-wizard.js';
+import type { AccountFlags } from './account-flags.js';
 import { isDelegated } from '../../auth/oauth-settings.js';
 import { findOccurrences } from '../../config/properties.js';
 import { secretRefId } from '../../config/property-secrets.js';
 
-export interface ConfigureInboundOptions {
+export interface ConfigureInboundOptions extends AccountFlags {
   protocol?: InboundProtocol;
-  host?: string;
-  port?: string;
-  security?: SmtpSecurity;
-  tlsSkipVerify?: boolean;
-  tlsCa?: string;
   graphUrl?: string;
   mailbox?: string;
   auth?: 'password' | 'oauth2';
-  username?: string;
-  secretStdin?: boolean;
-  oauthProvider?: OAuthProvider;
-  tenant?: string;
-  clientId?: string;
-  tokenUrl?: string;
-  oauthFlow?: 'client_credentials' | 'device_code' | 'authorization_code' | 'refresh_token';
-  authority?: string;
   folder?: string;
   createRecords?: boolean;
   unknownSender?: UnknownSenderPolicy;
@@ -50,9 +38,6 @@ export interface ConfigureInboundOptions {
   notes?: NotesContent;
   after?: AfterProcessing;
   moveTo?: string;
-  propertiesFile?: string;
-  verify: boolean;
-  timeout: string;
 }
 
 type Step = 'server' | 'account' | 'options' | 'finish';
@@ -63,7 +48,7 @@ type Step = 'server' | 'account' | 'options' | 'finish';
  * folder. Every answer is also a flag.
  */
 export async function runConfigureInbound(deps: Deps, tableArg: string | undefined, options: ConfigureInboundOptions): Promise<number> {
-  const { out, prompt } = deps;
+  const { out } = deps;
   const timeoutMs = parseDuration(options.timeout);
   if (timeoutMs === undefined || timeoutMs < 1000) throw new UsageError('E_TIMEOUT', `--timeout "${options.timeout}" is not a duration of at least 1s.`);
   const db = await deps.db();

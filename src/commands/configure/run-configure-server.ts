@@ -15,6 +15,7 @@ import { OAuthTokenProvider } from '../../auth/oauth-token-provider.js';
 import { oauthSettingsOf } from '../../auth/token-provider-for.js';
 import { dropTokens, moveTokens } from '../../auth/token-cache.js';
 import { acquireForWizard } from './acquire-for-wizard.js';
+import type { AccountFlags } from './account-flags.js';
 import { isDelegated } from '../../auth/oauth-settings.js';
 import { findOccurrences } from '../../config/properties.js';
 import { secretRefId } from '../../config/property-secrets.js';
@@ -25,27 +26,11 @@ function existingSecretRef(existing: Partial<OutboundConfig> | undefined): strin
   return existing?.auth?.type === 'oauth2' ? existing.auth.clientSecret : undefined;
 }
 
-export interface ConfigureServerOptions {
+export interface ConfigureServerOptions extends AccountFlags {
   preset?: OutboundPreset;
-  host?: string;
-  port?: string;
-  security?: SmtpSecurity;
   auth?: OutboundAuth['type'];
-  username?: string;
-  secretStdin?: boolean;
-  oauthProvider?: OAuthProvider;
-  tenant?: string;
-  clientId?: string;
-  tokenUrl?: string;
   scope?: string;
-  oauthFlow?: 'client_credentials' | 'device_code' | 'authorization_code' | 'refresh_token';
-  authority?: string;
   from?: string;
-  propertiesFile?: string;
-  tlsSkipVerify?: boolean;
-  tlsCa?: string;
-  verify: boolean;
-  timeout: string;
 }
 
 /** The settings being edited, secrets still in clear (only in memory). */
@@ -77,7 +62,6 @@ export async function runConfigureServer(deps: Deps, options: ConfigureServerOpt
   if (timeoutMs === undefined || timeoutMs < 1000) throw new UsageError('E_TIMEOUT', `--timeout "${options.timeout}" is not a duration of at least 1s.`);
   if (options.tlsCa && options.tlsSkipVerify) throw new UsageError('E_TLS_FLAGS', '--tls-ca and --tls-skip-verify contradict each other: trust a CA, or skip verification, not both.');
   const configStore = await deps.config();
-  const { store } = await deps.secrets();
   const existing = configStore.read().outbound as Partial<OutboundConfig> | undefined;
   const stdinSecret = options.secretStdin ? (await deps.readStdin()).replace(/\r?\n$/, '') : undefined;
   if (options.secretStdin && !stdinSecret) throw new UsageError('E_SECRET_EMPTY', '--secret-stdin was given but standard input was empty.');
