@@ -290,6 +290,13 @@ Examples:
     .action(lazy(async () => (await import('./commands/queue/run-queue.js')).runQueueRelease as Runner));
 
   program
+    .command('status')
+    .summary('one screen: the daemon, each inbound account\'s last poll, the queue')
+    .option('--watch [interval]', 'redraw every interval (default 2s) until Ctrl-C')
+    .addHelpText('after', '\nExamples:\n  $ mailctl status\n  $ mailctl status --watch 5s\n  $ mailctl status --json')
+    .action(lazy(async () => (await import('./commands/status/run-status.js')).runStatus as Runner));
+
+  program
     .command('headers')
     .summary('decode the reference carried by a received email')
     .command('decode')

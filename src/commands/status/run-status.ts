@@ -1,0 +1,78 @@
+import type { Deps } from '../../deps.js';
+import { ExitCode, UsageError } from '../../errors.js';
+import { resolveGlobals } from '../../config/globals.js';
+import { parseDuration } from '../../config/units.js';
+import { requireKb } from '../../kb/load-kb.js';
+import { DaemonStateRepo } from '../../store/daemon-state-repo.js';
+import type { Database } from '../../store/database.js';
+import { SyncRepo } from '../../store/sync-repo.js';
+
+/** A heartbeat older than this (or older than three ticks of polling) means the daemon is down. */
+const staleAfterMs = 2 * 60_000;
+
+interface StatusView {
+  kb: string;
+  environment: string;
+  emailEnabled: boolean;
+  daemon: { state: 'up' | 'down' | 'never'; pid: number | null; host: string | null; since: string | null; heartbeatAt: string | null };
+  accounts: Array<{ table: string; protocol: string; lastPollAt: string | null; lastOkAt: string | null; lastError: string | null; failures: number; nextPollAt: string | null }>;
+  queue: { counts: Record<string, number>; oldestDeferred: string | null; nextRetry: string | null };
+}
+
+function gather(deps: Deps, db: Database, config: import('../../config/config-schema.js').MailctlConfig): StatusView {
+  const kb = requireKb(config);
+  const globals = resolveGlobals(config.globals ?? {});
+  const beat = new DaemonStateRepo(db).get(kb.name);
+  const now = deps.clock.now().getTime();
+  const state = !beat ? 'never' : now - Date.parse(beat.heartbeatAt) > Math.max(staleAfterMs, 3 * globals.inbound_check_frequency) ? 'down' : 'up';
+  const sync = new SyncRepo(db);
+  const counts = Object.fromEntries((db.prepare('SELECT status, count(*) AS n FROM outbound_queue GROUP BY status').all() as Array<{ status: string; n: number }>).map((r) => [r.status, r.n]));
+  const deferred = db.prepare(`SELECT MIN(COALESCE(first_failure_at, created_at)) AS oldest, MIN(next_attempt_at) AS next FROM outbound_queue WHERE status IN ('deferred', 'queued')`).get() as { oldest: string | null; next: string | null };
+  return {
+    kb: kb.name,
+    environment: kb.environment,
+    emailEnabled: globals.email_enabled,
+    daemon: { state, pid: beat?.pid ?? null, host: beat?.host ?? null, since: beat?.startedAt ?? null, heartbeatAt: beat?.heartbeatAt ?? null },
+    accounts: Object.values(config.inbound ?? {}).map((a) => {
+      const s = sync.get(a.table);
+      return { table: a.table, protocol: a.protocol, lastPollAt: s.lastPollAt, lastOkAt: s.lastOkAt, lastError: s.lastError, failures: s.failures, nextPollAt: s.nextPollAt };
+    }),
+    queue: { counts, oldestDeferred: deferred.oldest, nextRetry: deferred.next },
+  };
+}
+
+function show(deps: Deps, v: StatusView): void {
+  const { out } = deps;
+  const c = out.color;
+  out.line(`${c.bold(v.kb)} (${v.environment})${v.emailEnabled ? '' : c.red('  email_enabled is false: nothing is polled or sent')}`);
+  if (v.daemon.state === 'up') out.line(`daemon   ${c.green('up')} since ${v.daemon.since} (pid ${v.daemon.pid} on ${v.daemon.host}, heartbeat ${v.daemon.heartbeatAt})`);
+  else if (v.daemon.state === 'down') out.line(`daemon   ${c.red('down')}: last heartbeat ${v.daemon.heartbeatAt} (pid ${v.daemon.pid} on ${v.daemon.host})`);
+  else out.line(`daemon   ${c.yellow('never ran')} for this KB (start it with: mailctl daemon)`);
+  if (v.accounts.length === 0) out.line('inbound  no accounts');
+  for (const a of v.accounts) {
+    const result = a.lastError ? c.red(`✗ ${a.lastError.slice(0, 80)} (${a.failures} failure(s), next try ${a.nextPollAt})`) : a.lastOkAt ? c.green('✓ ok') : 'not polled yet';
+    out.line(`inbound  ${a.table} (${a.protocol}): last poll ${a.lastPollAt ?? '-'}  ${result}`);
+  }
+  const counts = Object.entries(v.queue.counts).map(([s, n]) => `${s} ${n}`).join(', ') || 'empty';
+  out.line(`queue    ${counts}${v.queue.oldestDeferred ? `; oldest waiting since ${v.queue.oldestDeferred}, next try ${v.queue.nextRetry}` : ''}`);
+}
+
+/** `mailctl status [--watch]`: the daemon, each account's last poll, the queue, on one screen. */
+export async function runStatus(deps: Deps, options: { watch?: string | boolean }): Promise<number> {
+  const config = (await deps.config()).read();
+  const db = await deps.db();
+  const view = gather(deps, db, config);
+  if (!options.watch || deps.out.json) {
+    show(deps, view);
+    deps.out.data({ ok: true, ...view });
+    return ExitCode.ok;
+  }
+  const every = options.watch === true ? 2000 : parseDuration(String(options.watch));
+  if (every === undefined || every < 500) throw new UsageError('E_WATCH', `--watch "${String(options.watch)}" is not a duration of at least 0.5s.`);
+  for (;;) {
+    deps.out.raw('\u001b[2J\u001b[H'); // clear the screen, then redraw
+    show(deps, gather(deps, db, (await deps.config()).read()));
+    deps.out.line(deps.out.color.dim(`\nrefreshing every ${every / 1000}s; Ctrl-C to stop`));
+    await new Promise((r) => setTimeout(r, every));
+  }
+}
