@@ -15,7 +15,7 @@ console.log('---|---|---|---|---|---');
 for (const r of rows) {
   if (r.skipped) { console.log(`${r.name} | skipped: ${r.skipped} | | | |`); continue; }
   const met = r.targetKind === 'min ratio' ? r.ratio >= r.target : r.targetKind === 'max ms' || r.targetKind === 'max MB' ? r.value <= r.target : r.ratio <= r.target;
-  console.log(`${r.name} | ${fmt(r.value)} ${r.unit ?? '×'} | ${r.baseline !== undefined ? `${fmt(r.baseline)} ms (${r.baselineName})` : ''} | ${r.ratio !== undefined ? `${fmt(r.ratio)}×` : ''} | ${r.targetKind === 'max ms' ? `≤ ${r.target} ms` : r.targetKind === 'max MB' ? `≤ ${r.target} MB` : r.targetKind === 'min ratio' ? `≥ ${r.target}×` : `≤ ${r.target}×`} | ${met ? 'yes' : 'NO'}`);
+  console.log(`${r.name} | ${fmt(r.value)} ${r.unit ?? '×'} | ${r.baseline !== undefined ? `${fmt(r.baseline)} ${r.unit && r.unit !== '×' ? r.unit : 'ms'} (${r.baselineName})` : ''} | ${r.ratio !== undefined ? `${fmt(r.ratio)}×` : ''} | ${r.targetKind === 'max ms' ? `≤ ${r.target} ms` : r.targetKind === 'max MB' ? `≤ ${r.target} MB` : r.targetKind === 'min ratio' ? `≥ ${r.target}×` : `≤ ${r.target}×`} | ${met ? 'yes' : 'NO'}`);
   r.met = met;
 }
 const machine = { node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30) };

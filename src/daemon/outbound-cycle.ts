@@ -21,6 +21,8 @@ export interface OutboundCycleContext {
   target: () => Promise<SmtpTarget>;
   log: Logger;
   batch?: number;
+  /** Connections used at once (default 4). */
+  connections?: number;
 }
 
 export interface OutboundCycleResult {
@@ -49,46 +51,54 @@ export async function runOutboundCycle(ctx: OutboundCycleContext): Promise<Outbo
   const due = queue.claimDue(ctx.clock.now(), ctx.batch ?? 100);
   result.claimed = due.length;
   if (due.length === 0) return result;
-  // One connection for the whole batch (a pool of one): opened on the first message,
-  // opened again after a failure left it unusable.
-  let session: SmtpSession | undefined;
-  try {
-  for (const entry of due) {
-    const block = nonProductionBlock(ctx.kb, ctx.globals);
-    if (block) {
-      queue.setStatus(entry.id, 'held', { lastError: block });
-      result.held++;
-      continue;
-    }
-    const now = ctx.clock.now();
+  // A few connections, each sending its share of the batch in turn (like nodemailer's pool);
+  // a connection a failure left unusable is opened again for the next message.
+  const block = nonProductionBlock(ctx.kb, ctx.globals);
+  const work = [...due];
+  const worker = async () => {
+    let session: SmtpSession | undefined;
     try {
-      session ??= await openSmtpSession(await ctx.target());
-      await sendOne(ctx, queue, entry, session, now);
-      result.sent++;
-    } catch (error) {
-      session?.close();
-      session = undefined;
-      const failure = error instanceof SmtpFailure ? error : undefined;
-      const said = failure ? (failure.response ?? failure.message) : (error as Error).message;
-      queue.recordAttempt(entry.id, failure ? `failed during ${failure.phase}` : 'failed', said);
-      const next = afterFailure({ transient: failure ? failure.transient : true, firstFailureAt: entry.firstFailureAt ? new Date(entry.firstFailureAt) : null, now, interval: ctx.globals.outbound_retry_interval, lifetime: ctx.globals.outbound_retry_lifetime });
-      if (next.status === 'deferred') {
-        queue.setStatus(entry.id, 'deferred', { nextAttemptAt: next.nextAttemptAt, firstFailureAt: next.firstFailureAt, lastError: said });
-        result.deferred++;
-      } else if (next.status === 'abandoned') {
-        queue.setStatus(entry.id, 'abandoned', { firstFailureAt: next.firstFailureAt, lastError: `abandoned after ${ctx.globals.outbound_retry_lifetime / 86_400_000} days of failures; last: ${said}` });
-        result.abandoned++;
-      } else {
-        queue.setStatus(entry.id, 'failed', { lastError: said });
-        result.failed++;
+      for (let entry = work.shift(); entry; entry = work.shift()) {
+        if (block) {
+          queue.setStatus(entry.id, 'held', { lastError: block });
+          result.held++;
+          continue;
+        }
+        const now = ctx.clock.now();
+        try {
+          session ??= await openSmtpSession(await ctx.target());
+          await sendOne(ctx, queue, entry, session, now);
+          result.sent++;
+        } catch (error) {
+          session?.close();
+          session = undefined;
+          recordFailure(ctx, queue, entry, error, now, result);
+        }
       }
-      ctx.log.warn({ queueId: entry.id, status: next.status, error: said }, 'outbound attempt failed');
+    } finally {
+      session?.close();
     }
-  }
-  } finally {
-    session?.close();
-  }
+  };
+  await Promise.all(Array.from({ length: Math.min(ctx.connections ?? 4, due.length) }, worker));
   return result;
+}
+
+function recordFailure(ctx: OutboundCycleContext, queue: QueueRepo, entry: QueueEntry, error: unknown, now: Date, result: OutboundCycleResult): void {
+  const failure = error instanceof SmtpFailure ? error : undefined;
+  const said = failure ? (failure.response ?? failure.message) : (error as Error).message;
+  queue.recordAttempt(entry.id, failure ? `failed during ${failure.phase}` : 'failed', said);
+  const next = afterFailure({ transient: failure ? failure.transient : true, firstFailureAt: entry.firstFailureAt ? new Date(entry.firstFailureAt) : null, now, interval: ctx.globals.outbound_retry_interval, lifetime: ctx.globals.outbound_retry_lifetime });
+  if (next.status === 'deferred') {
+    queue.setStatus(entry.id, 'deferred', { nextAttemptAt: next.nextAttemptAt, firstFailureAt: next.firstFailureAt, lastError: said });
+    result.deferred++;
+  } else if (next.status === 'abandoned') {
+    queue.setStatus(entry.id, 'abandoned', { firstFailureAt: next.firstFailureAt, lastError: `abandoned after ${ctx.globals.outbound_retry_lifetime / 86_400_000} days of failures; last: ${said}` });
+    result.abandoned++;
+  } else {
+    queue.setStatus(entry.id, 'failed', { lastError: said });
+    result.failed++;
+  }
+  ctx.log.warn({ queueId: entry.id, status: next.status, error: said }, 'outbound attempt failed');
 }
 
 async function sendOne(ctx: OutboundCycleContext, queue: QueueRepo, entry: QueueEntry, session: SmtpSession, now: Date): Promise<void> {
@@ -107,7 +117,10 @@ async function sendOne(ctx: OutboundCycleContext, queue: QueueRepo, entry: Queue
     ctx.key,
   );
   const sent = await session.send({ from: entry.from, to, raw: message.raw });
-  queue.recordAttempt(entry.id, 'sent', sent.response ?? null);
-  queue.setMessageId(entry.id, message.messageId);
-  queue.setStatus(entry.id, 'sent', { lastError: null });
+  // One commit for the three facts of a sent message.
+  ctx.db.transaction(() => {
+    queue.recordAttempt(entry.id, 'sent', sent.response ?? null);
+    queue.setMessageId(entry.id, message.messageId);
+    queue.setStatus(entry.id, 'sent', { lastError: null });
+  })();
 }
