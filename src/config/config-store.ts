@@ -1,4 +1,4 @@
-import { chmodSync, closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, UserError } from '../errors.js';
 import { configRootSchema, configSchema, type MailctlConfig } from './config-schema.js';
@@ -68,10 +68,6 @@ export class ConfigStore {
     return next;
   }
 
-  /** The raw text of the file, for tests and for `doctor`'s permission check. */
-  rawText(): string | undefined {
-    return existsSync(this.path) ? readFileSync(this.path, 'utf8') : undefined;
-  }
 }
 
 function broken(path: string, problem: string): UserError {

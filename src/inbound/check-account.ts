@@ -27,7 +27,7 @@ export async function checkServer(account: InboundAccount, timeoutMs: number): P
           tokens: { getToken: () => Promise.reject(new Error('no token is needed to reach the server')) },
           timeoutMs,
         }).verifyServer()
-      : await probeServer({ protocol: account.protocol, host: account.host, port: account.port, security: account.security, tlsSkipVerify: account.tlsSkipVerify, tlsCa: account.tlsCa, timeoutMs });
+      : await probeServer({ ...account, protocol: account.protocol, timeoutMs });
     return { ok: true, value };
   } catch (error) {
     if (error instanceof InboundFailure) return { ok: false, report: reportInboundFailure(error, accountWhere(account)) };

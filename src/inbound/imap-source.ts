@@ -20,8 +20,7 @@ export class ImapSource implements MailSource {
   }
 
   verifyServer(): Promise<ServerCheck> {
-    const o = this.#options;
-    return probeServer({ protocol: 'imap', host: o.host, port: o.port, security: o.security, tlsSkipVerify: o.tlsSkipVerify, tlsCa: o.tlsCa, timeoutMs: o.timeoutMs });
+    return probeServer({ protocol: 'imap', ...this.#options });
   }
 
   async verifyAccount(): Promise<AccountCheck> {

@@ -22,8 +22,7 @@ export class Pop3Source implements MailSource {
   }
 
   verifyServer(): Promise<ServerCheck> {
-    const o = this.#options;
-    return probeServer({ protocol: 'pop3', host: o.host, port: o.port, security: o.security, tlsSkipVerify: o.tlsSkipVerify, tlsCa: o.tlsCa, timeoutMs: o.timeoutMs });
+    return probeServer({ protocol: 'pop3', ...this.#options });
   }
 
   async verifyAccount(): Promise<AccountCheck> {

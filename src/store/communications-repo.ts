@@ -77,7 +77,4 @@ export class CommunicationsRepo {
     return this.db.prepare(`SELECT ${columns} FROM communications ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`).all(...params, filter.limit ?? 100) as CommunicationRow[];
   }
 
-  countByAccount(account: string): number {
-    return (this.db.prepare('SELECT count(*) AS n FROM communications WHERE account = ?').get(account) as { n: number }).n;
-  }
 }

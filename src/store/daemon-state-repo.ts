@@ -21,7 +21,4 @@ export class DaemonStateRepo {
     return this.db.prepare('SELECT kb, pid, host, started_at AS startedAt, heartbeat_at AS heartbeatAt FROM daemon_state WHERE kb = ?').get(kb) as DaemonState | undefined;
   }
 
-  clear(kb: string): void {
-    this.db.prepare('DELETE FROM daemon_state WHERE kb = ?').run(kb);
-  }
 }

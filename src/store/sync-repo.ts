@@ -24,10 +24,6 @@ export class SyncRepo {
     return row ?? { account, lastPollAt: null, lastSweepAt: null, lastOkAt: null, lastError: null, failures: 0, nextPollAt: null };
   }
 
-  all(): SyncState[] {
-    return this.db.prepare(`SELECT account, last_poll_at AS lastPollAt, last_sweep_at AS lastSweepAt, last_ok_at AS lastOkAt, last_error AS lastError,
-      failures, next_poll_at AS nextPollAt FROM inbound_sync WHERE mailbox = 'default' ORDER BY account`).all() as SyncState[];
-  }
 
   recordSuccess(account: string, at: Date, swept: boolean, nextPollAt: Date): void {
     this.db.prepare(`INSERT INTO inbound_sync (account, mailbox, last_poll_at, last_sweep_at, last_ok_at, last_error, failures, next_poll_at)

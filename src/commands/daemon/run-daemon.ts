@@ -8,12 +8,10 @@ import { ExitCode, UsageError } from '../../errors.js';
 import { resolveGlobals } from '../../config/globals.js';
 import { parseDuration } from '../../config/units.js';
 import { loadKbKeys } from '../../kb/load-kb.js';
-import { runInboundCycle, type AccountCycleResult } from '../../daemon/inbound-cycle.js';
+import type { AccountCycleResult } from '../../daemon/inbound-cycle.js';
+import { runDaemonCycle } from '../../daemon/run-cycle.js';
 import type { Logger } from '../../logger.js';
-import { runOutboundCycle, type OutboundCycleResult } from '../../daemon/outbound-cycle.js';
-import { requireOutbound, smtpTargetFor } from '../../outbound/resolve-outbound.js';
 import { QueueRepo } from '../../store/queue-repo.js';
-import { tokenProviderFor } from '../../auth/token-provider-for.js';
 
 export interface DaemonOptions {
   once?: boolean;
@@ -44,28 +42,16 @@ export async function runDaemon(deps: Deps, options: DaemonOptions): Promise<num
     warn: (facts, message) => out.warn(`${message} ${JSON.stringify(facts)}`),
     error: () => undefined,
   };
-  const results = await runInboundCycle(
-    { db, clock: deps.clock, secrets: store, keys: keys.all, kb: keys.kb.name, globals, accounts: Object.values(config.inbound ?? {}), log, timeoutMs, noticeFrom: config.outbound?.from },
-    { force: true, forceSweep: Boolean(options.sweep) },
-  );
-  showResults(deps, results);
-
-  let outbound: OutboundCycleResult | null = null;
   if (config.outbound?.host) {
-    const server = requireOutbound(config);
-    const queue = new QueueRepo(db, deps.clock);
-    const stale = queue.releaseStaleClaims();
+    const stale = new QueueRepo(db, deps.clock).releaseStaleClaims();
     if (stale > 0) out.warn(`${stale} message(s) were being sent when a daemon stopped; they will be tried again.`);
-    const tokens = server.auth.type === 'oauth2' ? tokenProviderFor('outbound', server.auth, 'smtp', { secrets: store, clock: deps.clock }, server.properties) : undefined;
-    outbound = await runOutboundCycle({
-      db, clock: deps.clock, kb: keys.kb, key: keys.active, globals, outbound: server, log,
-      target: () => smtpTargetFor(server, store, timeoutMs, tokens),
-    });
-    if (outbound.claimed > 0) {
-      out.success(`outbound: ${outbound.claimed} due, ${outbound.sent} sent, ${outbound.deferred} deferred, ${outbound.failed} failed, ${outbound.abandoned} abandoned, ${outbound.held} held`);
-    } else {
-      out.line('- outbound: nothing due');
-    }
+  }
+  const { inbound: results, outbound } = await runDaemonCycle({ db, clock: deps.clock, secrets: store, log, timeoutMs }, { config, keys, globals }, { force: true, forceSweep: Boolean(options.sweep) });
+  showResults(deps, results);
+  if (outbound && outbound.claimed > 0) {
+    out.success(`outbound: ${outbound.claimed} due, ${outbound.sent} sent, ${outbound.deferred} deferred, ${outbound.failed} failed, ${outbound.abandoned} abandoned, ${outbound.held} held`);
+  } else if (outbound) {
+    out.line('- outbound: nothing due');
   }
   const ok = results.every((r) => r.status !== 'failed');
   out.data({ ok, accounts: results, outbound });
@@ -135,14 +121,8 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
       }
       beats.beat({ kb: state.keys.kb.name, pid: process.pid, host: hostname(), startedAt, heartbeatAt: deps.clock.now().toISOString() });
       if (state.globals.email_enabled) {
-        const { config, keys, globals } = state;
-        await runInboundCycle({ db, clock: deps.clock, secrets: store, keys: keys.all, kb: keys.kb.name, globals, accounts: Object.values(config.inbound ?? {}), log, timeoutMs, noticeFrom: config.outbound?.from, stop: () => stopping });
-        if (!stopping && config.outbound?.host) {
-          const server = requireOutbound(config);
-          const tokens = server.auth.type === 'oauth2' ? tokenProviderFor('outbound', server.auth, 'smtp', { secrets: store, clock: deps.clock }, server.properties) : undefined;
-          const sent = await runOutboundCycle({ db, clock: deps.clock, kb: keys.kb, key: keys.active, globals, outbound: server, log, target: () => smtpTargetFor(server, store, timeoutMs, tokens) });
-          if (sent.claimed > 0) log.info({ ...sent }, 'outbound cycle');
-        }
+        const { outbound } = await runDaemonCycle({ db, clock: deps.clock, secrets: store, log, timeoutMs }, state, { stop: () => stopping });
+        if (outbound && outbound.claimed > 0) log.info({ ...outbound }, 'outbound cycle');
       }
       if (stopping) break;
       await new Promise<void>((resolve) => {

@@ -1,0 +1,50 @@
+import type { Clock } from '../clock.js';
+import type { MailctlConfig } from '../config/config-schema.js';
+import type { GlobalValues } from '../config/globals.js';
+import { tokenProviderFor } from '../auth/token-provider-for.js';
+import type { KbKeys } from '../kb/load-kb.js';
+import type { Logger } from '../logger.js';
+import { requireOutbound, smtpTargetFor } from '../outbound/resolve-outbound.js';
+import type { SecretStore } from '../secrets/secret-store.js';
+import type { Database } from '../store/database.js';
+import { runInboundCycle, type AccountCycleResult } from './inbound-cycle.js';
+import { runOutboundCycle, type OutboundCycleResult } from './outbound-cycle.js';
+
+/** What a cycle reads from the configuration (reloaded on SIGHUP). */
+export interface CycleState {
+  config: MailctlConfig;
+  keys: KbKeys;
+  globals: GlobalValues;
+}
+
+export interface CycleDeps {
+  db: Database;
+  clock: Clock;
+  secrets: SecretStore;
+  log: Logger;
+  timeoutMs: number;
+}
+
+/** One daemon cycle: the inbound accounts that are due, then the queue (when a server is set up). */
+export async function runDaemonCycle(
+  deps: CycleDeps,
+  state: CycleState,
+  options: { force?: boolean; forceSweep?: boolean; stop?: () => boolean } = {},
+): Promise<{ inbound: AccountCycleResult[]; outbound: OutboundCycleResult | null }> {
+  const { config, keys, globals } = state;
+  const inbound = await runInboundCycle(
+    {
+      db: deps.db, clock: deps.clock, secrets: deps.secrets, keys: keys.all, kb: keys.kb.name, globals, accounts: Object.values(config.inbound ?? {}),
+      log: deps.log, timeoutMs: deps.timeoutMs, noticeFrom: config.outbound?.from, ...(options.stop ? { stop: options.stop } : {}),
+    },
+    { ...(options.force ? { force: true } : {}), ...(options.forceSweep ? { forceSweep: true } : {}) },
+  );
+  if (options.stop?.() || !config.outbound?.host) return { inbound, outbound: null };
+  const server = requireOutbound(config);
+  const tokens = server.auth.type === 'oauth2' ? tokenProviderFor('outbound', server.auth, 'smtp', { secrets: deps.secrets, clock: deps.clock }, server.properties) : undefined;
+  const outbound = await runOutboundCycle({
+    db: deps.db, clock: deps.clock, kb: keys.kb, key: keys.active, globals, outbound: server, log: deps.log,
+    target: () => smtpTargetFor(server, deps.secrets, deps.timeoutMs, tokens),
+  });
+  return { inbound, outbound };
+}
