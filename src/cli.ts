@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
-import { systemClock } from './clock.js';
+import { systemClock, type Clock } from './clock.js';
 import { resolvePaths } from './config/paths.js';
 import { createDeps, type Deps } from './deps.js';
 import { ExitCode } from './errors.js';
@@ -290,6 +290,16 @@ Examples:
     .action(lazy(async () => (await import('./commands/queue/run-queue.js')).runQueueRelease as Runner));
 
   program
+    .command('doctor')
+    .summary('run every check and say what is wrong, why, and the command that fixes it')
+    .description('Runs the troubleshooting guide against this installation: sending limits and from-address, servers and accounts, the daemon, duplicates, OAuth tokens, secrets and file modes. Findings are grouped by symptom; exit 1 when any is an error.')
+    .addOption(new Option('--only <area>', 'only the checks of one area').choices(['outbound', 'inbound', 'oauth', 'queue', 'config']))
+    .option('--no-network', 'static checks only: no server is contacted, no token renewed')
+    .option('--timeout <duration>', 'per server check', '10s')
+    .addHelpText('after', '\nExamples:\n  $ mailctl doctor\n  $ mailctl doctor --only oauth\n  $ mailctl doctor --no-network --json')
+    .action(lazy(async () => (await import('./commands/doctor/run-doctor.js')).runDoctor as Runner));
+
+  program
     .command('status')
     .summary('one screen: the daemon, each inbound account\'s last poll, the queue')
     .option('--watch [interval]', 'redraw every interval (default 2s) until Ctrl-C')
@@ -392,6 +402,8 @@ export interface MainIO {
   stdout?: NodeJS.WriteStream;
   stderr?: NodeJS.WriteStream;
   stdinIsTTY?: boolean;
+  /** Time, for tests that look at the installation days later (doctor, retries). */
+  clock?: Clock;
 }
 
 async function readAllStdin(): Promise<string> {
@@ -417,7 +429,7 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
     const prompt = interactive ? await (await import('./ui/prompt.js')).createInquirerPrompter() : nonInteractivePrompter;
     deps = createDeps({
       paths: resolvePaths(env),
-      clock: systemClock,
+      clock: io.clock ?? systemClock,
       out,
       prompt,
       settings: { secretBackend: env.MAILCTL_SECRET_BACKEND, masterKey: env.MAILCTL_MASTER_KEY, rotateStepDelayMs: Number(env.MAILCTL_ROTATE_STEP_DELAY_MS ?? 0) || undefined },

@@ -3,12 +3,10 @@ import { ExitCode, UsageError } from '../../errors.js';
 import { resolveGlobals } from '../../config/globals.js';
 import { parseDuration } from '../../config/units.js';
 import { requireKb } from '../../kb/load-kb.js';
+import { daemonLiveness } from '../../daemon/daemon-liveness.js';
 import { DaemonStateRepo } from '../../store/daemon-state-repo.js';
 import type { Database } from '../../store/database.js';
 import { SyncRepo } from '../../store/sync-repo.js';
-
-/** A heartbeat older than this (or older than three ticks of polling) means the daemon is down. */
-const staleAfterMs = 2 * 60_000;
 
 interface StatusView {
   kb: string;
@@ -23,8 +21,7 @@ function gather(deps: Deps, db: Database, config: import('../../config/config-sc
   const kb = requireKb(config);
   const globals = resolveGlobals(config.globals ?? {});
   const beat = new DaemonStateRepo(db).get(kb.name);
-  const now = deps.clock.now().getTime();
-  const state = !beat ? 'never' : now - Date.parse(beat.heartbeatAt) > Math.max(staleAfterMs, 3 * globals.inbound_check_frequency) ? 'down' : 'up';
+  const state = daemonLiveness(beat, deps.clock.now(), globals.inbound_check_frequency);
   const sync = new SyncRepo(db);
   const counts = Object.fromEntries((db.prepare('SELECT status, count(*) AS n FROM outbound_queue GROUP BY status').all() as Array<{ status: string; n: number }>).map((r) => [r.status, r.n]));
   const deferred = db.prepare(`SELECT MIN(COALESCE(first_failure_at, created_at)) AS oldest, MIN(next_attempt_at) AS next FROM outbound_queue WHERE status IN ('deferred', 'queued')`).get() as { oldest: string | null; next: string | null };

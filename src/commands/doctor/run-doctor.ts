@@ -1,0 +1,69 @@
+import type { Deps } from '../../deps.js';
+import { ExitCode, UsageError } from '../../errors.js';
+import { resolveGlobals } from '../../config/globals.js';
+import { parseDuration } from '../../config/units.js';
+import { requireKb } from '../../kb/load-kb.js';
+import { doctorAreas, symptoms, type DoctorArea, type Finding, type Severity, type Symptom } from '../../doctor/finding.js';
+import { runDoctorChecks, type DoctorResult } from '../../doctor/doctor-checks.js';
+
+export interface DoctorOptions {
+  only?: string;
+  network: boolean;
+  timeout: string;
+}
+
+const severityOrder: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
+
+/** `mailctl doctor`: the troubleshooting page, run against this installation. Exit 1 on any error-level finding. */
+export async function runDoctor(deps: Deps, options: DoctorOptions): Promise<number> {
+  const only = options.only;
+  if (only !== undefined && !doctorAreas.includes(only as DoctorArea)) {
+    throw new UsageError('E_DOCTOR_ONLY', `--only "${only}" is not one of: ${doctorAreas.join(', ')}.`);
+  }
+  const timeoutMs = parseDuration(options.timeout);
+  if (timeoutMs === undefined || timeoutMs < 1000) throw new UsageError('E_TIMEOUT', `--timeout "${options.timeout}" is not a duration of at least 1s.`);
+  const configStore = await deps.config();
+  const config = configStore.read();
+  requireKb(config);
+  const [db, secrets] = await Promise.all([deps.db(), deps.secrets()]);
+  const result = await runDoctorChecks(
+    { config, globals: resolveGlobals(config.globals ?? {}), paths: deps.paths, configPath: configStore.path, clock: deps.clock, db, secrets, timeoutMs },
+    { ...(only ? { only: only as DoctorArea } : {}), network: options.network },
+  );
+  show(deps, result);
+  const counts = countBySeverity(result.findings);
+  deps.out.data({ ok: counts.error === 0, counts: { ...counts, passed: result.passed.length, skipped: result.skipped.length }, findings: result.findings, passed: result.passed, skipped: result.skipped });
+  return counts.error > 0 ? ExitCode.failure : ExitCode.ok;
+}
+
+function countBySeverity(findings: Finding[]): Record<Severity, number> {
+  const counts: Record<Severity, number> = { error: 0, warning: 0, info: 0 };
+  for (const f of findings) counts[f.severity]++;
+  return counts;
+}
+
+function show(deps: Deps, result: DoctorResult): void {
+  const { out } = deps;
+  const c = out.color;
+  const mark: Record<Severity, string> = { error: c.red('✗ error  '), warning: c.yellow('! warning'), info: c.cyan('i info   ') };
+  for (const symptom of Object.keys(symptoms) as Symptom[]) {
+    const findings = result.findings.filter((f) => f.symptom === symptom).sort((a, b) => severityOrder[a.severity] - severityOrder[b.severity]);
+    const passed = result.passed.filter((p) => p.symptom === symptom);
+    if (findings.length === 0 && passed.length === 0) continue;
+    out.line(c.bold(symptoms[symptom]));
+    for (const f of findings) {
+      out.line(`  ${mark[f.severity]} ${f.title}`);
+      out.line(`      seen:  ${f.seen}`);
+      out.line(`      cause: ${f.cause}`);
+      out.line(`      fix:   ${f.fix}`);
+      if (f.command) out.line(`      run:   ${f.command}`);
+    }
+    for (const p of passed) out.line(`  ${c.green('✓')} ${p.summary}`);
+    out.line();
+  }
+  const counts = countBySeverity(result.findings);
+  const parts = [`${counts.error} error(s)`, `${counts.warning} warning(s)`, `${result.passed.length} check(s) passed`];
+  if (result.skipped.length) parts.push(`${result.skipped.length} network check(s) skipped (--no-network)`);
+  const line = parts.join(', ');
+  out.line(counts.error ? c.red(line) : counts.warning ? c.yellow(line) : c.green(line));
+}

@@ -1,0 +1,72 @@
+import type { Clock } from '../clock.js';
+import type { MailctlConfig } from '../config/config-schema.js';
+import type { GlobalValues } from '../config/globals.js';
+import type { MailctlPaths } from '../config/paths.js';
+import type { SecretStoreChoice } from '../secrets/open-secret-store.js';
+import type { Database } from '../store/database.js';
+
+/** What `--only` picks from. */
+export const doctorAreas = ['outbound', 'inbound', 'oauth', 'queue', 'config'] as const;
+export type DoctorArea = (typeof doctorAreas)[number];
+
+/** The source guide's troubleshooting symptoms, in its order, plus OAuth and configuration. */
+export const symptoms = {
+  'wont-send': 'Some emails won\'t send',
+  'not-moving': 'No emails are received or sent',
+  unexpected: 'Unexpected or duplicate emails are received',
+  oauth: 'OAuth',
+  configuration: 'Configuration',
+} as const;
+export type Symptom = keyof typeof symptoms;
+
+export type Severity = 'error' | 'warning' | 'info';
+
+/** One problem doctor found: what was seen, why it matters, and what to do. */
+export interface Finding {
+  /** Stable id of the check that found it ("outbound.from-address"). */
+  check: string;
+  symptom: Symptom;
+  severity: Severity;
+  title: string;
+  seen: string;
+  cause: string;
+  fix: string;
+  /** The mailctl command that applies or checks the fix. */
+  command?: string;
+}
+
+/** A check that ran and found nothing wrong: shown as ✓ so a clean run says what it covered. */
+export interface Passed {
+  check: string;
+  symptom: Symptom;
+  summary: string;
+}
+
+/** What a check can read; network checks also get the timeout. */
+export interface DoctorContext {
+  config: MailctlConfig;
+  globals: GlobalValues;
+  paths: MailctlPaths;
+  configPath: string;
+  clock: Clock;
+  db: Database;
+  secrets: SecretStoreChoice;
+  timeoutMs: number;
+  /** Filled by the outbound login check: the server's SIZE (0 = none advertised). */
+  serverMaxSize?: number;
+}
+
+/** The result a check reports through. */
+export interface Report {
+  finding(f: Finding): void;
+  passed(p: Passed): void;
+}
+
+export interface DoctorCheck {
+  id: string;
+  symptom: Symptom;
+  areas: readonly DoctorArea[];
+  /** Talks to a server (skipped by --no-network). */
+  network: boolean;
+  run(ctx: DoctorContext, report: Report): Promise<void> | void;
+}
