@@ -1,5 +1,6 @@
 import { existsSync, statSync } from 'node:fs';
 import type { MailctlConfig } from '../config/config-schema.js';
+import type { MailctlPaths } from '../config/paths.js';
 import { parseProperties, valueOf } from '../config/properties.js';
 import { isSecretKey, secretRefId, secretRefsIn } from '../config/property-secrets.js';
 import { refKeySecretName } from '../refs/ref-keys.js';
@@ -29,6 +30,23 @@ function secretUses(config: MailctlConfig): SecretUse[] {
 function reenterCommand(where: string): string {
   const table = /^inbound (\S+)/.exec(where)?.[1];
   return table ? `mailctl configure inbound ${table}` : where.startsWith('outbound properties') ? 'mailctl properties set outbound --file FILE' : 'mailctl configure server';
+}
+
+/** The files whose modes doctor checks, and whether they hold key material. */
+export function modeCheckedFilesOf(paths: MailctlPaths, configPath: string): Array<{ path: string; holds: string; secret: boolean }> {
+  return [
+    { path: configPath, holds: 'the configuration', secret: false },
+    { path: paths.secretKeyPath, holds: 'the master key of the secret file', secret: true },
+    { path: paths.secretFilePath, holds: 'the encrypted secrets', secret: true },
+    { path: paths.databasePath, holds: 'records and communications', secret: false },
+  ];
+}
+
+/** The modes of those files now (before a store opens them). */
+export function snapshotFileModes(paths: MailctlPaths, configPath: string): Map<string, number> {
+  const modes = new Map<string, number>();
+  for (const f of modeCheckedFilesOf(paths, configPath)) if (existsSync(f.path)) modes.set(f.path, statSync(f.path).mode & 0o777);
+  return modes;
 }
 
 /** The Configuration section: half-done rotations, lost or clear secrets, file modes, TLS. */
@@ -118,25 +136,20 @@ export const configChecks: DoctorCheck[] = [
     symptom: 'configuration',
     areas: ['config'],
     network: false,
-    run({ paths, configPath }, report) {
-      const files: Array<{ path: string; holds: string; secret: boolean }> = [
-        { path: configPath, holds: 'the configuration', secret: false },
-        { path: paths.secretKeyPath, holds: 'the master key of the secret file', secret: true },
-        { path: paths.secretFilePath, holds: 'the encrypted secrets', secret: true },
-        { path: paths.databasePath, holds: 'records and communications', secret: false },
-      ];
+    run({ fileModes, paths, configPath }, report) {
       let checked = 0;
-      for (const f of files) {
-        if (!existsSync(f.path)) continue;
+      for (const f of modeCheckedFilesOf(paths, configPath)) {
+        const mode = fileModes.get(f.path);
+        if (mode === undefined) continue;
         checked++;
-        const mode = statSync(f.path).mode & 0o777;
         if ((mode & 0o077) === 0) continue;
+        const shown = mode.toString(8).padStart(4, '0');
         report.finding({
           check: this.id, symptom: this.symptom, severity: f.secret ? 'error' : 'warning',
-          title: `${f.path} can be read by other users (mode ${mode.toString(8).padStart(4, '0')})`,
-          seen: `${f.path} holds ${f.holds}; mode ${mode.toString(8).padStart(4, '0')}, wider than 0600`,
-          cause: 'Its mode was widened by hand, a restore, or a copy; mailctl writes it 0600.',
-          fix: 'Make it readable by its owner only.',
+          title: `${f.path} can be read by other users (mode ${shown})`,
+          seen: `${f.path} holds ${f.holds}; mode ${shown}, wider than 0600${f.path.endsWith('master.key') ? ' (mailctl set it back to 0600 when it read the key)' : ''}`,
+          cause: 'Its mode was widened by hand, a restore, or a copy; mailctl writes it 0600. Anyone who could read it may have copied it.',
+          fix: f.secret ? 'Make it readable by its owner only, and treat the secrets as exposed if others could log in here.' : 'Make it readable by its owner only.',
           command: `chmod 600 ${f.path}`,
         });
       }

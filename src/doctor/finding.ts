@@ -52,6 +52,8 @@ export interface DoctorContext {
   db: Database;
   secrets: SecretStoreChoice;
   timeoutMs: number;
+  /** File modes seen before anything opened them (the file store tightens its key's mode when it reads it). */
+  fileModes: Map<string, number>;
   /** Filled by the outbound login check: the server's SIZE (0 = none advertised). */
   serverMaxSize?: number;
 }

@@ -4,6 +4,7 @@ import { resolveGlobals } from '../../config/globals.js';
 import { parseDuration } from '../../config/units.js';
 import { requireKb } from '../../kb/load-kb.js';
 import { doctorAreas, symptoms, type DoctorArea, type Finding, type Severity, type Symptom } from '../../doctor/finding.js';
+import { snapshotFileModes } from '../../doctor/config-checks.js';
 import { runDoctorChecks, type DoctorResult } from '../../doctor/doctor-checks.js';
 
 export interface DoctorOptions {
@@ -25,9 +26,10 @@ export async function runDoctor(deps: Deps, options: DoctorOptions): Promise<num
   const configStore = await deps.config();
   const config = configStore.read();
   requireKb(config);
+  const fileModes = snapshotFileModes(deps.paths, configStore.path);
   const [db, secrets] = await Promise.all([deps.db(), deps.secrets()]);
   const result = await runDoctorChecks(
-    { config, globals: resolveGlobals(config.globals ?? {}), paths: deps.paths, configPath: configStore.path, clock: deps.clock, db, secrets, timeoutMs },
+    { config, globals: resolveGlobals(config.globals ?? {}), paths: deps.paths, configPath: configStore.path, fileModes, clock: deps.clock, db, secrets, timeoutMs },
     { ...(only ? { only: only as DoctorArea } : {}), network: options.network },
   );
   show(deps, result);
