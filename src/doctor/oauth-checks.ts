@@ -1,8 +1,9 @@
 import type { MailctlConfig } from '../config/config-schema.js';
 import type { OAuthAccountFields } from '../auth/oauth-account.js';
-import { isDelegated } from '../auth/oauth-settings.js';
+import { isDelegated, type TokenPurpose } from '../auth/oauth-settings.js';
+import { OAuthFailure } from '../auth/oauth-failure.js';
 import { resetCommandFor } from '../auth/oauth-token-provider.js';
-import { oauthSettingsOf } from '../auth/token-provider-for.js';
+import { oauthSettingsOf, tokenProviderFor } from '../auth/token-provider-for.js';
 import { readTokens } from '../auth/token-cache.js';
 import { diagnose } from '../diagnosis/diagnose.js';
 import type { DoctorCheck } from './finding.js';
@@ -13,17 +14,36 @@ const refreshLimitDays = 90;
 const refreshWarnDays = 60;
 
 /** Every place that logs in with OAuth: "outbound", "inbound/<table>". */
-export function oauthPlaces(config: MailctlConfig): Array<{ place: string; label: string; auth: OAuthAccountFields; properties: string | undefined }> {
-  const places = [];
-  if (config.outbound?.auth?.type === 'oauth2') places.push({ place: 'outbound', label: 'the outbound server', auth: config.outbound.auth, properties: config.outbound.properties });
+export function oauthPlaces(config: MailctlConfig): Array<{ place: string; label: string; auth: OAuthAccountFields; properties: string | undefined; purpose: TokenPurpose }> {
+  const places: ReturnType<typeof oauthPlaces> = [];
+  if (config.outbound?.auth?.type === 'oauth2') places.push({ place: 'outbound', label: 'the outbound server', auth: config.outbound.auth, properties: config.outbound.properties, purpose: 'smtp' });
   for (const a of Object.values(config.inbound ?? {})) {
-    if (a.auth.type === 'oauth2') places.push({ place: `inbound/${a.table}`, label: `the inbound account of ${a.table}`, auth: a.auth, properties: a.properties });
+    if (a.auth.type === 'oauth2') places.push({ place: `inbound/${a.table}`, label: `the inbound account of ${a.table}`, auth: a.auth, properties: a.properties, purpose: a.protocol });
   }
   return places;
 }
 
 /** The OAuth section: per account, the token, its expiry, the refresh token's age, the last refresh. */
 export const oauthChecks: DoctorCheck[] = [
+  {
+    // Renews what is due, as the daemon would; a failure is recorded in the token cache and
+    // reported by oauth.tokens with its diagnosis. A valid cached token costs no request.
+    id: 'oauth.renew',
+    symptom: 'oauth',
+    areas: ['oauth'],
+    network: true,
+    async run({ config, secrets, clock }) {
+      for (const p of oauthPlaces(config)) {
+        const tokens = await readTokens(secrets.store, p.place);
+        if (isDelegated(oauthSettingsOf(p.auth, p.properties)) && !tokens.refreshToken && !tokens.msalCache) continue; // needs a person: oauth.tokens says so
+        try {
+          await tokenProviderFor(p.place, p.auth, p.purpose, { secrets: secrets.store, clock }, p.properties).getToken();
+        } catch (error) {
+          if (!(error instanceof OAuthFailure)) throw error;
+        }
+      }
+    },
+  },
   {
     id: 'oauth.tokens',
     symptom: 'oauth',
@@ -39,16 +59,7 @@ export const oauthChecks: DoctorCheck[] = [
         const base = { check: this.id, symptom: this.symptom } as const;
         let bad = false;
 
-        if (tokens.lastRefresh && !tokens.lastRefresh.ok) {
-          const d = diagnose({ area: 'oauth', text: tokens.lastRefresh.error ?? '' });
-          report.finding({
-            ...base, severity: 'error',
-            title: `Getting a token for ${p.label} failed at ${tokens.lastRefresh.at}`,
-            seen: tokens.lastRefresh.error ?? '(no words recorded)',
-            cause: d.cause, fix: d.fix, command: d.command ?? reset,
-          });
-          bad = true;
-        } else if (delegated && !tokens.refreshToken && !tokens.msalCache) {
+        if (delegated && !tokens.refreshToken && !tokens.msalCache) {
           report.finding({
             ...base, severity: 'error',
             title: `${cap(p.label)} has no OAuth sign-in`,
@@ -56,6 +67,15 @@ export const oauthChecks: DoctorCheck[] = [
             cause: 'Nobody has signed in for this mailbox yet, or the tokens were reset: no token can be got without a person.',
             fix: 'Sign in as the mailbox user on a terminal.',
             command: reset,
+          });
+          bad = true;
+        } else if (tokens.lastRefresh && !tokens.lastRefresh.ok) {
+          const d = diagnose({ area: 'oauth', text: tokens.lastRefresh.error ?? '' });
+          report.finding({
+            ...base, severity: 'error',
+            title: `Getting a token for ${p.label} failed at ${tokens.lastRefresh.at}`,
+            seen: tokens.lastRefresh.error ?? '(no words recorded)',
+            cause: d.cause, fix: d.fix, command: d.command ?? reset,
           });
           bad = true;
         } else if (!delegated && !tokens.accessToken && !tokens.lastRefresh) {

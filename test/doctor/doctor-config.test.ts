@@ -1,6 +1,7 @@
 import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { startKeyringSession } from '../helpers/keyring-session.js';
 import { runCli } from '../helpers/run-cli.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
 import { doctor, findingsOf, newKb, ok } from './doctor-helpers.js';
@@ -92,5 +93,32 @@ describe('doctor: the Configuration section (static checks, no server needed)', 
     const findings = findingsOf(await doctor(env, '--only', 'config', '--no-network'), 'config.secrets-stored');
     expect(findings).toEqual([expect.objectContaining({ severity: 'error', title: '1 of 2 secret(s) the configuration refers to are missing from the file store', command: 'mailctl configure server' })]);
     expect(findings[0]!.seen).toBe('outbound password (outbound/password)');
+  });
+
+  it('secrets kept in a keyring that does not persist: after a "reboot" the keyring is empty → error naming each lost secret and the way out', async () => {
+    const home = tempDir();
+    const before = await startKeyringSession(tempDir());
+    let env: Record<string, string> = { MAILCTL_HOME: home, ...before.env };
+    try {
+      await newKb(env);
+      await ok(env, server, 'smtp-password');
+      expect(JSON.parse(readFileSync(join(home, 'config.json'), 'utf8')).secretBackend).toBe('keyring');
+      expect((await doctor(env, '--only', 'config', '--no-network')).findings).toEqual([]);
+    } finally {
+      before.stop();
+    }
+    // The same Secret Service comes back after the reboot, with nothing in it.
+    const after = await startKeyringSession(tempDir());
+    env = { MAILCTL_HOME: home, ...after.env };
+    try {
+      const report = await doctor(env, '--only', 'config', '--no-network');
+      const [finding] = findingsOf(report, 'config.secrets-stored');
+      expect(finding).toMatchObject({ severity: 'error', title: '2 of 2 secret(s) the configuration refers to are missing from the keyring store', command: 'mailctl configure server' });
+      expect(finding!.seen).toBe('reference key k1 (kb/refkey/k1); outbound password (outbound/password)');
+      expect(finding!.cause).toContain('does not persist');
+      expect(finding!.fix).toContain('MAILCTL_SECRET_BACKEND=file');
+    } finally {
+      after.stop();
+    }
   });
 });
