@@ -57,7 +57,7 @@ export const unexpectedChecks: DoctorCheck[] = [
           title: `${g.n} duplicate(s) from ${who} held back in the last ${lookBackDays} days`,
           seen: `${g.n} message(s) identical to one already queued (same rule, record, recipients and content), over ${g.records} record(s); last ${g.last}`,
           cause: g.rule ? `The rule ran more than once for the same record, e.g. an unexpected API trigger (the source guide). The copies were not sent.` : 'The same message was queued twice (a script or a person sent it again). The copies were not sent.',
-          fix: g.rule ? `Review rule ${g.rule}'s trigger in the KB. If a copy really should go, release it.` : 'Find who queued it twice; release a copy only if it really should go.',
+          fix: g.rule ? `Review rule ${g.rule}'s trigger in the KB. If a copy really should go: mailctl queue retry ID.` : 'Find who queued it twice; send a copy (mailctl queue retry ID) only if it really should go.',
           command: `mailctl queue list --status duplicate`,
         });
       }
