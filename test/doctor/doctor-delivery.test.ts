@@ -1,4 +1,6 @@
 import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDovecot, type Dovecot } from '../helpers/dovecot.js';
 import { freePort } from '../helpers/free-port.js';
@@ -88,6 +90,14 @@ describe('doctor: a healthy installation against real servers, then "No emails a
     expect(poll).toMatchObject({ severity: 'error', title: expect.stringMatching(/^The last poll of contracts failed \(1 time\(s\) in a row, last success /) });
     expect(poll!.seen).toMatch(/ECONNREFUSED|refused/i);
     expect(report.skipped).toEqual(['inbound.accounts']);
+
+    // An account switched off by hand in config.json is not polled: a warning, not a connection attempt.
+    const configPath = join(env.MAILCTL_HOME, 'config.json');
+    const config = JSON.parse(readFileSync(configPath, 'utf8'));
+    config.inbound.contracts.enabled = false;
+    writeFileSync(configPath, JSON.stringify(config), { mode: 0o600 });
+    report = await doctor(env, '--only', 'inbound');
+    expect(findingsOf(report, 'inbound.accounts')).toEqual([expect.objectContaining({ severity: 'warning', title: 'The inbound account of contracts is disabled', command: 'mailctl configure inbound contracts' })]);
 
     // The kill switch.
     await ok(env, ['config', 'set', 'email_enabled', 'false']);

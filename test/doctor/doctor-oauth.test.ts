@@ -66,6 +66,16 @@ describe('doctor: OAuth tokens from a local identity provider (oidc-provider ove
     expect(finding!.cause).toMatch(/identity provider could not be reached|could not be reached/i);
   });
 
+  it('client credentials saved without verification and never used → warning, fix: reset-oauth (which gets a token and verifies)', async () => {
+    const env = envFor();
+    await newKb(env);
+    await ok(env, [...oauthServer(sink.port), '--client-id', 'mailctl-app', '--secret-stdin', '--no-verify'], clientSecret);
+    const report = await doctor(env, '--only', 'oauth', '--no-network');
+    expect(report.ok).toBe(true);
+    expect(findingsOf(report, 'oauth.tokens')).toEqual([expect.objectContaining({ severity: 'warning', title: 'The outbound server has never got a token', command: 'mailctl reset-oauth outbound' })]);
+    expect((await doctor(env, '--only', 'oauth')).findings).toEqual([]); // with the network, oauth.renew gets one
+  });
+
   it('delegated sign-in: none yet → error, fix: reset-oauth; a refresh token unused for 61 days → warning, for 91 days → error', async () => {
     const env = envFor();
     await newKb(env);

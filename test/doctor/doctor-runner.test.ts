@@ -1,0 +1,30 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { resolveGlobals } from '../../src/config/globals.js';
+import { resolvePaths } from '../../src/config/paths.js';
+import { runDoctorChecks } from '../../src/doctor/doctor-checks.js';
+import { FileSecretStore } from '../../src/secrets/file-secret-store.js';
+import { openDatabase } from '../../src/store/database.js';
+import { useTempDirs } from '../helpers/temp-dir.js';
+
+describe('doctor\'s runner', () => {
+  const tempDir = useTempDirs();
+
+  it('a check that breaks becomes an error finding and the other checks still run; --no-network skips exactly the network checks', async () => {
+    const home = tempDir();
+    const paths = resolvePaths({ MAILCTL_HOME: home });
+    const db = await openDatabase(paths.databasePath);
+    db.close(); // every check that reads the database now throws
+    const store = new FileSecretStore({ path: paths.secretFilePath, keyPath: paths.secretKeyPath });
+    const config = { kb: { name: 'acme', url: 'https://records.acme.test', environment: 'production' as const, refKeyIds: ['k1'], activeRefKeyId: 'k1', createdAt: new Date().toISOString() } };
+    const result = await runDoctorChecks(
+      { config, globals: resolveGlobals({}), paths, configPath: join(home, 'config.json'), fileModes: new Map(), clock: { now: () => new Date() }, db, secrets: { store, reason: 'test', recorded: true }, timeoutMs: 2000 },
+      { network: false },
+    );
+    const broken = result.findings.filter((f) => f.title.endsWith('could not run'));
+    expect(broken.map((f) => f.check).sort()).toEqual(['daemon.heartbeat', 'queue.deferred', 'queue.duplicates', 'queue.over-limits', 'queue.rule-repeats', 'queue.size-failures']);
+    expect(broken.every((f) => f.severity === 'error' && /database connection is not open/i.test(f.seen))).toBe(true);
+    expect(result.passed.map((p) => p.check)).toContain('config.email-enabled');
+    expect(result.skipped).toEqual(['outbound.login', 'inbound.accounts', 'outbound.server-size', 'oauth.renew']);
+  });
+});
