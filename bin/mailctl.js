@@ -10,4 +10,12 @@ if (args.length === 1 && (args[0] === '--version' || args[0] === '-V')) {
   process.exit(0);
 }
 const { main } = await import('../dist/cli.js');
-process.exit(await main(args));
+const code = await main(args);
+// process.exit() drops what a pipe has not taken yet (a long --json read by a slower
+// process was cut at 64 KB and more): wait until stdout and stderr have flushed. A reader
+// that went away (`| head`) ends the wait too.
+await Promise.all([process.stdout, process.stderr].map((stream) => new Promise((resolve) => {
+  stream.on('error', resolve);
+  stream.write('', resolve);
+})));
+process.exit(code);

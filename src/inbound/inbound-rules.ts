@@ -29,8 +29,26 @@ export interface RuleInput {
 
 /** A subject without reply/forward prefixes and our token, for a new record's title. */
 export function titleOf(subject: string): string {
-  const clean = subject.replace(/\s*\[ref:[A-Za-z0-9_\-\s]+\]\s*/g, ' ').replace(/^\s*((re|fw|fwd|aw|wg|sv|vs)\s*:\s*)+/i, '').trim();
+  const clean = withoutSubjectTokens(subject).replace(/^\s*((re|fw|fwd|aw|wg|sv|vs)\s*:\s*)+/i, '').trim();
   return clean || '(no subject)';
+}
+
+// Each `[ref:…]` token with the white space around it replaced by one space, as
+// `subject.replace(/\s*\[ref:[A-Za-z0-9_\-\s]+\]\s*/g, ' ')` does — but in linear time: that
+// expression retries at every character of a long run of spaces (a hostile subject of
+// 1 MB of spaces took hours).
+function withoutSubjectTokens(subject: string): string {
+  let out = '';
+  let pos = 0;
+  for (const match of subject.matchAll(/\[ref:[A-Za-z0-9_\-\s]+\]/g)) {
+    let start = match.index!;
+    while (start > pos && /\s/.test(subject[start - 1]!)) start--;
+    let end = match.index! + match[0].length;
+    while (end < subject.length && /\s/.test(subject[end]!)) end++;
+    out += `${subject.slice(pos, start)} `;
+    pos = end;
+  }
+  return out + subject.slice(pos);
 }
 
 /**
@@ -45,7 +63,7 @@ export function decide(input: RuleInput): Decision {
   const refusedNote = input.refused.length ? ` (refused reference: ${input.refused.join('; ')})` : '';
   if (automatic) {
     const what = { bounce: 'a delivery status report (bounce)', 'auto-reply': 'an automatic reply', list: 'mailing-list or bulk mail' }[automatic];
-    return { action: 'none', disposition: automatic, reason: `${what}: never creates records or triggers mail`, ...(reference ? { recordId: reference.recordId } : {}) };
+    return { action: 'none', disposition: automatic, reason: `${what}: never creates records or triggers mail${refusedNote}`, ...(reference ? { recordId: reference.recordId } : {}) };
   }
   const body = account.notes === 'new-text' ? stripQuoted(message.text) : message.text.trim();
   if (reference) {
@@ -61,7 +79,7 @@ export function decide(input: RuleInput): Decision {
   if (sender && !sender.isGuest) {
     if (!account.allowRecordCreation) return { action: 'none', disposition: 'ignored', reason: `no reference, and this account does not create records${refusedNote}` };
     if (!sender.canCreateIn.includes(account.table)) return { action: 'none', disposition: 'ignored', reason: `no reference, and ${sender.email} may not create records in ${account.table}${refusedNote}` };
-    return { action: 'create', disposition: 'record-created', reason: `no reference; ${sender.email} is a contact allowed to create records in ${account.table}`, title: titleOf(message.subject), createdBy: sender.email, note: body || '(no text)' };
+    return { action: 'create', disposition: 'record-created', reason: `no reference; ${sender.email} is a contact allowed to create records in ${account.table}${refusedNote}`, title: titleOf(message.subject), createdBy: sender.email, note: body || '(no text)' };
   }
   switch (account.unknownSender) {
     case 'ignore':
@@ -71,6 +89,6 @@ export function decide(input: RuleInput): Decision {
     case 'guest':
       if (!account.allowRecordCreation) return { action: 'none', disposition: 'ignored', reason: `unknown sender; the guest policy is set but this account does not create records${refusedNote}` };
       if (!input.guest) return { action: 'none', disposition: 'ignored', reason: `unknown sender; the guest contact ${account.guestContact ?? '(none)'} does not exist${refusedNote}` };
-      return { action: 'create', disposition: 'guest-record-created', reason: `no reference and an unknown sender: created under the guest contact ${input.guest.email}`, title: titleOf(message.subject), createdBy: input.guest.email, note: `From ${message.fromName ? `${message.fromName} ` : ''}<${senderAddress}>:\n${body || '(no text)'}` };
+      return { action: 'create', disposition: 'guest-record-created', reason: `no reference and an unknown sender: created under the guest contact ${input.guest.email}${refusedNote}`, title: titleOf(message.subject), createdBy: input.guest.email, note: `From ${message.fromName ? `${message.fromName} ` : ''}<${senderAddress}>:\n${body || '(no text)'}` };
   }
 }

@@ -100,7 +100,7 @@ function decideFor(ctx: IngestContext, account: InboundAccount, message: ParsedM
   const contacts = new ContactsRepo(ctx.db, ctx.clock);
   const search = findReference(message.headers, ctx.keys);
   // A bounce carries our message inside it: look there too.
-  const embedded = !search.found && message.embedded ? findReference(parseHeaderBlock(message.embedded.replace(/^[\s\S]*?(?=^[A-Za-z-]+:)/m, '')), ctx.keys) : undefined;
+  const embedded = !search.found && message.embedded ? findReference(parseHeaderBlock(fromFirstHeaderLine(message.embedded)), ctx.keys) : undefined;
   const found = search.found ?? embedded?.found;
   const refused = [...search.rejected, ...(embedded?.rejected ?? [])].map((r) => `${r.source}: ${r.reason}`);
   let reference: { recordId: number; table: string; source: string } | null = null;
@@ -122,4 +122,14 @@ function decideFor(ctx: IngestContext, account: InboundAccount, message: ParsedM
     sender: message.from ? contacts.findByEmail(message.from) ?? null : null,
     guest,
   });
+}
+
+/**
+ * The text from its first line that looks like a header on (all of it when none does), as
+ * `text.replace(/^[\s\S]*?(?=^[A-Za-z-]+:)/m, '')` — in linear time: that expression took
+ * seconds per message on a returned copy of 64 KB of blank lines.
+ */
+export function fromFirstHeaderLine(text: string): string {
+  const first = /^[A-Za-z-]+:/m.exec(text);
+  return first ? text.slice(first.index) : text;
 }

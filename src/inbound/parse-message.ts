@@ -69,12 +69,9 @@ export async function parseMessage(raw: Readable, limits: { maxTextChars: number
     raw.pipe(tee).pipe(parser);
   });
   const headers = parseHeaderBlock(headerText + '\r\n\r\n');
-  const address = (value: string | undefined) => {
-    const match = /<([^<>\s]+@[^<>\s]+)>/.exec(value ?? '') ?? /([^\s<>",;:]+@[^\s<>",;:]+)/.exec(value ?? '');
-    return match ? match[1]!.toLowerCase() : null;
-  };
+  const address = (value: string | undefined) => addressIn(value ?? '');
   const fromHeader = headers.get('from');
-  const name = fromHeader ? fromHeader.replace(/<[^>]*>/, '').replace(/"/g, '').trim() || null : null;
+  const name = fromHeader ? withoutFirstAngleBrackets(fromHeader).replace(/"/g, '').trim() || null : null;
   const messageId = /<([^<>\s]+)>/.exec(headers.get('message-id') ?? '')?.[1] ?? null;
   const { decodeHeaderValue } = await import('../mime/header-block.js');
   return {
@@ -90,4 +87,29 @@ export async function parseMessage(raw: Readable, limits: { maxTextChars: number
     contentHash: hash.digest('hex'),
     size,
   };
+}
+
+// A header line can be 1 MB: these helpers are linear where the regular expressions they
+// replace backtracked quadratically (a From of 1 MB without "@", or of "<<<…", took hours).
+
+/**
+ * The first address in a header value, lower-cased: `<local@domain>`, else a bare
+ * `local@domain` token — what `/<([^<>\s]+@[^<>\s]+)>/`, then
+ * `/([^\s<>",;:]+@[^\s<>",;:]+)/`, matched.
+ */
+export function addressIn(value: string): string | null {
+  for (const match of value.matchAll(/<([^<>\s]*)>/g)) {
+    if (match[1]!.slice(1, -1).includes('@')) return match[1]!.toLowerCase();
+  }
+  for (const token of value.split(/[\s<>",;:]+/)) {
+    if (token.slice(1, -1).includes('@')) return token.toLowerCase();
+  }
+  return null;
+}
+
+/** The value without its first `<…>` (as `value.replace(/<[^>]*>/, '')`). */
+export function withoutFirstAngleBrackets(value: string): string {
+  const open = value.indexOf('<');
+  const close = open < 0 ? -1 : value.indexOf('>', open + 1);
+  return close < 0 ? value : value.slice(0, open) + value.slice(close + 1);
 }

@@ -1,0 +1,91 @@
+import { describe, expect, it } from 'vitest';
+import { titleOf } from '../../src/inbound/inbound-rules.js';
+import { fromFirstHeaderLine } from '../../src/inbound/ingest-message.js';
+import { addressIn, withoutFirstAngleBrackets } from '../../src/inbound/parse-message.js';
+import { stripQuoted } from '../../src/inbound/strip-quoted.js';
+import { seededRandom } from '../helpers/hostile-messages.js';
+import { bySize } from '../helpers/reliability-tier.js';
+
+// The hostile-inbound suite found regular expressions in the inbound path that backtracked
+// quadratically: a 1 MB header or body stalled `mailctl daemon --once` for minutes to hours.
+// They were replaced by linear code. This file proves the replacements (1) give exactly what
+// the old expressions gave, on seeded random strings made of the characters that matter,
+// and (2) stay fast on the shapes that stalled the old ones.
+
+const old = {
+  address: (value: string) => {
+    const match = /<([^<>\s]+@[^<>\s]+)>/.exec(value) ?? /([^\s<>",;:]+@[^\s<>",;:]+)/.exec(value);
+    return match ? match[1]!.toLowerCase() : null;
+  },
+  displayName: (value: string) => value.replace(/<[^>]*>/, ''),
+  title: (subject: string) => subject.replace(/\s*\[ref:[A-Za-z0-9_\-\s]+\]\s*/g, ' ').replace(/^\s*((re|fw|fwd|aw|wg|sv|vs)\s*:\s*)+/i, '').trim() || '(no subject)',
+  embedded: (text: string) => text.replace(/^[\s\S]*?(?=^[A-Za-z-]+:)/m, ''),
+  stripQuoted: (text: string) => {
+    const lines = text.replace(/\r\n?/g, '\n').split('\n');
+    let end = lines.length;
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!;
+      const next = lines[i + 1] ?? '';
+      if (/^-{2,}\s*(Original Message|Ursprüngliche Nachricht|Message d'origine)\s*-{2,}/i.test(line.trim()) || /^_{10,}$/.test(line.trim())
+        || /^On .+ wrote:$/i.test(line.trim()) || (/^On .+/i.test(line.trim()) && /wrote:$/i.test(next.trim()))
+        || /^Am .+ schrieb .+:$/i.test(line.trim()) || (/^From: /i.test(line) && /^(Sent|Date): /i.test(next)) || /^>/.test(line)) {
+        end = i;
+        break;
+      }
+    }
+    return lines.slice(0, end).join('\n').replace(/\s+$/, '');
+  },
+};
+
+const atoms = ['<', '>', '@', ' ', '  ', '\t', '"', ',', ';', ':', 'a', 'B', 'z9', '[ref:', '[ref: ', ']', 'Ab12_-', '-', '\n', '\r', '\r\n', '\u2028', '\u00a0', '\ufeff',
+  'Am ', 'am ', ' schrieb ', ' SCHRIEB ', 'RE:', 'fw :', 'Aw: ', 'On ', ' wrote:', 'From: ', 'Sent: ', 'Date: ', '----- Original Message -----', '__________', 'é', 'ſ', 'İ', 'X-Mailctl-Ref:'];
+
+describe('the inbound parsing helpers: linear, and the same answers as the expressions they replaced', () => {
+  it('agree with the old expressions on seeded random strings', () => {
+    const cases = bySize(300_000, 40_000);
+    const rnd = seededRandom(8);
+    const checked = { address: 0, positiveAddress: 0, title: 0, strippedSomething: 0 };
+    for (let i = 0; i < cases; i++) {
+      let s = '';
+      for (let n = Math.floor(rnd() * 16); n > 0; n--) s += atoms[Math.floor(rnd() * atoms.length)];
+      expect(addressIn(s), JSON.stringify(s)).toBe(old.address(s));
+      expect(withoutFirstAngleBrackets(s), JSON.stringify(s)).toBe(old.displayName(s));
+      expect(titleOf(s), JSON.stringify(s)).toBe(old.title(s));
+      expect(stripQuoted(s), JSON.stringify(s)).toBe(old.stripQuoted(s));
+      expect(fromFirstHeaderLine(s), JSON.stringify(s)).toBe(old.embedded(s));
+      checked.address++;
+      if (old.address(s) !== null) checked.positiveAddress++;
+      if (old.title(s) !== s.trim()) checked.title++;
+      if (old.stripQuoted(s) !== s.replace(/\r\n?/g, '\n').trimEnd()) checked.strippedSomething++;
+    }
+    // The random strings reach the interesting branches, not only the "no match" one.
+    expect(checked.positiveAddress).toBeGreaterThan(cases / 100);
+    expect(checked.title).toBeGreaterThan(cases / 50);
+    expect(checked.strippedSomething).toBeGreaterThan(cases / 50);
+    console.log(`helpers vs old expressions: ${cases} strings agree (${checked.positiveAddress} with an address, ${checked.title} titles changed, ${checked.strippedSomething} bodies cut)`);
+  }, 600_000);
+
+  it('take well under a second on the 1 MB shapes that stalled the old expressions for minutes to hours', () => {
+    const mb = 1024 * 1024;
+    const shapes: Array<[string, () => unknown]> = [
+      ['address: From without "@"', () => addressIn('a'.repeat(mb))],
+      ['address: "<a@a@a@…" without ">"', () => addressIn(`<${'a@'.repeat(mb / 2)}`)],
+      ['display name: "<<<<…"', () => withoutFirstAngleBrackets('<'.repeat(mb))],
+      ['title: a run of spaces', () => titleOf(`a${' '.repeat(mb)}b`)],
+      ['title: "[ref:" repeated', () => titleOf('[ref: '.repeat(mb / 6))],
+      ['body: spaces not at the end', () => stripQuoted(`${' '.repeat(mb)}x`)],
+      ['body: "Am schrieb x schrieb x …"', () => stripQuoted(`Am${' schrieb x'.repeat(mb / 10)}`)],
+      ['bounce: 1 MB of blank lines', () => fromFirstHeaderLine('\n'.repeat(mb))],
+    ];
+    const timings: string[] = [];
+    for (const [name, run] of shapes) {
+      const start = performance.now();
+      run();
+      const ms = performance.now() - start;
+      timings.push(`${name} ${ms.toFixed(0)} ms`);
+      // The old expressions took minutes to hours here; 2 s is generous on a loaded machine.
+      expect(ms, name).toBeLessThan(2000);
+    }
+    console.log(timings.join('\n'));
+  });
+});
