@@ -1,13 +1,14 @@
 // `npm run bench`: every benchmark, a table, and JSON under bench/results/.
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
+import { benchInboundIngest } from './inbound-ingest.js';
 import { benchOutboundDrain } from './outbound-drain.js';
 import { benchQueueScale } from './queue-scale.js';
 import { benchStartup } from './startup.js';
 import { benchTestSend } from './test-send.js';
 
 const rows = [];
-for (const bench of [benchStartup, benchTestSend, benchQueueScale, benchOutboundDrain]) rows.push(...(await bench()));
+for (const bench of [benchStartup, benchTestSend, benchQueueScale, benchOutboundDrain, benchInboundIngest]) rows.push(...(await bench()));
 
 const fmt = (n) => (typeof n === 'number' ? (n >= 100 ? n.toFixed(0) : n.toFixed(2)) : '');
 console.log('benchmark | value | baseline | ratio | target | met');

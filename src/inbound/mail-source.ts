@@ -59,5 +59,7 @@ export interface MailSource {
   open(ref: MessageRef): Promise<Readable>;
   /** Marks a message done: mark read, move, delete, or nothing (per the account). */
   markDone(ref: MessageRef): Promise<void>;
+  /** Marks several messages done in one go; optional (IMAP: one command for all, not one each). */
+  markDoneMany?(refs: MessageRef[]): Promise<void>;
   close(): Promise<void>;
 }
