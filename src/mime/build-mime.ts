@@ -1,0 +1,129 @@
+import { randomBytes } from 'node:crypto';
+
+/** What a message is made of; every text is Unicode, the builder does the encoding. */
+export interface MimeParts {
+  from: string;
+  to: string[];
+  subject: string;
+  date: Date;
+  /** Without angle brackets. */
+  messageId: string;
+  text: string;
+  html?: string | undefined;
+  attachments?: ReadonlyArray<{ filename: string; content: Buffer; contentType?: string | undefined }> | undefined;
+  /** Extra headers, in order (names as given). */
+  headers?: Record<string, string> | undefined;
+}
+
+const crlf = '\r\n';
+const nonAscii = /[^\x20-\x7e]/;
+
+/** A header value can never carry a line break (header injection): line ends become spaces. */
+function oneLine(value: string): string {
+  return value.replace(/[\r\n\0]+/g, ' ');
+}
+
+/**
+ * RFC 2047 encoded-words (B, UTF-8) for text with non-ASCII, split on character
+ * boundaries so each word stays under 75 characters.
+ */
+export function encodeWords(value: string): string {
+  const text = oneLine(value);
+  if (!nonAscii.test(text)) return text;
+  const words: string[] = [];
+  let chunk = '';
+  for (const ch of text) {
+    if (Buffer.byteLength(chunk + ch, 'utf8') > 45) {
+      words.push(chunk);
+      chunk = '';
+    }
+    chunk += ch;
+  }
+  if (chunk) words.push(chunk);
+  return words.map((w) => `=?UTF-8?B?${Buffer.from(w, 'utf8').toString('base64')}?=`).join(`${crlf} `);
+}
+
+/** "Name <addr>" or "addr", with the display name quoted or encoded as it needs. */
+export function formatAddress(input: string): string {
+  const m = /^\s*(.*?)\s*<([^<>]+)>\s*$/.exec(oneLine(input));
+  if (!m) return oneLine(input).trim();
+  const name = m[1]!.replace(/^"(.*)"$/, '$1');
+  const address = m[2]!.trim();
+  if (!name) return address;
+  if (nonAscii.test(name)) return `${encodeWords(name)} <${address}>`;
+  return /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~ ]+$/.test(name) ? `${name} <${address}>` : `"${name.replace(/(["\\])/g, '\\$1')}" <${address}>`;
+}
+
+/** RFC 5322 date-time in UTC ("Fri, 27 Nov 2026 10:00:00 +0000"). */
+export function formatDate(date: Date): string {
+  return date.toUTCString().replace(/GMT$/, '+0000');
+}
+
+function base64Lines(content: Buffer): string {
+  const b64 = content.toString('base64');
+  const lines: string[] = [];
+  for (let i = 0; i < b64.length; i += 76) lines.push(b64.slice(i, i + 76));
+  return lines.join(crlf);
+}
+
+/** A text part: 7bit when it is plain ASCII with short lines, else base64. */
+function textPart(body: string, subtype: 'plain' | 'html'): string {
+  const normalized = body.replace(/\r?\n/g, crlf);
+  const plain = !nonAscii.test(normalized.replace(/\r\n/g, '')) && normalized.split(crlf).every((l) => l.length <= 998);
+  const type = `Content-Type: text/${subtype}; charset=utf-8`;
+  return plain
+    ? `${type}${crlf}Content-Transfer-Encoding: 7bit${crlf}${crlf}${normalized}`
+    : `${type}${crlf}Content-Transfer-Encoding: base64${crlf}${crlf}${base64Lines(Buffer.from(normalized, 'utf8'))}`;
+}
+
+const contentTypes: Record<string, string> = {
+  pdf: 'application/pdf', txt: 'text/plain', csv: 'text/csv', html: 'text/html', htm: 'text/html', json: 'application/json', xml: 'application/xml',
+  png: 'image/png', jpg: 'image/jpeg', jpeg: 'image/jpeg', gif: 'image/gif', zip: 'application/zip', eml: 'message/rfc822',
+  doc: 'application/msword', docx: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+  xls: 'application/vnd.ms-excel', xlsx: 'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet',
+};
+
+/** A filename parameter: plain when it can be, else RFC 2231 (filename*=utf-8''…). */
+function filenameParam(name: string): string {
+  const clean = oneLine(name).replace(/[\\/]/g, '_');
+  if (!nonAscii.test(clean) && !/["\\]/.test(clean)) return `filename="${clean}"`;
+  return `filename*=utf-8''${encodeURIComponent(clean).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}`;
+}
+
+function attachmentPart(a: { filename: string; content: Buffer; contentType?: string | undefined }): string {
+  const ext = /\.([A-Za-z0-9]+)$/.exec(a.filename)?.[1]?.toLowerCase() ?? '';
+  // An .eml is attached as bytes: base64 inside message/rfc822 is not allowed (RFC 2046 5.2.1).
+  const type = oneLine(a.contentType ?? (ext === 'eml' ? 'application/octet-stream' : contentTypes[ext] ?? 'application/octet-stream'));
+  const param = filenameParam(a.filename);
+  return `Content-Type: ${type}; ${param.replace('filename', 'name')}${crlf}Content-Transfer-Encoding: base64${crlf}Content-Disposition: attachment; ${param}${crlf}${crlf}${base64Lines(a.content)}`;
+}
+
+function boundary(): string {
+  return `--_mailctl_${randomBytes(12).toString('hex')}`;
+}
+
+function multipart(subtype: 'mixed' | 'alternative', parts: string[]): string {
+  const b = boundary();
+  return `Content-Type: multipart/${subtype}; boundary="${b}"${crlf}${crlf}${parts.map((p) => `--${b}${crlf}${p}${crlf}`).join('')}--${b}--${crlf}`;
+}
+
+/**
+ * Builds the RFC 5322 / MIME message in one pass (no streams): the work a records system's
+ * mail needs (text, optional HTML, attachments, Unicode everywhere) without loading a
+ * general-purpose composer at every start of test-send or for every queued message.
+ */
+export function buildMime(parts: MimeParts): Buffer {
+  const headers: string[] = [
+    `From: ${formatAddress(parts.from)}`,
+    `To: ${parts.to.map(formatAddress).join(', ')}`,
+    `Subject: ${encodeWords(parts.subject)}`,
+    `Date: ${formatDate(parts.date)}`,
+    `Message-ID: <${oneLine(parts.messageId)}>`,
+    ...Object.entries(parts.headers ?? {}).map(([name, value]) => `${name.replace(/[^A-Za-z0-9-]/g, '')}: ${encodeWords(value)}`),
+    'MIME-Version: 1.0',
+  ];
+  const body = parts.html ? multipart('alternative', [textPart(parts.text, 'plain'), textPart(parts.html, 'html')]) : textPart(parts.text, 'plain');
+  const attachments = parts.attachments ?? [];
+  const content = attachments.length ? multipart('mixed', [body, ...attachments.map(attachmentPart)]) : body;
+  return Buffer.from(`${headers.join(crlf)}${crlf}${content.endsWith(crlf) ? content : content + crlf}`, 'utf8');
+}
