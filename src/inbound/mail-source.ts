@@ -46,7 +46,8 @@ export interface ListOptions {
 
 /**
  * One inbound mailbox, whatever the protocol. Messages are streamed: a source never
- * holds a whole message in memory.
+ * holds a whole large message in memory (IMAP holds small ones, up to 256 KB each and
+ * 4 MB in all, fetched ahead of their turn).
  */
 export interface MailSource {
   readonly protocol: 'imap' | 'pop3' | 'graph';

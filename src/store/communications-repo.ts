@@ -1,5 +1,5 @@
 import type { Clock } from '../clock.js';
-import type { Database } from './database.js';
+import { cachedStatement, type Database } from './database.js';
 
 export interface InboundCommunication {
   account: string;
@@ -41,18 +41,18 @@ export class CommunicationsRepo {
 
   /** True when this mailbox entry was already taken (its rows are committed). */
   hasMailboxKey(account: string, mailboxKey: string): boolean {
-    return this.db.prepare('SELECT 1 FROM communications WHERE account = ? AND mailbox_key = ?').get(account, mailboxKey) !== undefined;
+    return cachedStatement(this.db, 'SELECT 1 FROM communications WHERE account = ? AND mailbox_key = ?').get(account, mailboxKey) !== undefined;
   }
 
   /** The communication of a message seen before under another mailbox id (same Message-ID or, without one, same bytes). */
   findRepeat(account: string, messageId: string | null, contentHash: string): CommunicationRow | undefined {
     return (messageId
-      ? this.db.prepare(`SELECT ${columns} FROM communications WHERE direction = 'inbound' AND account = ? AND message_id = ?`).get(account, messageId)
-      : this.db.prepare(`SELECT ${columns} FROM communications WHERE direction = 'inbound' AND account = ? AND message_id IS NULL AND content_hash = ?`).get(account, contentHash)) as CommunicationRow | undefined;
+      ? cachedStatement(this.db, `SELECT ${columns} FROM communications WHERE direction = 'inbound' AND account = ? AND message_id = ?`).get(account, messageId)
+      : cachedStatement(this.db, `SELECT ${columns} FROM communications WHERE direction = 'inbound' AND account = ? AND message_id IS NULL AND content_hash = ?`).get(account, contentHash)) as CommunicationRow | undefined;
   }
 
   insertInbound(c: InboundCommunication): number {
-    const result = this.db.prepare(`INSERT INTO communications
+    const result = cachedStatement(this.db, `INSERT INTO communications
       (direction, account, table_name, record_id, mailbox_key, message_id, content_hash, from_addr, to_addrs, subject, disposition, reason, size_bytes, created_at)
       VALUES ('inbound', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
       c.account, c.table, c.recordId, c.mailboxKey, c.messageId, c.messageId ? null : c.contentHash, c.from, c.to.join(', '), c.subject, c.disposition, c.reason, c.size, this.clock.now().toISOString(),
@@ -62,11 +62,11 @@ export class CommunicationsRepo {
 
   /** Marks our outbound message (by Message-ID) as bounced; true when one was found. */
   markOutboundBounced(messageId: string, reason: string): boolean {
-    return this.db.prepare(`UPDATE communications SET disposition = 'bounced', reason = ? WHERE direction = 'outbound' AND message_id = ?`).run(reason, messageId).changes > 0;
+    return cachedStatement(this.db, `UPDATE communications SET disposition = 'bounced', reason = ? WHERE direction = 'outbound' AND message_id = ?`).run(reason, messageId).changes > 0;
   }
 
   setRecord(id: number, recordId: number): void {
-    this.db.prepare('UPDATE communications SET record_id = ? WHERE id = ?').run(recordId, id);
+    cachedStatement(this.db, 'UPDATE communications SET record_id = ? WHERE id = ?').run(recordId, id);
   }
 
   list(filter: { table?: string; recordId?: number; limit?: number } = {}): CommunicationRow[] {
@@ -74,7 +74,7 @@ export class CommunicationsRepo {
     const params: unknown[] = [];
     if (filter.table) { where.push('table_name = ?'); params.push(filter.table); }
     if (filter.recordId !== undefined) { where.push('record_id = ?'); params.push(filter.recordId); }
-    return this.db.prepare(`SELECT ${columns} FROM communications ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`).all(...params, filter.limit ?? 100) as CommunicationRow[];
+    return cachedStatement(this.db, `SELECT ${columns} FROM communications ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`).all(...params, filter.limit ?? 100) as CommunicationRow[];
   }
 
 }

@@ -1,7 +1,7 @@
 import { UsageError } from '../errors.js';
 import { isEmailAddress } from '../config/globals.js';
 import type { Clock } from '../clock.js';
-import type { Database } from './database.js';
+import { cachedStatement, type Database } from './database.js';
 
 export interface Contact {
   id: number;
@@ -25,16 +25,15 @@ export class ContactsRepo {
     if (this.findByEmail(email)) throw new UsageError('E_CONTACT_EXISTS', `A contact with the address ${email} already exists.`);
     const tables = [...new Set(input.canCreateIn ?? [])];
     for (const table of tables) {
-      if (!this.db.prepare('SELECT 1 FROM tables WHERE name = ?').get(table)) {
+      if (!cachedStatement(this.db, 'SELECT 1 FROM tables WHERE name = ?').get(table)) {
         throw new UsageError('E_TABLE_UNKNOWN', `There is no table "${table}".`, { command: `mailctl tables add ${table}` });
       }
     }
     const id = this.db.transaction(() => {
-      const result = this.db
-        .prepare('INSERT INTO contacts (email, name, is_guest, created_at) VALUES (?, ?, ?, ?)')
+      const result = cachedStatement(this.db, 'INSERT INTO contacts (email, name, is_guest, created_at) VALUES (?, ?, ?, ?)')
         .run(email, input.name.trim() || email, input.isGuest ? 1 : 0, this.clock.now().toISOString());
       const contactId = Number(result.lastInsertRowid);
-      const grant = this.db.prepare('INSERT INTO contact_permissions (contact_id, table_name) VALUES (?, ?)');
+      const grant = cachedStatement(this.db, 'INSERT INTO contact_permissions (contact_id, table_name) VALUES (?, ?)');
       for (const table of tables) grant.run(contactId, table);
       return contactId;
     })();
@@ -54,7 +53,7 @@ export class ContactsRepo {
   }
 
   private query(where: string, ...params: unknown[]): Contact[] {
-    const rows = this.db.prepare(`
+    const rows = cachedStatement(this.db, `
       SELECT c.id, c.email, c.name, c.is_guest, c.created_at, group_concat(p.table_name, ',') AS tables
       FROM contacts c LEFT JOIN contact_permissions p ON p.contact_id = c.id
       ${where} GROUP BY c.id ORDER BY c.email`).all(...params) as ContactRow[];

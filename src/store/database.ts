@@ -35,6 +35,21 @@ export async function openDatabase(path: string, options: { upTo?: number; migra
   return db;
 }
 
+const statements = new WeakMap<Database, Map<string, BetterSqlite3.Statement>>();
+
+/**
+ * The prepared statement for `sql`, made once per database: preparing cost more than running
+ * the statement on the daemon's per-message path. Only for plain get/all/run use: a cached
+ * statement is shared, so it must not be switched to pluck/raw/expand mode.
+ */
+export function cachedStatement(db: Database, sql: string): BetterSqlite3.Statement {
+  let cache = statements.get(db);
+  if (!cache) statements.set(db, (cache = new Map()));
+  let statement = cache.get(sql);
+  if (!statement) cache.set(sql, (statement = db.prepare(sql)));
+  return statement;
+}
+
 /** The schema version the database is at (0 when empty). */
 export function schemaVersion(db: Database): number {
   ensureMigrationTable(db);

@@ -1,6 +1,6 @@
 import { UsageError } from '../errors.js';
 import type { Clock } from '../clock.js';
-import type { Database } from './database.js';
+import { cachedStatement, type Database } from './database.js';
 
 export interface RecordNote {
   id: number;
@@ -30,14 +30,13 @@ export class RecordsRepo {
 
   create(input: { table: string; title: string; createdBy: string; status?: string }): RecordRow {
     const now = this.clock.now().toISOString();
-    const result = this.db
-      .prepare('INSERT INTO records (table_name, title, status, created_by, updated_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+    const result = cachedStatement(this.db, 'INSERT INTO records (table_name, title, status, created_by, updated_by, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
       .run(input.table, input.title, input.status ?? 'open', input.createdBy, input.createdBy, now, now);
     return this.get(Number(result.lastInsertRowid))!;
   }
 
   get(id: number): RecordRow | undefined {
-    return this.db.prepare(`SELECT ${columns} FROM records WHERE id = ?`).get(id) as RecordRow | undefined;
+    return cachedStatement(this.db, `SELECT ${columns} FROM records WHERE id = ?`).get(id) as RecordRow | undefined;
   }
 
   require(id: number): RecordRow {
@@ -49,25 +48,23 @@ export class RecordsRepo {
   list(filter: { table?: string; limit?: number } = {}): RecordRow[] {
     const limit = filter.limit ?? 100;
     return filter.table
-      ? (this.db.prepare(`SELECT ${columns} FROM records WHERE table_name = ? ORDER BY id DESC LIMIT ?`).all(filter.table, limit) as RecordRow[])
-      : (this.db.prepare(`SELECT ${columns} FROM records ORDER BY id DESC LIMIT ?`).all(limit) as RecordRow[]);
+      ? (cachedStatement(this.db, `SELECT ${columns} FROM records WHERE table_name = ? ORDER BY id DESC LIMIT ?`).all(filter.table, limit) as RecordRow[])
+      : (cachedStatement(this.db, `SELECT ${columns} FROM records ORDER BY id DESC LIMIT ?`).all(limit) as RecordRow[]);
   }
 
   /** Appends to the additional notes and sets "updated by"; notes are never rewritten. */
   appendNote(recordId: number, input: { author: string; body: string; communicationId?: number }): RecordNote {
     const now = this.clock.now().toISOString();
     return this.db.transaction(() => {
-      const result = this.db
-        .prepare('INSERT INTO record_notes (record_id, author, body, communication_id, added_at) VALUES (?, ?, ?, ?, ?)')
+      const result = cachedStatement(this.db, 'INSERT INTO record_notes (record_id, author, body, communication_id, added_at) VALUES (?, ?, ?, ?, ?)')
         .run(recordId, input.author, input.body, input.communicationId ?? null, now);
-      this.db.prepare('UPDATE records SET updated_by = ?, updated_at = ? WHERE id = ?').run(input.author, now, recordId);
+      cachedStatement(this.db, 'UPDATE records SET updated_by = ?, updated_at = ? WHERE id = ?').run(input.author, now, recordId);
       return { id: Number(result.lastInsertRowid), author: input.author, body: input.body, communicationId: input.communicationId ?? null, addedAt: now };
     })();
   }
 
   notes(recordId: number): RecordNote[] {
-    return this.db
-      .prepare('SELECT id, author, body, communication_id AS communicationId, added_at AS addedAt FROM record_notes WHERE record_id = ? ORDER BY id')
+    return cachedStatement(this.db, 'SELECT id, author, body, communication_id AS communicationId, added_at AS addedAt FROM record_notes WHERE record_id = ? ORDER BY id')
       .all(recordId) as RecordNote[];
   }
 }

@@ -1,6 +1,6 @@
 import { UsageError } from '../errors.js';
 import type { Clock } from '../clock.js';
-import type { Database } from './database.js';
+import { cachedStatement, type Database } from './database.js';
 
 export interface TableRow {
   name: string;
@@ -20,12 +20,12 @@ export class TablesRepo {
     }
     if (this.get(name)) throw new UsageError('E_TABLE_EXISTS', `The table "${name}" already exists.`);
     const row: TableRow = { name, label: label ?? name, created_at: this.clock.now().toISOString() };
-    this.db.prepare('INSERT INTO tables (name, label, created_at) VALUES (@name, @label, @created_at)').run(row);
+    cachedStatement(this.db, 'INSERT INTO tables (name, label, created_at) VALUES (@name, @label, @created_at)').run(row);
     return row;
   }
 
   get(name: string): TableRow | undefined {
-    return this.db.prepare('SELECT name, label, created_at FROM tables WHERE name = ?').get(name) as TableRow | undefined;
+    return cachedStatement(this.db, 'SELECT name, label, created_at FROM tables WHERE name = ?').get(name) as TableRow | undefined;
   }
 
   /** The table, or a usage error naming the known ones. */
@@ -42,6 +42,6 @@ export class TablesRepo {
   }
 
   list(): TableRow[] {
-    return this.db.prepare('SELECT name, label, created_at FROM tables ORDER BY name').all() as TableRow[];
+    return cachedStatement(this.db, 'SELECT name, label, created_at FROM tables ORDER BY name').all() as TableRow[];
   }
 }
