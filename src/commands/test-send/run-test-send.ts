@@ -7,19 +7,23 @@ import { composeMessage } from '../../outbound/compose-message.js';
 import { checkDraft, checkServerSize } from '../../outbound/presend-checks.js';
 import { requireOutbound, smtpTargetFor } from '../../outbound/resolve-outbound.js';
 import { SmtpFailure } from '../../outbound/smtp-failure.js';
-import { reportSmtpFailure } from '../../outbound/smtp-report.js';
 import { runSmtpSession, type QuitAfter } from '../../outbound/smtp-session.js';
 import { presendExitCode, smtpPhaseExitCode } from '../../outbound/smtp-phase.js';
 import { OAuthFailure } from '../../auth/oauth-failure.js';
-import { diagnose } from '../../diagnosis/diagnose.js';
-import { tokenProviderFor } from '../../auth/token-provider-for.js';
-import { showDiagnosis } from '../../ui/show-diagnosis.js';
 
 export interface TestSendOptions {
   to: string;
   transcript?: boolean;
   quitAfter?: QuitAfter;
   timeout: string;
+}
+
+/** The catalog and its printing load only when something failed: a good send starts faster. */
+async function failureReporting() {
+  const [{ diagnose }, { reportSmtpFailure }, { showDiagnosis }] = await Promise.all([
+    import('../../diagnosis/diagnose.js'), import('../../outbound/smtp-report.js'), import('../../ui/show-diagnosis.js'),
+  ]);
+  return { diagnose, reportSmtpFailure, showDiagnosis };
 }
 
 /** `mailctl test-send --to ADDR`: one real message through the outbound server, every step checked. */
@@ -55,9 +59,12 @@ export async function runTestSend(deps: Deps, options: TestSendOptions): Promise
   try {
     target = quitBeforeAuth
       ? await smtpTargetFor({ ...outbound, auth: { type: 'none' } }, store, timeoutMs)
-      : await smtpTargetFor(outbound, store, timeoutMs, outbound.auth.type === 'oauth2' ? tokenProviderFor('outbound', outbound.auth, 'smtp', { secrets: store, clock: deps.clock }, outbound.properties) : undefined);
+      : await smtpTargetFor(outbound, store, timeoutMs, outbound.auth.type === 'oauth2'
+        ? (await import('../../auth/token-provider-for.js')).tokenProviderFor('outbound', outbound.auth, 'smtp', { secrets: store, clock: deps.clock }, outbound.properties)
+        : undefined);
   } catch (error) {
     if (!(error instanceof OAuthFailure)) throw error;
+    const { diagnose, showDiagnosis } = await failureReporting();
     // No token, so no login: this is the auth phase, said in the identity provider's words.
     const diagnosis = diagnose({ area: 'oauth', text: error.message, kind: error.error });
     out.error(`Test send failed while getting an OAuth token (phase auth, exit ${smtpPhaseExitCode.auth}).`);
@@ -99,6 +106,7 @@ export async function runTestSend(deps: Deps, options: TestSendOptions): Promise
   } catch (error) {
     if (options.transcript) printTranscript(deps, transcript);
     if (error instanceof SmtpFailure) {
+      const { reportSmtpFailure, showDiagnosis } = await failureReporting();
       const report = reportSmtpFailure(error, target);
       out.error(`Test send failed while ${report.phaseLabel} (phase ${report.phase}, exit ${report.exitCode}).`);
       showDiagnosis(out, report.diagnosis, report.serverSaid ?? report.error);
@@ -106,6 +114,7 @@ export async function runTestSend(deps: Deps, options: TestSendOptions): Promise
       return report.exitCode;
     }
     if (isUserError(error) && error.exitCode === presendExitCode) {
+      const { diagnose, showDiagnosis } = await failureReporting();
       const diagnosis = diagnose({ area: 'presend', text: error.message, kind: error.code });
       out.error(`Test send stopped before sending (phase presend, exit ${presendExitCode}): ${error.message}`);
       showDiagnosis(out, diagnosis);
