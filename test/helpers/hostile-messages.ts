@@ -184,11 +184,18 @@ function mustRefuseSubject(ctx: HostileContext, token: string, how: string): str
   return token;
 }
 
-/** A forged full token aimed at `recordId`, and how it was forged. */
-function forgedFull(g: Gen, recordId: number): { token: string; how: string } {
+/**
+ * A forged full token aimed at `recordId`, and how it was forged. `unauthentic` leaves out
+ * the tokens sealed with the KB's own key that name something that does not exist here
+ * (another KB, table or record): those authenticate, and the first candidate that
+ * authenticates is the message's reference (find-reference), so they cannot be decoys.
+ */
+function forgedFull(g: Gen, recordId: number, options: { unauthentic?: boolean } = {}): { token: string; how: string } {
   const ctx = g.ctx;
   const genuine = sealReference(refFor(g, recordId), ctx.activeKeyId, realKey(ctx));
-  const how = g.pick(['wrong-key', 'bit-flip', 'truncated', 'other-kb', 'no-such-record', 'unknown-key-id', 'other-table', 'not-base64', 'spliced'] as const);
+  const how = options.unauthentic
+    ? g.pick(['wrong-key', 'bit-flip', 'truncated', 'unknown-key-id', 'not-base64', 'spliced'] as const)
+    : g.pick(['wrong-key', 'bit-flip', 'truncated', 'other-kb', 'no-such-record', 'unknown-key-id', 'other-table', 'not-base64', 'spliced'] as const);
   let token: string;
   switch (how) {
     case 'wrong-key': token = sealReference(refFor(g, recordId), ctx.activeKeyId, g.bytes(32)); break;
@@ -286,7 +293,7 @@ function buildGenuine(g: Gen): Built {
   const body = `Agreed, ${g.marker}.\r\n\r\nOn Mon, 23 Nov 2026, Acme wrote:\r\n> quoted history`;
   const reference: ReferenceLabel = { kind: 'genuine', recordId: record.id, how: where };
   const h = host(ctx);
-  const decoy = forgedFull(g, record.id).token;
+  const decoy = forgedFull(g, record.id, { unauthentic: true }).token;
   switch (where) {
     case 'header': return { variant: where, raw: message(std(g, { from, subject: `RE: ${record.title}`, messageId, extra: [`X-Mailctl-Ref: ${stamp.header}`] }), body), messageId, reference };
     case 'in-reply-to': return { variant: where, raw: message(std(g, { from, subject: `RE: ${record.title}`, messageId, extra: [`In-Reply-To: <${stamp.messageId}>`] }), body), messageId, reference };
