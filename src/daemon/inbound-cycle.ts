@@ -1,3 +1,4 @@
+import { OAuthFailure } from '../auth/oauth-failure.js';
 import type { Clock } from '../clock.js';
 import type { GlobalValues } from '../config/globals.js';
 import type { Logger } from '../logger.js';
@@ -62,7 +63,8 @@ export async function runInboundCycle(ctx: InboundCycleContext, options: { force
       ctx.log.info({ account: table, swept, ...poll }, `polled ${table}`);
       results.push({ table, status: 'ok', swept, poll });
     } catch (error) {
-      const message = (error as Error).message;
+      // A token failure says so: the provider's bare words ("endpoints_resolution_error: …") do not name it.
+      const message = error instanceof OAuthFailure ? `Getting an OAuth token failed: ${error.message}` : (error as Error).message;
       const backoff = Math.min(ctx.globals.inbound_check_frequency * 2 ** Math.min(state.failures, 10), maxBackoffMs);
       const retryAt = new Date(now.getTime() + Math.max(backoff, ctx.globals.inbound_check_frequency));
       sync.recordFailure(table, now, message, retryAt);

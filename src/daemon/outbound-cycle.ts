@@ -1,3 +1,4 @@
+import { OAuthFailure } from '../auth/oauth-failure.js';
 import type { Clock } from '../clock.js';
 import type { KbConfig } from '../config/config-schema.js';
 import type { GlobalValues } from '../config/globals.js';
@@ -85,7 +86,7 @@ export async function runOutboundCycle(ctx: OutboundCycleContext): Promise<Outbo
 
 function recordFailure(ctx: OutboundCycleContext, queue: QueueRepo, entry: QueueEntry, error: unknown, now: Date, result: OutboundCycleResult): void {
   const failure = error instanceof SmtpFailure ? error : undefined;
-  const said = failure ? (failure.response ?? failure.message) : (error as Error).message;
+  const said = failure ? (failure.response ?? failure.message) : error instanceof OAuthFailure ? `Getting an OAuth token failed: ${error.message}` : (error as Error).message;
   queue.recordAttempt(entry.id, failure ? `failed during ${failure.phase}` : 'failed', said);
   const next = afterFailure({ transient: failure ? failure.transient : true, firstFailureAt: entry.firstFailureAt ? new Date(entry.firstFailureAt) : null, now, interval: ctx.globals.outbound_retry_interval, lifetime: ctx.globals.outbound_retry_lifetime });
   if (next.status === 'deferred') {
