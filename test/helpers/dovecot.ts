@@ -1,6 +1,7 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { chmodSync, chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { freePort, waitForPort } from './free-port.js';
 import { requireBinary } from './require-binary.js';
@@ -33,6 +34,12 @@ export interface Dovecot {
   /** Delivers a raw message into a user's INBOX (or folder): new and unseen, or already read (`seen`). */
   deliver(user: string, raw: string | Buffer, folder?: string, options?: { seen?: boolean }): void;
   log(): string;
+  /**
+   * A server restart: stops Dovecot, cutting every open IMAP/POP3 session at once (its
+   * session processes are killed: Dovecot's master alone lets them run on), runs
+   * `whileDown`, then starts Dovecot again with the same config, ports and mail.
+   */
+  restart(whileDown?: () => Promise<void>): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -152,18 +159,35 @@ service pop3-login {
   }
   const confPath = join(dir, 'dovecot.conf');
   writeFileSync(confPath, conf);
-  const child: ChildProcess = spawn(binary, ['-F', '-c', confPath], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const launch = async (): Promise<{ child: ChildProcess; exited: Promise<void> }> => {
+    const child: ChildProcess = spawn(binary, ['-F', '-c', confPath], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    try {
+      await Promise.race([
+        Promise.all([waitForPort(imapPort), waitForPort(pop3Port)]),
+        exited.then(() => { throw new Error(`dovecot exited at start:\n${output}\n${readLog(dir)}`); }),
+      ]);
+    } catch (error) {
+      child.kill('SIGKILL');
+      throw error;
+    }
+    return { child, exited };
+  };
+  const halt = async (server: { child: ChildProcess; exited: Promise<void> }) => {
+    server.child.kill('SIGTERM');
+    await Promise.race([server.exited, new Promise((r) => setTimeout(r, 5000))]);
+    if (server.child.exitCode === null && server.child.signalCode === null) {
+      server.child.kill('SIGKILL');
+      await server.exited;
+    }
+  };
+  let server: { child: ChildProcess; exited: Promise<void> };
   try {
-    await Promise.race([
-      Promise.all([waitForPort(imapPort), waitForPort(pop3Port)]),
-      exited.then(() => { throw new Error(`dovecot exited at start:\n${output}\n${readLog(dir)}`); }),
-    ]);
+    server = await launch();
   } catch (error) {
-    child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
     throw error;
   }
@@ -186,13 +210,57 @@ service pop3-login {
       execFileSync('mv', [tmp, deliverOptions?.seen ? join(base, 'cur', `${name}:2,S`) : join(base, 'new', name)]);
     },
     log: () => readLog(dir),
+    async restart(whileDown) {
+      const sessions = childPids(server.child.pid!);
+      const halted = halt(server);
+      for (const pid of sessions) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+      await halted;
+      // Dovecot's login processes hold the listeners too: wait until they are gone.
+      await Promise.all([waitForPortClosed(imapPort), waitForPortClosed(pop3Port)]);
+      await whileDown?.();
+      server = await launch();
+    },
     async stop() {
-      child.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-      if (child.exitCode === null) child.kill('SIGKILL');
+      await halt(server);
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The processes whose parent is `parent` (from /proc). */
+function childPids(parent: number): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // "pid (comm) state ppid …": comm may hold spaces, so read after its closing parenthesis.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent) pids.push(Number(entry));
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return pids;
+}
+
+async function waitForPortClosed(port: number, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect({ port, host: '127.0.0.1' });
+      socket.once('connect', () => { socket.destroy(); resolve(true); });
+      socket.once('error', () => resolve(false));
+    });
+    if (!open) return;
+    if (Date.now() > deadline) throw new Error(`127.0.0.1:${port} still accepts connections ${timeoutMs} ms after dovecot stopped`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 function readLog(dir: string): string {

@@ -8,6 +8,8 @@ export interface ReceivedMessage {
 }
 
 export interface SmtpSinkOptions {
+  /** Listen on this port (to start a server again where it was); default: a free one. */
+  port?: number;
   /** TLS from the first byte (port-465 style). */
   secure?: boolean;
   /** Offer STARTTLS (needs a cert). */
@@ -87,7 +89,13 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
   };
   const server = new SMTPServer(config);
   server.on('error', () => {});
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    server.server.once('error', reject); // a taken port (a fixed one) fails instead of hanging
+    server.listen(options.port ?? 0, '127.0.0.1', () => {
+      server.server.off('error', reject);
+      resolve();
+    });
+  });
   const port = (server.server.address() as { port: number }).port;
   return { port, messages, connections: () => connections, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
