@@ -17,9 +17,9 @@ import { useTempDirs } from '../helpers/temp-dir.js';
  * the mailbox (no message marked read or deleted without having been committed).
  */
 const rounds = bySize(20, 5);
-const messages = bySize(900, 150);
+const messages = bySize(900, 100);
 /** Each round is killed after this many more messages were committed (random in the range), plus a random few ms. */
-const progressPerKill: [number, number] = bySize([5, 35], [5, 22]);
+const progressPerKill: [number, number] = bySize([5, 35], [4, 15]);
 
 interface Case {
   name: string;
