@@ -34,7 +34,7 @@ export function acquireDaemonLock(path: string, now: Date): { release(): void } 
       const holder = readHolder(path);
       if (holder && holder.host === hostname() && alive(holder.pid)) {
         throw new UserError('E_DAEMON_RUNNING', `Another mailctl daemon is running for this KB: pid ${holder.pid} on ${holder.host}, since ${holder.startedAt}.`, {
-          fix: `Stop it first (kill ${holder.pid}), or use mailctl daemon --once for a single cycle.`,
+          fix: `It is already doing the work. To run a cycle by hand (--once), stop it first (kill ${holder.pid}): two at once could send a message twice.`,
           exitCode: ExitCode.failure,
         });
       }

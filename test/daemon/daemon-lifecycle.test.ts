@@ -50,6 +50,11 @@ describe('the long-running daemon', () => {
       const second = await runCli(['daemon'], { env });
       expect(second.code).toBe(1);
       expect(second.stderr).toContain(`Another mailctl daemon is running for this KB: pid ${daemon.pid}`);
+      // --once beside it would release the loop's claims on the messages in hand: refused too.
+      const once = await runCli(['daemon', '--once'], { env });
+      expect(once.code).toBe(1);
+      expect(once.stderr).toContain(`Another mailctl daemon is running for this KB: pid ${daemon.pid}`);
+      expect(once.stderr).toContain('two at once could send a message twice');
 
       dovecot.deliver('contracts@acme.test', simpleMessage({ from: 'sam@elsewhere.test', subject: 'Cheap offer', messageId: 'spam-1@elsewhere.test' }));
       await waitFor(/"processed":1/, 20_000);

@@ -37,6 +37,19 @@ export async function runDaemon(deps: Deps, options: DaemonOptions): Promise<num
   const { store } = await deps.secrets();
   const keys = await loadKbKeys(config, store);
   const db = await deps.db();
+  // The same lock as the loop: beside a running daemon, --once would release its claims
+  // on the messages in hand and send them a second time.
+  const lock = acquireDaemonLock(join(deps.paths.dataDir, 'daemon.lock'), deps.clock.now());
+  try {
+    return await runOnce(deps, options, { config, globals, keys, db, store, timeoutMs });
+  } finally {
+    lock.release();
+  }
+}
+
+async function runOnce(deps: Deps, options: DaemonOptions, ctx: { config: import('../../config/config-schema.js').MailctlConfig; globals: ReturnType<typeof resolveGlobals>; keys: Awaited<ReturnType<typeof loadKbKeys>>; db: Awaited<ReturnType<Deps['db']>>; store: import('../../secrets/secret-store.js').SecretStore; timeoutMs: number }): Promise<number> {
+  const { out } = deps;
+  const { config, globals, keys, db, store, timeoutMs } = ctx;
   const log: Logger = {
     info: () => undefined,
     warn: (facts, message) => out.warn(`${message} ${JSON.stringify(facts)}`),
