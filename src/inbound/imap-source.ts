@@ -52,7 +52,9 @@ export class ImapSource implements MailSource {
     const refs: MessageRef[] = [];
     const query = options.unseenOnly ? { seen: false } : { all: true };
     const uids = await this.#guard('list', () => client.search(query, { uid: true }));
-    if (!uids || uids.length === 0) return refs;
+    // imapflow answers a refused SEARCH with false: that is a failed poll, not an empty mailbox.
+    if (!uids) throw new InboundFailure('imap', 'list', 'The server refused to SEARCH the folder: the poll could not list its messages.');
+    if (uids.length === 0) return refs;
     for await (const message of client.fetch(uids, { uid: true, size: true, flags: true }, { uid: true })) {
       refs.push({ key: `imap:${this.#uidValidity}:${message.uid}`, size: message.size ?? 0, seen: message.flags?.has('\\Seen') ?? null });
     }
