@@ -134,7 +134,10 @@ describe(`${count} hostile emails (seed ${seed}, ${reliabilityTier} tier) throug
     }
     expect(new Set([...commOf.values()].map((c) => c.id)).size).toBe(count);
 
-    const describeMessage = (m: Meta) => `#${m.seq} ${m.kind} ${m.variant}: ${JSON.stringify(commOf.get(m.seq))?.slice(0, 600)}`;
+    // Long values (a 998-character subject, a reason listing 200 refused references) shortened, so the
+    // failure's own "expected … to …" stays readable.
+    const short = (_key: string, value: unknown) => (typeof value === 'string' && value.length > 160 ? `${value.slice(0, 100)}…(${value.length} chars)…${value.slice(-40)}` : value);
+    const describeMessage = (m: Meta) => `#${m.seq} ${m.kind} ${m.variant} (seed ${seed}, ${m.bytes} bytes): ${JSON.stringify(commOf.get(m.seq), short)}`;
     for (const m of delivered) {
       const comm = commOf.get(m.seq)!;
       expect(dispositions.has(comm.disposition), describeMessage(m)).toBe(true);
