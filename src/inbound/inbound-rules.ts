@@ -28,6 +28,15 @@ export interface RuleInput {
 }
 
 /** A subject without reply/forward prefixes and our token, for a new record's title. */
+/** The longest record title made from a subject. */
+const titleMax = 250;
+
+/** The title of a record made from a subject: one line of reasonable length (a hostile subject can be 1 MB or carry controls). */
+export function recordTitle(subject: string): string {
+  const title = titleOf(subject.length > 4 * titleMax ? subject.slice(0, 4 * titleMax) : subject).replace(/[\u0000-\u001f\u007f]+/g, ' ').trim() || '(no subject)';
+  return title.length > titleMax ? `${title.slice(0, titleMax - 1)}…` : title;
+}
+
 export function titleOf(subject: string): string {
   const clean = withoutSubjectTokens(subject).replace(/^\s*((re|fw|fwd|aw|wg|sv|vs)\s*:\s*)+/i, '').trim();
   return clean || '(no subject)';
@@ -79,7 +88,7 @@ export function decide(input: RuleInput): Decision {
   if (sender && !sender.isGuest) {
     if (!account.allowRecordCreation) return { action: 'none', disposition: 'ignored', reason: `no reference, and this account does not create records${refusedNote}` };
     if (!sender.canCreateIn.includes(account.table)) return { action: 'none', disposition: 'ignored', reason: `no reference, and ${sender.email} may not create records in ${account.table}${refusedNote}` };
-    return { action: 'create', disposition: 'record-created', reason: `no reference; ${sender.email} is a contact allowed to create records in ${account.table}${refusedNote}`, title: titleOf(message.subject), createdBy: sender.email, note: body || '(no text)' };
+    return { action: 'create', disposition: 'record-created', reason: `no reference; ${sender.email} is a contact allowed to create records in ${account.table}${refusedNote}`, title: recordTitle(message.subject), createdBy: sender.email, note: body || '(no text)' };
   }
   switch (account.unknownSender) {
     case 'ignore':
@@ -89,6 +98,6 @@ export function decide(input: RuleInput): Decision {
     case 'guest':
       if (!account.allowRecordCreation) return { action: 'none', disposition: 'ignored', reason: `unknown sender; the guest policy is set but this account does not create records${refusedNote}` };
       if (!input.guest) return { action: 'none', disposition: 'ignored', reason: `unknown sender; the guest contact ${account.guestContact ?? '(none)'} does not exist${refusedNote}` };
-      return { action: 'create', disposition: 'guest-record-created', reason: `no reference and an unknown sender: created under the guest contact ${input.guest.email}${refusedNote}`, title: titleOf(message.subject), createdBy: input.guest.email, note: `From ${message.fromName ? `${message.fromName} ` : ''}<${senderAddress}>:\n${body || '(no text)'}` };
+      return { action: 'create', disposition: 'guest-record-created', reason: `no reference and an unknown sender: created under the guest contact ${input.guest.email}${refusedNote}`, title: recordTitle(message.subject), createdBy: input.guest.email, note: `From ${message.fromName ? `${message.fromName} ` : ''}<${senderAddress}>:\n${body || '(no text)'}` };
   }
 }

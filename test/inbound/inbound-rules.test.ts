@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { automaticKind } from '../../src/inbound/automatic-mail.js';
-import { decide, titleOf, type RuleInput } from '../../src/inbound/inbound-rules.js';
+import { decide, recordTitle, titleOf, type RuleInput } from '../../src/inbound/inbound-rules.js';
 import { parseMessage, type ParsedMessage } from '../../src/inbound/parse-message.js';
 import { stripQuoted } from '../../src/inbound/strip-quoted.js';
 import type { Contact } from '../../src/store/contacts-repo.js';
@@ -75,5 +75,16 @@ describe('the inbound rules', () => {
     expect(parsed.from).toBe('a@b.test');
     expect(parsed.contentHash).toMatch(/^[0-9a-f]{64}$/);
     expect(parsed.messageId).toBeNull();
+  });
+});
+
+describe('recordTitle: a record title from any subject', () => {
+  it('is one line of at most 250 characters, without the reference token or reply prefixes', () => {
+    expect(recordTitle('RE: Fwd: Renewal\r\n\tnext year [ref:abc_DEF-12]')).toBe('Renewal next year');
+    expect(recordTitle('Invoice\u001b[2J\u0000x')).toBe('Invoice [2J x');
+    const long = recordTitle(`RE: ${'a'.repeat(1_000_000)}`);
+    expect(long).toHaveLength(250);
+    expect(long.endsWith('…')).toBe(true);
+    expect(recordTitle('\r\n')).toBe('(no subject)');
   });
 });
