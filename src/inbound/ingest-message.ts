@@ -85,7 +85,8 @@ export async function ingestMessage(ctx: IngestContext, account: InboundAccount,
       new QueueRepo(ctx.db, ctx.clock).enqueue({
         table: name, recordId: null, ruleId: 'inbound-reject', from: ctx.noticeFrom, to: [parsed.from],
         subject: `Not accepted: ${parsed.subject || '(no subject)'}`.slice(0, 200),
-        body: `Your message "${parsed.subject}" to ${name} was not accepted: this address takes mail only from known contacts or as a reply to our messages.`,
+        // The subject is quoted short: a notice must not echo a 1 MB subject back (backscatter).
+        body: `Your message "${parsed.subject.length > 200 ? `${parsed.subject.slice(0, 199)}…` : parsed.subject}" to ${name} was not accepted: this address takes mail only from known contacts or as a reply to our messages.`,
         attachments: [], contentHash: `reject:${communicationId}`, status: 'queued',
       });
     }

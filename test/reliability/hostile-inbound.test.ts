@@ -211,12 +211,16 @@ describe(`${count} hostile emails (seed ${seed}, ${reliabilityTier} tier) throug
     expect(queue.sent, JSON.stringify(queue)).toBe(sink.messages.length);
     const senders = new Set(rejected.map((m) => commOf.get(m.seq)!.from!));
     let injectedNotices = 0;
+    let largestNotice = 0;
     for (const received of sink.messages) {
       expect(received.to.length).toBe(1);
       expect(senders.has(received.to[0]!), `a notice went to ${received.to[0]}`).toBe(true);
       const head = received.raw.toString('latin1').split(/\r\n\r\n/)[0]!;
       expect(head).not.toMatch(/^(Bcc|X-Injected):/im);
       expect(head.match(/^Subject:/gim)).toHaveLength(1);
+      // A notice is short whatever the subject it answers (no 1 MB echo: backscatter).
+      expect(received.raw.length, head.slice(0, 300)).toBeLessThan(8 * 1024);
+      largestNotice = Math.max(largestNotice, received.raw.length);
       if (/victim|Injected/.test(head)) injectedNotices++;
     }
     expect(sink.messages.length, `queue: ${JSON.stringify(queue)}`).toBeGreaterThan(0);
