@@ -1,3 +1,4 @@
+import { boundedText } from '../mime/bounded-text.js';
 import type { Contact } from '../store/contacts-repo.js';
 import type { AutomaticKind } from './automatic-mail.js';
 import type { InboundAccount } from './inbound-config.js';
@@ -34,7 +35,7 @@ const titleMax = 250;
 /** The title of a record made from a subject: one line of reasonable length (a hostile subject can be 1 MB or carry controls). */
 export function recordTitle(subject: string): string {
   const title = titleOf(subject.length > 4 * titleMax ? subject.slice(0, 4 * titleMax) : subject).replace(/[\u0000-\u001f\u007f]+/g, ' ').trim() || '(no subject)';
-  return title.length > titleMax ? `${title.slice(0, titleMax - 1)}…` : title;
+  return title.length > titleMax ? `${boundedText(title, titleMax - 1)}…` : boundedText(title, titleMax);
 }
 
 export function titleOf(subject: string): string {

@@ -1,3 +1,4 @@
+import { boundedText } from '../mime/bounded-text.js';
 import type { Clock } from '../clock.js';
 import { findReference } from '../refs/find-reference.js';
 import { tableHash, type RefKeys } from '../refs/reference-codec.js';
@@ -60,7 +61,7 @@ export async function ingestMessage(ctx: IngestContext, account: InboundAccount,
   const result = ctx.db.transaction(() => {
     const communicationId = comms.insertInbound({
       account: name, table: name, recordId: decision.action === 'update' ? decision.recordId : (decision.action === 'none' ? decision.recordId ?? null : null),
-      mailboxKey: ref.key, messageId: parsed.messageId, contentHash: parsed.contentHash, from: parsed.from, to: parsed.to, subject: parsed.subject.slice(0, 998),
+      mailboxKey: ref.key, messageId: parsed.messageId, contentHash: parsed.contentHash, from: parsed.from, to: parsed.to, subject: boundedText(parsed.subject, 998),
       disposition: decision.disposition, reason: decision.reason, size: parsed.size,
     });
     const records = new RecordsRepo(ctx.db, ctx.clock);

@@ -1,0 +1,12 @@
+/**
+ * Text cut to at most `max` UTF-16 units, well-formed: a lone surrogate (from a broken
+ * encoded-word) becomes U+FFFD and a pair is never cut in half. Otherwise SQLite's UTF-8
+ * turns one lone surrogate into three replacement characters and the stored value
+ * outgrows its bound.
+ */
+export function boundedText(text: string, max: number): string {
+  const clean = text.replace(/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g, '\uFFFD');
+  if (clean.length <= max) return clean;
+  const end = /[\uD800-\uDBFF]/.test(clean.charAt(max - 1)) ? max - 1 : max;
+  return clean.slice(0, end);
+}
