@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import { OAuthTokenProvider } from './oauth-token-provider.js';
 import type { OAuthAccountFields } from './oauth-account.js';
+import type { OutboundConfig } from '../outbound/outbound-config.js';
 import { firstClientSecretRef } from '../rotation/secret-occurrence.js';
 import type { OAuthSettings, TokenPurpose } from './oauth-settings.js';
 
@@ -29,4 +30,9 @@ export function oauthSettingsOf(auth: OAuthAuthFields, properties?: string): OAu
 /** The token provider of one place ("outbound", "inbound/<table>"). */
 export function tokenProviderFor(place: string, auth: OAuthAuthFields, purpose: TokenPurpose, deps: { secrets: SecretStore; clock: Clock }, properties?: string): OAuthTokenProvider {
   return new OAuthTokenProvider(place, oauthSettingsOf(auth, properties), purpose, deps);
+}
+
+/** The outbound server's token provider when it logs in with OAuth (XOAUTH2), else undefined. */
+export function outboundTokenProvider(outbound: Pick<OutboundConfig, 'auth' | 'properties'>, deps: { secrets: SecretStore; clock: Clock }): OAuthTokenProvider | undefined {
+  return outbound.auth.type === 'oauth2' ? tokenProviderFor('outbound', outbound.auth, 'smtp', deps, outbound.properties) : undefined;
 }

@@ -39,3 +39,10 @@ export function formatSize(bytes: number): string {
   }
   return `${bytes}B`;
 }
+
+/** A measured size for people ("4.2 MB"); config values keep formatSize's exact form. */
+export function approxSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} bytes`;
+  const [value, unit] = bytes < 1024 ** 2 ? [bytes / 1024, 'KB'] : bytes < 1024 ** 3 ? [bytes / 1024 ** 2, 'MB'] : [bytes / 1024 ** 3, 'GB'];
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${unit}`;
+}

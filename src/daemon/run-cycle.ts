@@ -1,7 +1,7 @@
 import type { Clock } from '../clock.js';
 import type { MailctlConfig } from '../config/config-schema.js';
 import type { GlobalValues } from '../config/globals.js';
-import { tokenProviderFor } from '../auth/token-provider-for.js';
+import { outboundTokenProvider } from '../auth/token-provider-for.js';
 import type { KbKeys } from '../kb/load-kb.js';
 import type { Logger } from '../logger.js';
 import { requireOutbound, smtpTargetFor } from '../outbound/resolve-outbound.js';
@@ -41,7 +41,7 @@ export async function runDaemonCycle(
   );
   if (options.stop?.() || !config.outbound?.host) return { inbound, outbound: null };
   const server = requireOutbound(config);
-  const tokens = server.auth.type === 'oauth2' ? tokenProviderFor('outbound', server.auth, 'smtp', { secrets: deps.secrets, clock: deps.clock }, server.properties) : undefined;
+  const tokens = outboundTokenProvider(server, { secrets: deps.secrets, clock: deps.clock });
   const outbound = await runOutboundCycle({
     db: deps.db, clock: deps.clock, kb: keys.kb, key: keys.active, globals, outbound: server, log: deps.log,
     target: () => smtpTargetFor(server, deps.secrets, deps.timeoutMs, tokens),

@@ -1,5 +1,5 @@
 import { OAuthFailure } from '../auth/oauth-failure.js';
-import { tokenProviderFor } from '../auth/token-provider-for.js';
+import { outboundTokenProvider } from '../auth/token-provider-for.js';
 import { daemonLiveness } from '../daemon/daemon-liveness.js';
 import { diagnose } from '../diagnosis/diagnose.js';
 import { isUserError } from '../errors.js';
@@ -89,7 +89,7 @@ export const deliveryChecks: DoctorCheck[] = [
       const outbound = requireOutbound(config);
       const where = `${outbound.host}:${outbound.port}`;
       try {
-        const tokens = outbound.auth.type === 'oauth2' ? tokenProviderFor('outbound', outbound.auth, 'smtp', { secrets: secrets.store, clock }, outbound.properties) : undefined;
+        const tokens = outboundTokenProvider(outbound, { secrets: secrets.store, clock });
         const target = await smtpTargetFor(outbound, secrets.store, timeoutMs, tokens);
         const result = await runSmtpSession(target, { quitAfter: 'auth' });
         ctx.serverMaxSize = result.serverMaxSize;

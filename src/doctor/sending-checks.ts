@@ -1,5 +1,5 @@
 import { isEmailAddress } from '../config/globals.js';
-import { formatSize } from '../config/units.js';
+import { approxSize, formatSize } from '../config/units.js';
 import type { DoctorCheck } from './finding.js';
 
 /** Mail still waiting to go: what a limit or a bad sender would stop. */
@@ -11,13 +11,6 @@ export const lookBackDays = 7;
 const sizeError = /\b552\b|5\.3\.4|exceeds? .*(size|limit)|too (big|large)|size (limit|larger)|E_SERVER_SIZE/i;
 /** Replies that mean "you may not send as this from-address". */
 const senderError = /5\.1\.[078]\b|5\.7\.60\b|SendAsDenied|sender address rejected|not owned by user|\b553\b/i;
-
-/** A measured size for people ("4.2 MB"); config values keep formatSize's exact form. */
-export function approxSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes} bytes`;
-  const [value, unit] = bytes < 1024 ** 2 ? [bytes / 1024, 'KB'] : bytes < 1024 ** 3 ? [bytes / 1024 ** 2, 'MB'] : [bytes / 1024 ** 3, 'GB'];
-  return `${value.toFixed(value < 10 ? 1 : 0)} ${unit}`;
-}
 
 function since(now: Date, days: number): string {
   return new Date(now.getTime() - days * 86_400_000).toISOString();

@@ -1,6 +1,6 @@
 import { UserError } from '../errors.js';
 import { isEmailAddress } from '../config/globals.js';
-import { formatSize } from '../config/units.js';
+import { approxSize, formatSize } from '../config/units.js';
 import { presendExitCode } from './smtp-phase.js';
 import type { OutboundDraft } from './outbound-draft.js';
 
@@ -14,16 +14,7 @@ function refuse(code: string, message: string, details: Record<string, unknown>)
 }
 
 function human(bytes: number): string {
-  if (bytes < 1024) return `${bytes} bytes`;
-  const units = ['KB', 'MB', 'GB'];
-  let value = bytes;
-  let unit = 'bytes';
-  for (const u of units) {
-    if (value < 1024) break;
-    value /= 1024;
-    unit = u;
-  }
-  return `${value.toFixed(value < 10 ? 1 : 0)} ${unit} (${bytes} bytes)`;
+  return bytes < 1024 ? `${bytes} bytes` : `${approxSize(bytes)} (${bytes} bytes)`;
 }
 
 /**

@@ -3,7 +3,7 @@ import { ExitCode, UsageError, UserError } from '../../errors.js';
 import { parseDuration } from '../../config/units.js';
 import { OAuthFailure } from '../../auth/oauth-failure.js';
 import { isDelegated } from '../../auth/oauth-settings.js';
-import { tokenProviderFor } from '../../auth/token-provider-for.js';
+import { outboundTokenProvider, tokenProviderFor } from '../../auth/token-provider-for.js';
 import type { OAuthTokenProvider } from '../../auth/oauth-token-provider.js';
 import type { SignInPrompt } from '../../auth/token-result.js';
 import { diagnose } from '../../diagnosis/diagnose.js';
@@ -134,7 +134,7 @@ async function verifyOutbound(deps: Deps, options: ResetOAuthOptions, timeoutMs:
   const config = (await deps.config()).read();
   const outbound = requireOutbound(config);
   const { store } = await deps.secrets();
-  const tokens = outbound.auth.type === 'oauth2' ? tokenProviderFor('outbound', outbound.auth, 'smtp', { secrets: store, clock: deps.clock }, outbound.properties) : undefined;
+  const tokens = outboundTokenProvider(outbound, { secrets: store, clock: deps.clock });
   const target = await smtpTargetFor(outbound, store, timeoutMs, tokens);
   try {
     await runSmtpSession(target, { quitAfter: 'auth' });

@@ -6,7 +6,7 @@ import { externalizeSecrets } from '../../config/property-secrets.js';
 import type { MailctlConfig } from '../../config/config-schema.js';
 import { OAuthFailure } from '../../auth/oauth-failure.js';
 import { dropTokens, tokenCacheKey } from '../../auth/token-cache.js';
-import { tokenProviderFor } from '../../auth/token-provider-for.js';
+import { outboundTokenProvider } from '../../auth/token-provider-for.js';
 import { diagnose } from '../../diagnosis/diagnose.js';
 import type { Diagnosis } from '../../diagnosis/diagnosis.js';
 import { checkAccount } from '../../inbound/check-account.js';
@@ -197,7 +197,7 @@ async function verifyPlace(deps: Deps, config: MailctlConfig, place: string, tim
   try {
     if (place === 'outbound') {
       const outbound = requireOutbound(config);
-      const tokens = outbound.auth.type === 'oauth2' ? tokenProviderFor('outbound', outbound.auth, 'smtp', providerDeps, outbound.properties) : undefined;
+      const tokens = outboundTokenProvider(outbound, providerDeps);
       const target = await smtpTargetFor(outbound, store, timeoutMs, tokens);
       try {
         await runSmtpSession(target, { quitAfter: 'auth' });

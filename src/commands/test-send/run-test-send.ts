@@ -60,7 +60,7 @@ export async function runTestSend(deps: Deps, options: TestSendOptions): Promise
     target = quitBeforeAuth
       ? await smtpTargetFor({ ...outbound, auth: { type: 'none' } }, store, timeoutMs)
       : await smtpTargetFor(outbound, store, timeoutMs, outbound.auth.type === 'oauth2'
-        ? (await import('../../auth/token-provider-for.js')).tokenProviderFor('outbound', outbound.auth, 'smtp', { secrets: store, clock: deps.clock }, outbound.properties)
+        ? (await import('../../auth/token-provider-for.js')).outboundTokenProvider(outbound, { secrets: store, clock: deps.clock })
         : undefined);
   } catch (error) {
     if (!(error instanceof OAuthFailure)) throw error;
