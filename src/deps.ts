@@ -3,6 +3,7 @@ import type { ConfigStore } from './config/config-store.js';
 import type { MailctlPaths } from './config/paths.js';
 import type { SecretStoreChoice } from './secrets/open-secret-store.js';
 import type { Database } from './store/database.js';
+import type { MessageStore } from './store/message-store.js';
 import type { Output } from './ui/output.js';
 import type { Prompter } from './ui/prompt.js';
 
@@ -25,6 +26,8 @@ export interface Deps {
   config(): Promise<ConfigStore>;
   secrets(): Promise<SecretStoreChoice>;
   db(): Promise<Database>;
+  /** The message store (raw messages, attachments) beside the database. */
+  messageStore(): Promise<MessageStore>;
   /** All of standard input (for --secret-stdin and `-` files); never called on a TTY prompt path. */
   readStdin(): Promise<string>;
   /** Closes what was opened. */
@@ -46,6 +49,7 @@ export function createDeps(input: DepsInput): Deps {
   let secrets: Promise<SecretStoreChoice> | undefined;
   let db: Promise<Database> | undefined;
   let openDb: Database | undefined;
+  let messageStore: Promise<MessageStore> | undefined;
   const deps: Deps = {
     ...input,
     config: () =>
@@ -71,6 +75,8 @@ export function createDeps(input: DepsInput): Deps {
         openDb = await openDatabase(input.paths.databasePath);
         return openDb;
       })),
+    messageStore: () =>
+      (messageStore ??= import('./store/fs-message-store.js').then(({ FsMessageStore }) => new FsMessageStore(input.paths.messageStoreDir))),
     close: () => {
       openDb?.close();
     },

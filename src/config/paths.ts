@@ -6,6 +6,8 @@ export interface MailctlPaths {
   configDir: string;
   dataDir: string;
   databasePath: string;
+  /** The message store: raw messages and attachments (content-addressed, compressed). */
+  messageStoreDir: string;
   secretFilePath: string;
   secretKeyPath: string;
 }
@@ -22,6 +24,7 @@ export function resolvePaths(env: Record<string, string | undefined>): MailctlPa
     configDir,
     dataDir,
     databasePath: join(dataDir, 'mailctl.db'),
+    messageStoreDir: join(dataDir, 'messages'),
     secretFilePath: join(dataDir, 'secrets.enc'),
     secretKeyPath: join(configDir, 'master.key'),
   };

@@ -1,5 +1,6 @@
 import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { processAlive } from '../process-alive.js';
 import { ExitCode, UserError } from '../errors.js';
 
 export interface LockHolder {
@@ -8,14 +9,6 @@ export interface LockHolder {
   startedAt: string;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * One daemon per KB: an exclusive lock file beside the database. A lock left by a
@@ -32,7 +25,7 @@ export function acquireDaemonLock(path: string, now: Date): { release(): void } 
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = readHolder(path);
-      if (holder && holder.host === hostname() && alive(holder.pid)) {
+      if (holder && holder.host === hostname() && processAlive(holder.pid)) {
         throw new UserError('E_DAEMON_RUNNING', `Another mailctl daemon is running for this KB: pid ${holder.pid} on ${holder.host}, since ${holder.startedAt}.`, {
           fix: `It is already doing the work. To run a cycle by hand (--once), stop it first (kill ${holder.pid}): two at once could send a message twice.`,
           exitCode: ExitCode.failure,

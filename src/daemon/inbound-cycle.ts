@@ -4,6 +4,7 @@ import type { GlobalValues } from '../config/globals.js';
 import type { Logger } from '../logger.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import type { Database } from '../store/database.js';
+import type { MessageStore } from '../store/message-store.js';
 import { SyncRepo } from '../store/sync-repo.js';
 import type { InboundAccount } from '../inbound/inbound-config.js';
 import type { MailSource } from '../inbound/mail-source.js';
@@ -13,6 +14,7 @@ import type { RefKeys } from '../refs/reference-codec.js';
 
 export interface InboundCycleContext {
   db: Database;
+  store: MessageStore;
   clock: Clock;
   secrets: SecretStore;
   keys: RefKeys;
@@ -58,7 +60,7 @@ export async function runInboundCycle(ctx: InboundCycleContext, options: { force
     let source: MailSource | undefined;
     try {
       source = ctx.open ? await ctx.open(account) : await openSource(account, { secrets: ctx.secrets, timeoutMs: ctx.timeoutMs, clock: ctx.clock });
-      const poll = await pollAccount({ db: ctx.db, clock: ctx.clock, keys: ctx.keys, kb: ctx.kb, maxTextChars: ctx.globals.max_body_size, noticeFrom: ctx.noticeFrom }, account, source, { sweep: swept, ...(ctx.stop ? { stop: ctx.stop } : {}) });
+      const poll = await pollAccount({ db: ctx.db, store: ctx.store, clock: ctx.clock, keys: ctx.keys, kb: ctx.kb, maxTextChars: ctx.globals.max_body_size, noticeFrom: ctx.noticeFrom }, account, source, { sweep: swept, ...(ctx.stop ? { stop: ctx.stop } : {}) });
       sync.recordSuccess(table, now, swept, new Date(now.getTime() + ctx.globals.inbound_check_frequency));
       ctx.log.info({ account: table, swept, ...poll }, `polled ${table}`);
       results.push({ table, status: 'ok', swept, poll });

@@ -9,10 +9,12 @@ import { afterFailure } from '../outbound/retry-policy.js';
 import { SmtpFailure } from '../outbound/smtp-failure.js';
 import { openSmtpSession, type SmtpSession, type SmtpTarget } from '../outbound/smtp-session.js';
 import type { Database } from '../store/database.js';
+import type { MessageStore } from '../store/message-store.js';
 import { QueueRepo, type QueueEntry } from '../store/queue-repo.js';
 
 export interface OutboundCycleContext {
   db: Database;
+  store: MessageStore;
   clock: Clock;
   kb: KbConfig;
   key: { id: string; bytes: Buffer };

@@ -7,6 +7,7 @@ import type { Logger } from '../logger.js';
 import { requireOutbound, smtpTargetFor } from '../outbound/resolve-outbound.js';
 import type { SecretStore } from '../secrets/secret-store.js';
 import type { Database } from '../store/database.js';
+import type { MessageStore } from '../store/message-store.js';
 import { runInboundCycle, type AccountCycleResult } from './inbound-cycle.js';
 import { runOutboundCycle, type OutboundCycleResult } from './outbound-cycle.js';
 
@@ -19,6 +20,8 @@ export interface CycleState {
 
 export interface CycleDeps {
   db: Database;
+  /** The message store: every message taken or sent is kept there. */
+  store: MessageStore;
   clock: Clock;
   secrets: SecretStore;
   log: Logger;
@@ -34,7 +37,7 @@ export async function runDaemonCycle(
   const { config, keys, globals } = state;
   const inbound = await runInboundCycle(
     {
-      db: deps.db, clock: deps.clock, secrets: deps.secrets, keys: keys.all, kb: keys.kb.name, globals, accounts: Object.values(config.inbound ?? {}),
+      db: deps.db, store: deps.store, clock: deps.clock, secrets: deps.secrets, keys: keys.all, kb: keys.kb.name, globals, accounts: Object.values(config.inbound ?? {}),
       log: deps.log, timeoutMs: deps.timeoutMs, noticeFrom: config.outbound?.from, ...(options.stop ? { stop: options.stop } : {}),
     },
     { ...(options.force ? { force: true } : {}), ...(options.forceSweep ? { forceSweep: true } : {}) },
@@ -43,7 +46,7 @@ export async function runDaemonCycle(
   const server = requireOutbound(config);
   const tokens = outboundTokenProvider(server, { secrets: deps.secrets, clock: deps.clock });
   const outbound = await runOutboundCycle({
-    db: deps.db, clock: deps.clock, kb: keys.kb, key: keys.active, globals, outbound: server, log: deps.log,
+    db: deps.db, store: deps.store, clock: deps.clock, kb: keys.kb, key: keys.active, globals, outbound: server, log: deps.log,
     target: () => smtpTargetFor(server, deps.secrets, deps.timeoutMs, tokens),
   });
   return { inbound, outbound };

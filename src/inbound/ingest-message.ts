@@ -13,7 +13,8 @@ import { automaticKind } from './automatic-mail.js';
 import { decide, type Decision } from './inbound-rules.js';
 import type { InboundAccount } from './inbound-config.js';
 import type { MailSource, MessageRef } from './mail-source.js';
-import { parseMessage, SourceStreamError, type ParsedMessage } from './parse-message.js';
+import { messageFingerprint, takeMessage, type ParsedMessage, type TakenMessage } from './parse-message.js';
+import type { MessageStore, StoreBatch } from '../store/message-store.js';
 
 export interface IngestContext {
   db: Database;
@@ -24,77 +25,93 @@ export interface IngestContext {
   /** From-address for the short notice a rejected sender gets; without it no notice is sent. */
   noticeFrom?: string | undefined;
   maxTextChars: number;
+  /** Where the raw messages and attachments go, before their rows commit. */
+  store: MessageStore;
 }
 
-export type IngestOutcome = { kind: 'processed'; disposition: string; communicationId: number; recordId: number | null } | { kind: 'already-taken' } | { kind: 'repeat'; communicationId: number };
+export type IngestOutcome = { kind: 'processed'; disposition: string; communicationId: number; recordId: number | null } | { kind: 'already-taken' };
 
 /**
- * One message, exactly once: skipped if its mailbox id is already recorded; otherwise
- * parsed, decided and committed in one transaction (communication row, record change,
- * note) — and only then marked done in the mailbox. A crash before the commit means it is
- * taken again; after it, it is recognised and only marked.
+ * Downloads one message into the message store (`batch`), parsing it on the way: after this
+ * its bytes and attachments are in the batch, not yet durable, and nothing refers to them.
+ * Throws SourceStreamError when the server's stream fails (taken again on the next poll).
  */
-export async function ingestMessage(ctx: IngestContext, account: InboundAccount, source: MailSource, ref: MessageRef): Promise<IngestOutcome> {
+export async function takeFromMailbox(ctx: IngestContext, source: MailSource, ref: MessageRef, batch: StoreBatch): Promise<TakenMessage> {
+  return takeMessage(await source.open(ref), batch, { maxTextChars: ctx.maxTextChars });
+}
+
+/**
+ * The rows of one taken message, once its batch is durable: one communication (always), its
+ * parsed content and attachment links, and the record change the rules decide. Synchronous,
+ * so that a poll commits a group of messages in one transaction; the caller marks them done
+ * in the mailbox only after that commit. `mailboxKey` is null for a replay (`replayOf`).
+ *
+ * A true duplicate of a message taken before (same bytes, or same Message-ID, sender, subject
+ * and bodies) gets a row with disposition `duplicate` pointing at the first and changes no
+ * record; a different message that reuses a Message-ID is a message of its own. A message
+ * that could not be parsed is quarantined with its raw bytes kept, to be replayed.
+ */
+export function commitMessage(ctx: IngestContext, account: InboundAccount, mailboxKey: string | null, taken: TakenMessage, options: { replayOf?: number } = {}): IngestOutcome {
   const comms = new CommunicationsRepo(ctx.db, ctx.clock);
   const name = account.table;
-  if (comms.hasMailboxKey(name, ref.key)) {
-    await source.markDone(ref);
-    return { kind: 'already-taken' };
-  }
-  let parsed: ParsedMessage;
-  try {
-    parsed = await parseMessage(await source.open(ref), { maxTextChars: ctx.maxTextChars });
-  } catch (error) {
-    if (error instanceof SourceStreamError || !(error instanceof Error) || (error as { phase?: string }).phase) throw error; // retried on the next poll
-    // Malformed beyond parsing: kept as a quarantined communication, never a crash.
-    const id = comms.insertInbound({ account: name, table: name, recordId: null, mailboxKey: ref.key, messageId: null, contentHash: `unparsed:${ref.key}`, from: null, to: [], subject: '', disposition: 'quarantined', reason: `the message could not be parsed: ${(error as Error).message}`.slice(0, 500), size: ref.size });
-    await source.markDone(ref);
+  if (mailboxKey !== null && comms.hasMailboxKey(name, mailboxKey)) return { kind: 'already-taken' };
+  const parsed = taken.parsed;
+  const base = { account: name, table: name, mailboxKey, rawHash: taken.raw.hash, contentHash: taken.raw.hash, size: taken.raw.size, replayOf: options.replayOf ?? null };
+  if (!parsed) {
+    // Malformed beyond parsing: kept whole as a quarantined communication, never a crash.
+    const id = comms.insertInbound({ ...base, recordId: null, messageId: null, from: null, to: [], subject: '', disposition: 'quarantined', reason: `the message could not be parsed: ${taken.parseError ?? 'unknown error'}`.slice(0, 500) });
+    comms.insertContent(id, { headers: taken.headerBlock, text: null, html: null, truncated: false });
     return { kind: 'processed', disposition: 'quarantined', communicationId: id, recordId: null };
   }
-  const repeat = comms.findRepeat(name, parsed.messageId, parsed.contentHash);
-  if (repeat) {
-    await source.markDone(ref);
-    return { kind: 'repeat', communicationId: repeat.id };
+  const fingerprint = messageFingerprint(parsed);
+  const fields = { ...base, messageId: parsed.messageId, fingerprint, from: parsed.from, to: parsed.to, cc: parsed.cc, sentAt: parsed.date ? boundedText(parsed.date, 200) : null, subject: boundedText(parsed.subject, 998) };
+  const keep = (id: number) => {
+    comms.insertContent(id, { headers: taken.headerBlock, text: parsed.text, html: parsed.html, truncated: parsed.truncated });
+    comms.insertAttachments(id, parsed.attachments);
+  };
+  const original = comms.findOriginal(name, taken.raw.hash, fingerprint);
+  if (original) {
+    const same = original.rawHash === taken.raw.hash ? 'the same bytes' : 'the same Message-ID, sender, subject and body';
+    const id = comms.insertInbound({ ...fields, recordId: original.recordId, disposition: 'duplicate', duplicateOf: original.id, reason: `a duplicate of communication ${original.id} (${same}); no record was changed` });
+    keep(id);
+    return { kind: 'processed', disposition: 'duplicate', communicationId: id, recordId: null };
   }
 
   const decision = decideFor(ctx, account, parsed);
-  const result = ctx.db.transaction(() => {
-    const communicationId = comms.insertInbound({
-      account: name, table: name, recordId: decision.action === 'update' ? decision.recordId : (decision.action === 'none' ? decision.recordId ?? null : null),
-      mailboxKey: ref.key, messageId: parsed.messageId, contentHash: parsed.contentHash, from: parsed.from, to: parsed.to, subject: boundedText(parsed.subject, 998),
-      disposition: decision.disposition, reason: decision.reason, size: parsed.size,
+  const communicationId = comms.insertInbound({
+    ...fields,
+    recordId: decision.action === 'update' ? decision.recordId : (decision.action === 'none' ? decision.recordId ?? null : null),
+    disposition: decision.disposition, reason: decision.reason,
+  });
+  keep(communicationId);
+  const records = new RecordsRepo(ctx.db, ctx.clock);
+  let recordId: number | null = null;
+  if (decision.action === 'update') {
+    records.appendNote(decision.recordId, { author: decision.author, body: decision.note, communicationId });
+    recordId = decision.recordId;
+  } else if (decision.action === 'create') {
+    const record = records.create({ table: name, title: decision.title, createdBy: decision.createdBy });
+    records.appendNote(record.id, { author: decision.createdBy, body: decision.note, communicationId });
+    comms.setRecord(communicationId, record.id);
+    recordId = record.id;
+  }
+  if (decision.disposition === 'bounce') {
+    // A bounce of our own message: the outbound communication says so.
+    for (const id of [...parsed.embedded.matchAll(/^Message-ID:\s*<([^>\s]+)>/gim)].map((m) => m[1]!)) {
+      comms.markOutboundBounced(id, `bounced: ${parsed.subject} (communication ${communicationId})`.slice(0, 500));
+    }
+  }
+  if (decision.disposition === 'rejected' && ctx.noticeFrom && parsed.from) {
+    // The rejected sender gets a short notice, through the queue like every outbound mail.
+    new QueueRepo(ctx.db, ctx.clock).enqueue({
+      table: name, recordId: null, ruleId: 'inbound-reject', from: ctx.noticeFrom, to: [parsed.from],
+      subject: `Not accepted: ${parsed.subject || '(no subject)'}`.slice(0, 200),
+      // The subject is quoted short: a notice must not echo a 1 MB subject back (backscatter).
+      body: `Your message "${parsed.subject.length > 200 ? `${parsed.subject.slice(0, 199)}…` : parsed.subject}" to ${name} was not accepted: this address takes mail only from known contacts or as a reply to our messages.`,
+      attachments: [], contentHash: `reject:${communicationId}`, status: 'queued',
     });
-    const records = new RecordsRepo(ctx.db, ctx.clock);
-    let recordId: number | null = null;
-    if (decision.action === 'update') {
-      records.appendNote(decision.recordId, { author: decision.author, body: decision.note, communicationId });
-      recordId = decision.recordId;
-    } else if (decision.action === 'create') {
-      const record = records.create({ table: name, title: decision.title, createdBy: decision.createdBy });
-      records.appendNote(record.id, { author: decision.createdBy, body: decision.note, communicationId });
-      comms.setRecord(communicationId, record.id);
-      recordId = record.id;
-    }
-    if (decision.disposition === 'bounce') {
-      // A bounce of our own message: the outbound communication says so.
-      for (const id of [...parsed.embedded.matchAll(/^Message-ID:\s*<([^>\s]+)>/gim)].map((m) => m[1]!)) {
-        comms.markOutboundBounced(id, `bounced: ${parsed.subject} (communication ${communicationId})`.slice(0, 500));
-      }
-    }
-    if (decision.disposition === 'rejected' && ctx.noticeFrom && parsed.from) {
-      // The rejected sender gets a short notice, through the queue like every outbound mail.
-      new QueueRepo(ctx.db, ctx.clock).enqueue({
-        table: name, recordId: null, ruleId: 'inbound-reject', from: ctx.noticeFrom, to: [parsed.from],
-        subject: `Not accepted: ${parsed.subject || '(no subject)'}`.slice(0, 200),
-        // The subject is quoted short: a notice must not echo a 1 MB subject back (backscatter).
-        body: `Your message "${parsed.subject.length > 200 ? `${parsed.subject.slice(0, 199)}…` : parsed.subject}" to ${name} was not accepted: this address takes mail only from known contacts or as a reply to our messages.`,
-        attachments: [], contentHash: `reject:${communicationId}`, status: 'queued',
-      });
-    }
-    return { communicationId, recordId };
-  })();
-  await source.markDone(ref);
-  return { kind: 'processed', disposition: decision.disposition, communicationId: result.communicationId, recordId: result.recordId };
+  }
+  return { kind: 'processed', disposition: decision.disposition, communicationId, recordId };
 }
 
 function decideFor(ctx: IngestContext, account: InboundAccount, message: ParsedMessage): Decision {

@@ -1,143 +1,283 @@
 import { createHash } from 'node:crypto';
+import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
-import { Base64SizeCounter } from '../mime/base64-size.js';
-import { parseHeaderBlock, type HeaderBlock } from '../mime/header-block.js';
+import { boundedText } from '../mime/bounded-text.js';
+import { decodeHeaderValue, parseHeaderBlock, type HeaderBlock } from '../mime/header-block.js';
+import type { StoreBatch, StoredBlob } from '../store/message-store.js';
 
-/** What the inbound rules need from a message; attachments are counted, never kept. */
+/** An attachment as kept: what it is, and its bytes in the message store under `sha256`. */
+export interface ParsedAttachment {
+  filename: string | null;
+  contentType: string;
+  /** Decoded bytes. */
+  size: number;
+  sha256: string;
+  /** Content-ID without its angle brackets (an inline image's `cid:`), or null. */
+  contentId: string | null;
+  /** Shown in the body (Content-Disposition inline, or part of multipart/related) rather than attached. */
+  inline: boolean;
+}
+
+/** What the inbound rules need from a message, and the content kept with its communication. */
 export interface ParsedMessage {
   headers: HeaderBlock;
   messageId: string | null;
   from: string | null;
   fromName: string | null;
   to: string[];
+  cc: string[];
   subject: string;
+  /** The Date header as sent, or null. */
+  date: string | null;
+  /** The text body (from the HTML when there is no text part), at most `maxTextChars`. */
   text: string;
-  attachments: Array<{ filename: string | null; contentType: string; size: number }>;
-  /** Raw text of embedded message parts (a bounce's copy of our message), capped. */
+  /** The HTML body, at most `maxTextChars`, or null. */
+  html: string | null;
+  /** True when the text or HTML body was longer than the limit and was cut. */
+  truncated: boolean;
+  attachments: ParsedAttachment[];
+  /** Raw text of embedded message parts (a bounce's copy of the message it returns), capped. */
   embedded: string;
+  /** SHA-256 of the exact bytes (the raw blob's name). */
   contentHash: string;
   size: number;
 }
 
+/** A message as taken: its raw bytes stored, its header block as received, and what parsing made of it. */
+export interface TakenMessage {
+  raw: StoredBlob;
+  /** The header section as received (UTF-8 where it is valid UTF-8, else Latin-1), at most 1 MB. */
+  headerBlock: string;
+  parsed: ParsedMessage | null;
+  /** Why parsing failed, when it did: the message is quarantined with its raw bytes kept. */
+  parseError: string | null;
+}
+
 const embeddedCap = 64 * 1024;
+const headerBlockCap = 1024 * 1024;
 /** The parts whose raw text is kept in `embedded`: a bounce's copy of the message it returns. */
 const embeddedType = /^(message\/(rfc822|delivery-status)|text\/rfc822-headers)/i;
-
-/** What MailParser's (internal) createNode gives and takes; see countingParser. */
-interface ParserNode {
-  node: { contentType?: string; filename?: string | false };
-  headers: object;
-  contentType?: string;
-  isAttachment?: boolean;
-  encoding?: string;
-  decoder?: NodeJS.ReadWriteStream;
-}
-type MailParserClass = typeof import('mailparser').MailParser;
-type CountingParser = InstanceType<MailParserClass> & { counters: WeakMap<object, Base64SizeCounter> };
-let countingParserClass: (new (options: object) => CountingParser) | undefined;
-
-/**
- * MailParser, except that a base64 attachment is not decoded only for us to count its bytes:
- * its decoder is swapped for a Base64SizeCounter (the profile's biggest parsing cost was
- * libbase64 on attachments). The parts we keep the text of (embeddedType) are decoded as before.
- */
-function countingParser(MailParser: MailParserClass): new (options: object) => CountingParser {
-  countingParserClass ??= class extends (MailParser as unknown as new (options: object) => { createNode(node: unknown): ParserNode; libmime: { detectMimeType(name: string): string | false }; decoderEnded?: boolean }) {
-    /** Keyed by the node's headers object, which is also the attachment's `headers`. */
-    readonly counters = new WeakMap<object, Base64SizeCounter>();
-
-    override createNode(data: unknown): ParserNode {
-      const created = super.createNode(data);
-      if (!created.isAttachment || created.encoding !== 'base64' || !created.decoder) return created;
-      // The type the attachment will be reported with (MailParser's processChunk does the same).
-      let contentType = created.contentType ?? '';
-      if (contentType === 'application/octet-stream' && created.node.filename) contentType = this.libmime.detectMimeType(created.node.filename) || contentType;
-      if (embeddedType.test(contentType)) return created;
-      const counter = new Base64SizeCounter();
-      counter.on('end', () => {
-        this.decoderEnded = true;
-      });
-      created.decoder = counter;
-      this.counters.set(created.headers, counter);
-      return created;
-    }
-  } as unknown as new (options: object) => CountingParser;
-  return countingParserClass;
-}
 
 /** The message's stream failed (the server or network), as opposed to the message being unparseable. */
 export class SourceStreamError extends Error {
   override readonly name = 'SourceStreamError';
 }
 
+interface ParserAttachment {
+  type: 'attachment';
+  content: Readable;
+  release: (() => void) | null;
+  filename?: string;
+  contentType?: string;
+  contentDisposition?: string;
+  contentId?: string;
+  related?: boolean;
+}
+
+interface ParserText {
+  type: 'text';
+  text?: string;
+  html?: string | false;
+}
+
 /**
- * Parses a message as it streams in (mailparser's MailParser): attachments are drained and
- * only their sizes kept, so a 25 MB message is never held whole. The raw bytes are
- * hashed on the way through (the identity of a message without a Message-ID).
+ * Takes a message as it streams in: the exact bytes go into the message store (`batch`), and at
+ * the same time through mailparser, whose attachments stream into the store too. Nothing is
+ * held whole: a 25 MB message passes in pieces. A message mailparser cannot read is still
+ * stored whole (parseError says why); a failing source stream throws SourceStreamError.
  */
-export async function parseMessage(raw: Readable, limits: { maxTextChars: number }): Promise<ParsedMessage> {
+export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { maxTextChars: number }): Promise<TakenMessage> {
   const { MailParser } = await import('mailparser');
-  const Parser = countingParser(MailParser);
-  const hash = createHash('sha256');
-  let size = 0;
-  let headerText = '';
-  let embedded = '';
-  const attachments: ParsedMessage['attachments'] = [];
+  // ignoreEmbedded: an attached message/rfc822 stays one attachment, byte for byte, instead of
+  // being parsed into; checksumAlgo false: MailParser would MD5 every attachment for nothing.
+  const parser = new MailParser({ skipHtmlToText: false, skipTextToHtml: true, skipImageLinks: true, maxHtmlLengthToParse: 2_000_000, checksumAlgo: false, ignoreEmbedded: true }) as unknown as NodeJS.ReadWriteStream & PassThrough;
+  const rawSink = new PassThrough();
+  const rawPut = batch.put(rawSink);
+  rawPut.catch(() => undefined); // awaited below; a failure must not be unhandled meanwhile
+
+  let parseError: Error | null = null;
   let text = '';
-  // checksumAlgo false: MailParser would MD5 every attachment for a checksum we do not use.
-  const parser = new Parser({ skipHtmlToText: false, skipTextToHtml: true, skipImageLinks: true, maxHtmlLengthToParse: 2_000_000, checksumAlgo: false });
-  const tee = new PassThrough();
-  raw.on('data', (chunk: Buffer) => {
-    hash.update(chunk);
-    size += chunk.length;
+  let html: string | null = null;
+  let truncated = false;
+  let embedded = '';
+  const attachments: ParsedAttachment[] = [];
+  const attachmentPuts: Array<Promise<void>> = [];
+
+  parser.on('error', (error: Error) => {
+    parseError ??= error;
   });
-  parser.on('headerLines', (lines: ReadonlyArray<{ line: string }>) => {
-    headerText = lines.map((l) => l.line).join('\r\n');
-  });
-  parser.on('data', (data: { type: string; text?: string; html?: string; content?: Readable; release?: (() => void) | null; filename?: string; contentType?: string; headers?: object }) => {
+  parser.on('data', (data: ParserText | ParserAttachment) => {
     if (data.type === 'text') {
-      text = (data.text ?? '').slice(0, limits.maxTextChars);
+      const fullText = data.text ?? '';
+      text = boundedText(fullText, limits.maxTextChars);
+      if (typeof data.html === 'string') html = boundedText(data.html, limits.maxTextChars);
+      truncated = fullText.length > limits.maxTextChars || (typeof data.html === 'string' && data.html.length > limits.maxTextChars);
       return;
     }
-    const attachment = { filename: data.filename ?? null, contentType: data.contentType ?? 'application/octet-stream', size: 0 };
-    attachments.push(attachment);
-    const keep = embeddedType.test(attachment.contentType);
-    const counter = data.headers ? parser.counters.get(data.headers) : undefined;
-    data.content?.on('data', (chunk: Buffer) => {
-      attachment.size += chunk.length;
-      if (keep && embedded.length < embeddedCap) embedded += chunk.toString('utf8', 0, Math.min(chunk.length, embeddedCap - embedded.length));
-    });
-    data.content?.on('end', () => {
-      if (counter) attachment.size = counter.decodedSize;
+    const contentType = data.contentType ?? 'application/octet-stream';
+    const keep = embeddedType.test(contentType);
+    const content = data.content;
+    if (keep) {
+      content.on('data', (chunk: Buffer) => {
+        if (embedded.length < embeddedCap) embedded += chunk.toString('utf8', 0, Math.min(chunk.length, embeddedCap - embedded.length));
+      });
+    }
+    const index = attachments.length;
+    attachments.push({ filename: data.filename ?? null, contentType, size: 0, sha256: '', contentId: data.contentId ? data.contentId.trim().replace(/^<|>$/g, '').trim() || null : null, inline: data.contentDisposition === 'inline' || Boolean(data.related) });
+    attachmentPuts.push(batch.put(content).then((blob) => {
+      attachments[index]!.size = blob.size;
+      attachments[index]!.sha256 = blob.hash;
       data.release?.();
-    });
+    }));
   });
-  await new Promise<void>((resolve, reject) => {
+  const parserEnded = new Promise<void>((resolve) => {
     parser.once('end', () => resolve());
-    parser.once('error', reject);
-    // A broken connection is not a broken message: the caller must not quarantine it.
-    raw.once('error', (error: Error) => reject(new SourceStreamError(error.message)));
-    raw.pipe(tee).pipe(parser);
+    parser.once('error', () => resolve());
   });
-  const headers = parseHeaderBlock(headerText + '\r\n\r\n');
-  const address = (value: string | undefined) => addressIn(value ?? '');
+  // Keep the parser flowing even when no one reads its objects (the 'data' handler reads them).
+  parser.resume();
+
+  const head = new HeaderCapture(headerBlockCap);
+  let sourceError: Error | null = null;
+  try {
+    for await (const chunk of raw as AsyncIterable<Buffer>) {
+      head.add(chunk);
+      if (!rawSink.write(chunk)) await drained(rawSink);
+      if (!parseError && !parser.write(chunk)) await Promise.race([drained(parser), parserEnded]);
+    }
+  } catch (error) {
+    sourceError = error as Error;
+  }
+  if (sourceError) {
+    rawSink.destroy(); // without the error: the put may not be listening yet
+    parser.destroy();
+    await Promise.allSettled([rawPut, ...attachmentPuts]);
+    throw new SourceStreamError(sourceError.message);
+  }
+  rawSink.end();
+  parser.end();
+  await parserEnded;
+  const [blob] = await Promise.all([rawPut, ...attachmentPuts.map((p) => p.catch((error: Error) => {
+    // A store failure (disk full) is the store's error; anything else is the attachment's (a decoding fault).
+    if ((error as { code?: string }).code === 'E_STORE_FULL') throw error;
+    parseError ??= error;
+  }))]);
+  const headerBytes = head.bytes();
+  const headerBlock = boundedText(decodeHeaderBytes(headerBytes), headerBlockCap);
+  if (parseError) return { raw: blob, headerBlock, parsed: null, parseError: (parseError as Error).message };
+
+  const headers = parseHeaderBlock(headerBytes.toString('latin1') + '\r\n\r\n');
   const fromHeader = headers.get('from');
   const name = fromHeader ? withoutFirstAngleBrackets(fromHeader).replace(/"/g, '').trim() || null : null;
-  const messageId = /<([^<>\s]+)>/.exec(headers.get('message-id') ?? '')?.[1] ?? null;
-  const { decodeHeaderValue } = await import('../mime/header-block.js');
+  const addresses = (value: string | undefined) => (value ?? '').split(',').map((part) => addressIn(part)).filter((a): a is string => a !== null);
   return {
-    headers,
-    messageId,
-    from: address(fromHeader),
-    fromName: name ? decodeHeaderValue(name) : null,
-    to: (headers.get('to') ?? '').split(',').map((part) => address(part)).filter((a): a is string => a !== null),
-    subject: decodeHeaderValue(headers.get('subject') ?? ''),
-    text,
-    attachments,
-    embedded,
-    contentHash: hash.digest('hex'),
-    size,
+    raw: blob,
+    headerBlock,
+    parseError: null,
+    parsed: {
+      headers,
+      messageId: /<([^<>\s]+)>/.exec(headers.get('message-id') ?? '')?.[1] ?? null,
+      from: addressIn(fromHeader ?? ''),
+      fromName: name ? decodeHeaderValue(name) : null,
+      to: addresses(headers.get('to')),
+      cc: addresses(headers.get('cc')),
+      subject: decodeHeaderValue(headers.get('subject') ?? ''),
+      date: headers.get('date') ?? null,
+      text,
+      html,
+      truncated,
+      attachments,
+      embedded,
+      contentHash: blob.hash,
+      size: blob.size,
+    },
   };
+}
+
+/**
+ * Parses a message without keeping it (the rules' view of a file an admin hands in): content
+ * is hashed and dropped. Throws what takeMessage throws; a message it cannot parse throws.
+ */
+export async function parseMessage(raw: Readable, limits: { maxTextChars: number }): Promise<ParsedMessage> {
+  const taken = await takeMessage(raw, hashOnlyBatch(), limits);
+  if (!taken.parsed) throw new Error(`the message could not be parsed: ${taken.parseError ?? 'unknown error'}`);
+  return taken.parsed;
+}
+
+/** A store batch that only hashes what is put in it: nothing is written anywhere. */
+function hashOnlyBatch(): StoreBatch {
+  return {
+    async put(content) {
+      const hash = createHash('sha256');
+      let size = 0;
+      for await (const chunk of (Buffer.isBuffer(content) ? [content] : content) as AsyncIterable<Buffer>) {
+        hash.update(chunk);
+        size += chunk.length;
+      }
+      return { hash: hash.digest('hex'), size, storedSize: 0 };
+    },
+    commit: async () => undefined,
+    discard: async () => undefined,
+  };
+}
+
+/** SHA-256 over what makes two copies of a message the same message: Message-ID, sender, subject, bodies. */
+export function messageFingerprint(message: ParsedMessage): string | null {
+  if (!message.messageId) return null;
+  const hash = createHash('sha256');
+  for (const part of [message.messageId, message.from ?? '', message.subject, message.text, message.html ?? '', ...message.attachments.map((a) => a.sha256)]) hash.update(part).update('\0');
+  return hash.digest('hex');
+}
+
+function drained(stream: NodeJS.EventEmitter): Promise<unknown> {
+  return Promise.race([once(stream, 'drain'), once(stream, 'close')]);
+}
+
+/** The bytes of the header section (up to the first empty line), collected as chunks pass, at most `cap`. */
+class HeaderCapture {
+  #chunks: Buffer[] = [];
+  #length = 0;
+  #done = false;
+  /** Only CRs since the last LF (or the start): the next LF ends the section. */
+  #atLineStart = true;
+
+  constructor(private readonly cap: number) {}
+
+  add(chunk: Buffer): void {
+    if (this.#done) return;
+    let end = Math.min(chunk.length, this.cap - this.#length);
+    for (let i = 0; i < end; i++) {
+      const byte = chunk[i]!;
+      if (byte === 0x0a) {
+        if (this.#atLineStart) {
+          end = i + 1;
+          this.#done = true;
+          break;
+        }
+        this.#atLineStart = true;
+      } else if (byte !== 0x0d) {
+        this.#atLineStart = false;
+      }
+    }
+    this.#chunks.push(chunk.subarray(0, end));
+    this.#length += end;
+    if (this.#length >= this.cap) this.#done = true;
+  }
+
+  bytes(): Buffer {
+    return Buffer.concat(this.#chunks);
+  }
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Header bytes as text: UTF-8 when they are valid UTF-8 (RFC 6532), else Latin-1 (8-bit junk stays visible). */
+function decodeHeaderBytes(bytes: Buffer): string {
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    return bytes.toString('latin1');
+  }
 }
 
 // A header line can be 1 MB: these helpers are linear where the regular expressions they

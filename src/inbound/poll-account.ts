@@ -1,37 +1,78 @@
 import type { InboundAccount } from './inbound-config.js';
-import { ingestMessage, type IngestContext, type IngestOutcome } from './ingest-message.js';
+import { CommunicationsRepo } from '../store/communications-repo.js';
+import { commitMessage, takeFromMailbox, type IngestContext } from './ingest-message.js';
+import type { TakenMessage } from './parse-message.js';
 import type { MailSource, MessageRef } from './mail-source.js';
 
 export interface PollResult {
   listed: number;
   processed: number;
   alreadyTaken: number;
-  repeats: number;
   dispositions: Record<string, number>;
+  /** Bytes of new content written to the message store (compressed; deduplicated content counts 0). */
+  storedBytes: number;
 }
+
+/** Messages taken before their store batch and rows commit together: at most this many... */
+const groupCount = 32;
+/** ...or this many raw bytes (a crash re-downloads at most one group). */
+const groupBytes = 8 * 1024 * 1024;
 
 /**
  * One poll of one mailbox. IMAP's regular poll takes unseen mail only; a sweep takes all
  * (mail someone marked read by hand). POP3 and Graph ignore read marks: every message is
  * listed and told apart by its id.
+ *
+ * Messages are taken in groups: each is streamed into the message store as it is parsed;
+ * then the group's content is made durable (one round of fsyncs), its rows commit in one
+ * transaction, and only then are its messages marked done in the mailbox. A failure leaves
+ * the group unmarked, so its messages are taken again on the next poll.
  */
 export async function pollAccount(ctx: IngestContext, account: InboundAccount, source: MailSource, options: { sweep: boolean; stop?: () => boolean }): Promise<PollResult> {
   const refs = await source.list({ unseenOnly: account.protocol === 'imap' && !options.sweep });
-  const result: PollResult = { listed: refs.length, processed: 0, alreadyTaken: 0, repeats: 0, dispositions: {} };
+  const result: PollResult = { listed: refs.length, processed: 0, alreadyTaken: 0, dispositions: {}, storedBytes: 0 };
+  const comms = new CommunicationsRepo(ctx.db, ctx.clock);
   const marks = batchMarks(source, markBatchSize);
-  try {
-    for (const ref of refs) {
-      if (options.stop?.()) break; // a stop request: finish the message in hand, take no new one
-      const outcome: IngestOutcome = await ingestMessage(ctx, account, marks.source, ref);
+  let batch = ctx.store.batch();
+  let group: Array<{ ref: MessageRef; taken: TakenMessage }> = [];
+  let bytes = 0;
+  const commitGroup = async () => {
+    if (group.length === 0) return;
+    const taken = group;
+    group = [];
+    bytes = 0;
+    await batch.commit();
+    batch = ctx.store.batch();
+    const outcomes = ctx.db.transaction(() => taken.map((t) => commitMessage(ctx, account, t.ref.key, t.taken)))();
+    outcomes.forEach((outcome, i) => {
       if (outcome.kind === 'already-taken') result.alreadyTaken++;
-      else if (outcome.kind === 'repeat') result.repeats++;
       else {
         result.processed++;
         result.dispositions[outcome.disposition] = (result.dispositions[outcome.disposition] ?? 0) + 1;
       }
+      result.storedBytes += taken[i]!.taken.raw.storedSize;
+    });
+    for (const t of taken) await marks.source.markDone(t.ref);
+  };
+  try {
+    for (const ref of refs) {
+      if (options.stop?.()) break; // a stop request: finish what is in hand, take no new message
+      if (comms.hasMailboxKey(account.table, ref.key)) {
+        // Committed before, not marked (a crash between the two): only marked now.
+        result.alreadyTaken++;
+        await marks.source.markDone(ref);
+        continue;
+      }
+      group.push({ ref, taken: await takeFromMailbox(ctx, source, ref, batch) });
+      bytes += group[group.length - 1]!.taken.raw.size;
+      if (group.length >= groupCount || bytes >= groupBytes) await commitGroup();
     }
+    await commitGroup();
   } catch (error) {
-    await marks.flush().catch(() => undefined); // what was committed is still marked, if the mailbox lets us
+    // What was taken whole before the failure is still committed and marked, if it can be.
+    await commitGroup().catch(() => undefined);
+    await batch.discard();
+    await marks.flush().catch(() => undefined);
     throw error;
   }
   await marks.flush();

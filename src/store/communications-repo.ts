@@ -5,7 +5,8 @@ export interface InboundCommunication {
   account: string;
   table: string;
   recordId: number | null;
-  mailboxKey: string;
+  /** Null for a replay of a stored message. */
+  mailboxKey: string | null;
   messageId: string | null;
   contentHash: string | null;
   from: string | null;
@@ -14,6 +15,33 @@ export interface InboundCommunication {
   disposition: string;
   reason: string;
   size: number;
+  /** SHA-256 of the raw bytes in the message store; null only for rows from before the store. */
+  rawHash?: string | null;
+  fingerprint?: string | null;
+  cc?: string[];
+  /** The Date header as sent. */
+  sentAt?: string | null;
+  duplicateOf?: number | null;
+  replayOf?: number | null;
+}
+
+/** The parsed content kept with a communication. */
+export interface CommunicationContent {
+  headers: string;
+  text: string | null;
+  html: string | null;
+  truncated: boolean;
+}
+
+/** An attachment of a communication; its bytes are in the message store under sha256. */
+export interface CommunicationAttachment {
+  position: number;
+  filename: string | null;
+  contentType: string;
+  size: number;
+  sha256: string;
+  contentId: string | null;
+  inline: boolean;
 }
 
 export interface CommunicationRow {
@@ -30,10 +58,20 @@ export interface CommunicationRow {
   disposition: string;
   reason: string | null;
   createdAt: string;
+  cc: string | null;
+  sentAt: string | null;
+  size: number | null;
+  rawHash: string | null;
+  duplicateOf: number | null;
+  replayOf: number | null;
+  contentPurgedAt: string | null;
+  contentPurgeReason: string | null;
 }
 
 const columns = `id, direction, account, table_name AS "table", record_id AS recordId, mailbox_key AS mailboxKey, message_id AS messageId,
-  from_addr AS "from", to_addrs AS "to", subject, disposition, reason, created_at AS createdAt`;
+  from_addr AS "from", to_addrs AS "to", subject, disposition, reason, created_at AS createdAt, cc_addrs AS cc, sent_at AS sentAt,
+  size_bytes AS size, raw_hash AS rawHash, duplicate_of AS duplicateOf, replay_of AS replayOf,
+  content_purged_at AS contentPurgedAt, content_purge_reason AS contentPurgeReason`;
 
 /** A copy of every inbound and outbound email, with what was done with it and why. */
 export class CommunicationsRepo {
@@ -44,20 +82,58 @@ export class CommunicationsRepo {
     return cachedStatement(this.db, 'SELECT 1 FROM communications WHERE account = ? AND mailbox_key = ?').get(account, mailboxKey) !== undefined;
   }
 
-  /** The communication of a message seen before under another mailbox id (same Message-ID or, without one, same bytes). */
-  findRepeat(account: string, messageId: string | null, contentHash: string): CommunicationRow | undefined {
-    return (messageId
-      ? cachedStatement(this.db, `SELECT ${columns} FROM communications WHERE direction = 'inbound' AND account = ? AND message_id = ?`).get(account, messageId)
-      : cachedStatement(this.db, `SELECT ${columns} FROM communications WHERE direction = 'inbound' AND account = ? AND message_id IS NULL AND content_hash = ?`).get(account, contentHash)) as CommunicationRow | undefined;
+  /**
+   * The communication of this account that a message is a true duplicate of: the first with the
+   * same bytes, or else the same fingerprint (Message-ID, sender, subject and bodies). Only rows
+   * that took effect count: a quarantined copy or a duplicate row is never "the first".
+   */
+  findOriginal(account: string, rawHash: string, fingerprint: string | null): CommunicationRow | undefined {
+    const where = `direction = 'inbound' AND account = ? AND disposition NOT IN ('quarantined', 'duplicate')`;
+    return (cachedStatement(this.db, `SELECT ${columns} FROM communications WHERE ${where} AND content_hash = ? ORDER BY id LIMIT 1`).get(account, rawHash)
+      ?? (fingerprint ? cachedStatement(this.db, `SELECT ${columns} FROM communications WHERE ${where} AND fingerprint = ? ORDER BY id LIMIT 1`).get(account, fingerprint) : undefined)) as CommunicationRow | undefined;
   }
 
   insertInbound(c: InboundCommunication): number {
     const result = cachedStatement(this.db, `INSERT INTO communications
-      (direction, account, table_name, record_id, mailbox_key, message_id, content_hash, from_addr, to_addrs, subject, disposition, reason, size_bytes, created_at)
-      VALUES ('inbound', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
-      c.account, c.table, c.recordId, c.mailboxKey, c.messageId, c.messageId ? null : c.contentHash, c.from, c.to.join(', '), c.subject, c.disposition, c.reason, c.size, this.clock.now().toISOString(),
+      (direction, account, table_name, record_id, mailbox_key, message_id, content_hash, from_addr, to_addrs, subject, disposition, reason, size_bytes, created_at,
+       raw_hash, fingerprint, cc_addrs, sent_at, duplicate_of, replay_of)
+      VALUES ('inbound', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+      c.account, c.table, c.recordId, c.mailboxKey, c.messageId, c.contentHash, c.from, c.to.join(', '), c.subject, c.disposition, c.reason, c.size, this.clock.now().toISOString(),
+      c.rawHash ?? null, c.fingerprint ?? null, c.cc?.length ? c.cc.join(', ') : null, c.sentAt ?? null, c.duplicateOf ?? null, c.replayOf ?? null,
     );
     return Number(result.lastInsertRowid);
+  }
+
+  /** Keeps the parsed content with the communication. */
+  insertContent(id: number, content: CommunicationContent): void {
+    cachedStatement(this.db, 'INSERT INTO communication_content (communication_id, headers, text_body, html_body, truncated) VALUES (?, ?, ?, ?, ?)')
+      .run(id, content.headers, content.text, content.html, content.truncated ? 1 : 0);
+  }
+
+  /** Links the attachments (already in the message store) to the communication, in MIME order. */
+  insertAttachments(id: number, attachments: ReadonlyArray<Omit<CommunicationAttachment, 'position'>>): void {
+    const insert = cachedStatement(this.db, 'INSERT INTO communication_attachments (communication_id, position, filename, content_type, size, sha256, content_id, inline) VALUES (?, ?, ?, ?, ?, ?, ?, ?)');
+    attachments.forEach((a, i) => insert.run(id, i + 1, a.filename, a.contentType, a.size, a.sha256, a.contentId, a.inline ? 1 : 0));
+  }
+
+  /** Records the bytes of a communication (an outbound message as sent) in the message store. */
+  setRaw(id: number, rawHash: string, size: number, messageId: string | null): void {
+    cachedStatement(this.db, 'UPDATE communications SET raw_hash = ?, size_bytes = ?, message_id = COALESCE(?, message_id) WHERE id = ?').run(rawHash, size, messageId, id);
+  }
+
+  get(id: number): CommunicationRow | undefined {
+    return cachedStatement(this.db, `SELECT ${columns} FROM communications WHERE id = ?`).get(id) as CommunicationRow | undefined;
+  }
+
+  content(id: number): CommunicationContent | undefined {
+    const row = cachedStatement(this.db, 'SELECT headers, text_body AS text, html_body AS html, truncated FROM communication_content WHERE communication_id = ?').get(id) as (Omit<CommunicationContent, 'truncated'> & { truncated: number }) | undefined;
+    return row ? { ...row, truncated: row.truncated === 1 } : undefined;
+  }
+
+  attachments(id: number): CommunicationAttachment[] {
+    return (cachedStatement(this.db, `SELECT position, filename, content_type AS contentType, size, sha256, content_id AS contentId, inline
+      FROM communication_attachments WHERE communication_id = ? ORDER BY position`).all(id) as Array<Omit<CommunicationAttachment, 'inline'> & { inline: number }>)
+      .map((a) => ({ ...a, inline: a.inline === 1 }));
   }
 
   /** Marks our outbound message (by Message-ID) as bounced; true when one was found. */

@@ -162,4 +162,73 @@ export const migrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 4,
+    name: 'the message store: raw messages, parsed content, attachments, duplicates, replays, retention',
+    sql: `
+      -- A message that reuses a Message-ID is a message of its own; a true duplicate gets its
+      -- own row (disposition 'duplicate', duplicate_of). So these are lookups, not constraints.
+      DROP INDEX communications_message_once;
+      DROP INDEX communications_hash_once;
+      CREATE INDEX communications_by_message_id ON communications(account, message_id) WHERE message_id IS NOT NULL;
+      CREATE INDEX communications_by_content_hash ON communications(account, content_hash) WHERE content_hash IS NOT NULL;
+      -- raw_hash: SHA-256 of the exact bytes in the message store (inbound as received, outbound as sent).
+      ALTER TABLE communications ADD COLUMN raw_hash TEXT;
+      -- Same Message-ID, sender, subject and body: SHA-256 over those (a resent copy with new Received lines).
+      ALTER TABLE communications ADD COLUMN fingerprint TEXT;
+      ALTER TABLE communications ADD COLUMN cc_addrs TEXT;
+      ALTER TABLE communications ADD COLUMN sent_at TEXT;
+      ALTER TABLE communications ADD COLUMN duplicate_of INTEGER REFERENCES communications(id);
+      ALTER TABLE communications ADD COLUMN replay_of INTEGER REFERENCES communications(id);
+      ALTER TABLE communications ADD COLUMN content_purged_at TEXT;
+      ALTER TABLE communications ADD COLUMN content_purge_reason TEXT;
+      CREATE INDEX communications_by_raw_hash ON communications(raw_hash) WHERE raw_hash IS NOT NULL;
+      CREATE INDEX communications_by_fingerprint ON communications(account, fingerprint) WHERE fingerprint IS NOT NULL;
+      CREATE INDEX communications_by_created ON communications(created_at);
+      -- A stored message is replayed at most once; a replay that was quarantined again can itself be replayed.
+      CREATE UNIQUE INDEX communications_replayed_once ON communications(replay_of) WHERE replay_of IS NOT NULL;
+
+      -- The parsed content: the header block as received, the text and HTML bodies.
+      CREATE TABLE communication_content (
+        communication_id  INTEGER PRIMARY KEY REFERENCES communications(id) ON DELETE CASCADE,
+        headers           TEXT NOT NULL,
+        text_body         TEXT,
+        html_body         TEXT,
+        -- 1 when a body was longer than max_body_size and kept cut (the raw message is whole).
+        truncated         INTEGER NOT NULL DEFAULT 0
+      ) STRICT;
+
+      -- Each attachment, in MIME order; the bytes are in the message store under sha256.
+      CREATE TABLE communication_attachments (
+        communication_id  INTEGER NOT NULL REFERENCES communications(id) ON DELETE CASCADE,
+        position          INTEGER NOT NULL,
+        filename          TEXT,
+        content_type      TEXT NOT NULL,
+        size              INTEGER NOT NULL,
+        sha256            TEXT NOT NULL,
+        content_id        TEXT,
+        inline            INTEGER NOT NULL DEFAULT 0 CHECK (inline IN (0, 1)),
+        PRIMARY KEY (communication_id, position)
+      ) STRICT;
+      CREATE INDEX communication_attachments_by_hash ON communication_attachments(sha256);
+
+      -- Processes that put content into the message store: their blobs are not orphans until
+      -- they commit or die (store gc and the daemon's start-up clean-up skip newer blobs).
+      CREATE TABLE store_writers (
+        pid         INTEGER NOT NULL,
+        host        TEXT NOT NULL,
+        started_at  TEXT NOT NULL,
+        PRIMARY KEY (host, pid)
+      ) STRICT;
+
+      -- A mailbox action that did not do what the account asks (no MOVE/UIDPLUS, a failed move).
+      ALTER TABLE inbound_sync ADD COLUMN mark_warning TEXT;
+
+      -- When the daemon last ran each periodic task (the daily retention purge).
+      CREATE TABLE housekeeping (
+        task         TEXT PRIMARY KEY,
+        last_run_at  TEXT NOT NULL
+      ) STRICT;
+    `,
+  },
 ];

@@ -51,7 +51,8 @@ describe('mailctl daemon --once: inbound mail into records and communications (r
     dovecot.deliver('contracts@acme.test', simpleMessage({ from: 'pat@acme.test', subject: 'Read by hand', messageId: 'seen-1@acme.test', body: 'Someone opened this in Outlook first.' }), undefined, { seen: true });
 
     const first = await json(['daemon', '--once']);
-    expect(first.accounts[0]).toMatchObject({ table: 'contracts', status: 'ok', swept: false, poll: { listed: 6, processed: 5, repeats: 1 } });
+    expect(first.accounts[0]).toMatchObject({ table: 'contracts', status: 'ok', swept: false, poll: { listed: 6, processed: 6 } });
+    expect(first.accounts[0].poll.dispositions).toMatchObject({ duplicate: 1 });
 
     const notes = (await json(['records', 'show', String(record.id)])).notes;
     expect(notes).toHaveLength(1);
@@ -64,7 +65,7 @@ describe('mailctl daemon --once: inbound mail into records and communications (r
     ].sort());
 
     const comms = (await json(['comms', 'list', '--table', 'contracts'])).communications;
-    const by = (id: string) => comms.find((c: { messageId: string }) => c.messageId === id);
+    const by = (id: string) => comms.find((c: { messageId: string; disposition: string }) => c.messageId === id && c.disposition !== 'duplicate');
     expect(by('reply-1@partner.test')).toMatchObject({ disposition: 'record-updated', recordId: record.id });
     expect(by('new-1@acme.test')).toMatchObject({ disposition: 'record-created' });
     expect(by('stranger-1@elsewhere.test')).toMatchObject({ disposition: 'guest-record-created' });
@@ -72,7 +73,10 @@ describe('mailctl daemon --once: inbound mail into records and communications (r
     expect(by('forged-1@evil.test')).toMatchObject({ disposition: 'guest-record-created' }); // a stranger, not an update
     expect(by('forged-1@evil.test').reason).toBeDefined();
     expect(by('seen-1@acme.test')).toBeUndefined(); // read by hand: not taken by a regular poll
-    expect(comms.filter((c: { messageId: string }) => c.messageId === 'new-1@acme.test')).toHaveLength(1);
+    // The second copy is a communication of its own, a duplicate pointing at the first; no second record.
+    const copies = comms.filter((c: { messageId: string }) => c.messageId === 'new-1@acme.test').sort((a: { id: number }, b: { id: number }) => a.id - b.id);
+    expect(copies.map((c: { disposition: string }) => c.disposition)).toEqual(['record-created', 'duplicate']);
+    expect(copies[1]).toMatchObject({ duplicateOf: copies[0].id, recordId: copies[0].recordId });
 
     const again = await json(['daemon', '--once']);
     expect(again.accounts[0].poll).toMatchObject({ listed: 0, processed: 0 }); // all marked read after commit

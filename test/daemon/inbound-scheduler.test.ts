@@ -6,6 +6,7 @@ import { runInboundCycle, type InboundCycleContext } from '../../src/daemon/inbo
 import type { InboundAccount } from '../../src/inbound/inbound-config.js';
 import { silentLogger } from '../../src/logger.js';
 import { FileSecretStore } from '../../src/secrets/file-secret-store.js';
+import { FsMessageStore } from '../../src/store/fs-message-store.js';
 import { openDatabase } from '../../src/store/database.js';
 import { SyncRepo } from '../../src/store/sync-repo.js';
 import { TablesRepo } from '../../src/store/tables-repo.js';
@@ -36,7 +37,7 @@ describe('the inbound scheduler on a moving clock (real Dovecot)', () => {
       folder: 'INBOX', allowRecordCreation: false, unknownSender: 'ignore', notes: 'new-text', afterProcessing: 'mark-read', enabled: true,
     };
     for (const a of [account, ...extraAccounts]) new TablesRepo(db, clock).add(a.table);
-    const ctx: InboundCycleContext = { db, clock, secrets, keys: new Map([['k1', randomBytes(32)]]), kb: 'acme-prod', globals: resolveGlobals({}), accounts: [...extraAccounts, account], log: silentLogger, timeoutMs: 3000 };
+    const ctx: InboundCycleContext = { db, store: new FsMessageStore(join(dir, 'messages')), clock, secrets, keys: new Map([['k1', randomBytes(32)]]), kb: 'acme-prod', globals: resolveGlobals({}), accounts: [...extraAccounts, account], log: silentLogger, timeoutMs: 3000 };
     return { ctx, db, advance: (ms: number) => { now += ms; } };
   }
 

@@ -5,6 +5,7 @@ import type { KbConfig } from '../../src/config/config-schema.js';
 import { resolveGlobals } from '../../src/config/globals.js';
 import { runOutboundCycle, type OutboundCycleContext } from '../../src/daemon/outbound-cycle.js';
 import { silentLogger } from '../../src/logger.js';
+import { FsMessageStore } from '../../src/store/fs-message-store.js';
 import { openDatabase, type Database } from '../../src/store/database.js';
 import { QueueRepo } from '../../src/store/queue-repo.js';
 import { RecordsRepo } from '../../src/store/records-repo.js';
@@ -28,10 +29,11 @@ describe('the outbound queue: retries on a moving clock against a real SMTP serv
   async function setup(environment: KbConfig['environment'] = 'production', globals: Record<string, string> = {}) {
     let now = Date.parse('2026-11-27T10:00:00Z');
     const clock = { now: () => new Date(now) };
-    const db: Database = await openDatabase(join(tempDir(), 'mailctl.db'));
+    const dir = tempDir();
+    const db: Database = await openDatabase(join(dir, 'mailctl.db'));
     const kb: KbConfig = { name: 'acme-prod', url: 'https://records.acme.test', environment, refKeyIds: ['k1'], activeRefKeyId: 'k1', createdAt: '' };
     const ctx: OutboundCycleContext = {
-      db, clock, kb, key: { id: 'k1', bytes: randomBytes(32) }, globals: resolveGlobals(globals), log: silentLogger,
+      db, store: new FsMessageStore(join(dir, 'messages')), clock, kb, key: { id: 'k1', bytes: randomBytes(32) }, globals: resolveGlobals(globals), log: silentLogger,
       outbound: { host: '127.0.0.1', port: sink.port, security: 'none', auth: { type: 'none' }, from: 'records@acme.test' },
       target: async () => ({ host: '127.0.0.1', port: sink.port, security: 'none', auth: { type: 'none' }, timeoutMs: 5000 }),
     };

@@ -12,6 +12,10 @@ import type { AccountCycleResult } from '../../daemon/inbound-cycle.js';
 import { runDaemonCycle } from '../../daemon/run-cycle.js';
 import type { Logger } from '../../logger.js';
 import { QueueRepo } from '../../store/queue-repo.js';
+import type { Database } from '../../store/database.js';
+import type { MessageStore } from '../../store/message-store.js';
+import { collectGarbage } from '../../store/store-gc.js';
+import { StoreWritersRepo } from '../../store/store-writers-repo.js';
 
 export interface DaemonOptions {
   once?: boolean;
@@ -37,19 +41,23 @@ export async function runDaemon(deps: Deps, options: DaemonOptions): Promise<num
   const { store } = await deps.secrets();
   const keys = await loadKbKeys(config, store);
   const db = await deps.db();
+  const messages = await deps.messageStore();
   // The same lock as the loop: beside a running daemon, --once would release its claims
   // on the messages in hand and send them a second time.
   const lock = acquireDaemonLock(join(deps.paths.dataDir, 'daemon.lock'), deps.clock.now());
+  const stopWriting = new StoreWritersRepo(db).register();
   try {
-    return await runOnce(deps, options, { config, globals, keys, db, store, timeoutMs });
+    await removeOrphans(deps, db, messages, (message) => out.warn(message));
+    return await runOnce(deps, options, { config, globals, keys, db, store, messages, timeoutMs });
   } finally {
+    stopWriting();
     lock.release();
   }
 }
 
-async function runOnce(deps: Deps, options: DaemonOptions, ctx: { config: import('../../config/config-schema.js').MailctlConfig; globals: ReturnType<typeof resolveGlobals>; keys: Awaited<ReturnType<typeof loadKbKeys>>; db: Awaited<ReturnType<Deps['db']>>; store: import('../../secrets/secret-store.js').SecretStore; timeoutMs: number }): Promise<number> {
+async function runOnce(deps: Deps, options: DaemonOptions, ctx: { config: import('../../config/config-schema.js').MailctlConfig; globals: ReturnType<typeof resolveGlobals>; keys: Awaited<ReturnType<typeof loadKbKeys>>; db: Awaited<ReturnType<Deps['db']>>; store: import('../../secrets/secret-store.js').SecretStore; messages: MessageStore; timeoutMs: number }): Promise<number> {
   const { out } = deps;
-  const { config, globals, keys, db, store, timeoutMs } = ctx;
+  const { config, globals, keys, db, store, messages, timeoutMs } = ctx;
   const log: Logger = {
     info: () => undefined,
     warn: (facts, message) => out.warn(`${message} ${JSON.stringify(facts)}`),
@@ -59,7 +67,7 @@ async function runOnce(deps: Deps, options: DaemonOptions, ctx: { config: import
     const stale = new QueueRepo(db, deps.clock).releaseStaleClaims();
     if (stale > 0) out.warn(`${stale} message(s) were being sent when a daemon stopped; they will be tried again.`);
   }
-  const { inbound: results, outbound } = await runDaemonCycle({ db, clock: deps.clock, secrets: store, log, timeoutMs }, { config, keys, globals }, { force: true, forceSweep: Boolean(options.sweep) });
+  const { inbound: results, outbound } = await runDaemonCycle({ db, store: messages, clock: deps.clock, secrets: store, log, timeoutMs }, { config, keys, globals }, { force: true, forceSweep: Boolean(options.sweep) });
   showResults(deps, results);
   if (outbound && outbound.claimed > 0) {
     out.success(`outbound: ${outbound.claimed} due, ${outbound.sent} sent, ${outbound.deferred} deferred, ${outbound.failed} failed, ${outbound.abandoned} abandoned, ${outbound.held} held`);
@@ -77,7 +85,7 @@ function showResults(deps: Deps, results: AccountCycleResult[]): void {
   for (const r of results) {
     if (r.status === 'ok') {
       const d = Object.entries(r.poll.dispositions).map(([k, v]) => `${v} ${k}`).join(', ');
-      out.success(`${r.table}: ${r.poll.listed} listed${r.swept ? ' (full sweep)' : ''}, ${r.poll.processed} processed${d ? ` (${d})` : ''}, ${r.poll.alreadyTaken + r.poll.repeats} already taken`);
+      out.success(`${r.table}: ${r.poll.listed} listed${r.swept ? ' (full sweep)' : ''}, ${r.poll.processed} processed${d ? ` (${d})` : ''}, ${r.poll.alreadyTaken} already taken`);
     } else if (r.status === 'failed') {
       out.error(`${r.table}: ${r.error} (next try ${r.retryAt})`);
     } else {
@@ -100,6 +108,7 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
   const configStore = await deps.config();
   const { store } = await deps.secrets();
   const db = await deps.db();
+  const messages = await deps.messageStore();
   const lock = acquireDaemonLock(join(deps.paths.dataDir, 'daemon.lock'), deps.clock.now());
   const log = await createDaemonLogger(out, { file: options.logFile, human: out.isTTY && !out.json });
   let stopping = false;
@@ -115,7 +124,9 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
     const keys = await loadKbKeys(config, store);
     return { config, keys, globals: resolveGlobals(config.globals ?? {}) };
   };
+  const stopWriting = new StoreWritersRepo(db).register();
   try {
+    await removeOrphans(deps, db, messages, (message) => log.warn({}, message));
     let state = await load();
     const startedAt = deps.clock.now().toISOString();
     const beats = new DaemonStateRepo(db);
@@ -134,7 +145,7 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
       }
       beats.beat({ kb: state.keys.kb.name, pid: process.pid, host: hostname(), startedAt, heartbeatAt: deps.clock.now().toISOString() });
       if (state.globals.email_enabled) {
-        const { outbound } = await runDaemonCycle({ db, clock: deps.clock, secrets: store, log, timeoutMs }, state, { stop: () => stopping });
+        const { outbound } = await runDaemonCycle({ db, store: messages, clock: deps.clock, secrets: store, log, timeoutMs }, state, { stop: () => stopping });
         if (outbound && outbound.claimed > 0) log.info({ ...outbound }, 'outbound cycle');
       }
       if (stopping) break;
@@ -148,7 +159,17 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
     return ExitCode.ok;
   } finally {
     for (const [signal, handler] of handlers) process.off(signal, handler);
+    stopWriting();
     log.flush();
     lock.release();
   }
+}
+
+/**
+ * At start: what a crash left between storing content and committing its rows (orphan blobs,
+ * temporary files) is removed, so the store holds only what communications refer to.
+ */
+async function removeOrphans(_deps: Deps, db: Database, messages: MessageStore, warn: (message: string) => void): Promise<void> {
+  const gc = await collectGarbage(db, messages);
+  if (gc.removed > 0 || gc.temporaries > 0) warn(`removed ${gc.removed} stored item(s) and ${gc.temporaries} temporary file(s) that an interrupted run left behind`);
 }

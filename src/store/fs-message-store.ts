@@ -1,0 +1,235 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream, constants as fsConstants } from 'node:fs';
+import { mkdir, open, readdir, rename, rm, stat, statfs, unlink, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip, createGzip } from 'node:zlib';
+import { isBlobHash, StoredContentCorrupt, StoredContentMissing, StoreFullError, type MessageStore, type StoreBatch, type StoredBlob, type StoredEntry } from './message-store.js';
+
+/**
+ * gzip level 4: mail is mostly text and base64 (which shrinks to about 3/4); higher levels cost
+ * several times the CPU on the ingest path for a few per cent of space.
+ */
+const gzipLevel = 4;
+
+interface Pending {
+  tmp: string;
+  blob: StoredBlob;
+}
+
+/**
+ * The message store on the local filesystem: `<root>/objects/<first two hex>/<sha256>.gz`,
+ * gzip-compressed, files 0600 in folders 0700. A put streams into `<root>/tmp/<pid>-…` and
+ * becomes a blob only when its batch commits: every temporary file is fsynced, renamed into
+ * place and the folders fsynced, so a crash leaves either nothing or a whole blob — never a
+ * half-written file under a blob's name. Temporary files of a dead process are removed by
+ * `removeStaleTemporaries`.
+ */
+export class FsMessageStore implements MessageStore {
+  readonly location: string;
+  readonly #objects: string;
+  readonly #tmp: string;
+  #ready: Promise<void> | undefined;
+  #counter = 0;
+
+  constructor(root: string) {
+    this.location = root;
+    this.#objects = join(root, 'objects');
+    this.#tmp = join(root, 'tmp');
+  }
+
+  batch(): StoreBatch {
+    const pending: Pending[] = [];
+    let closed = false;
+    return {
+      put: async (content) => {
+        if (closed) throw new Error('this store batch is already committed or discarded');
+        await this.#ensureDirs();
+        const tmp = join(this.#tmp, `${process.pid}-${++this.#counter}-${randomBytes(4).toString('hex')}`);
+        const hash = createHash('sha256');
+        let size = 0;
+        const tap = new Transform({
+          transform(chunk: Buffer, _encoding, done: TransformCallback) {
+            hash.update(chunk);
+            size += chunk.length;
+            done(null, chunk);
+          },
+        });
+        const out = createWriteStream(tmp, { mode: 0o600, flags: 'wx' });
+        const source = Buffer.isBuffer(content) ? Readable.from([content]) : content;
+        try {
+          await pipeline(source, tap, createGzip({ level: gzipLevel }), out);
+        } catch (error) {
+          await unlink(tmp).catch(() => undefined);
+          throw full(error, this.location) ?? error;
+        }
+        const blob = { hash: hash.digest('hex'), size, storedSize: out.bytesWritten };
+        pending.push({ tmp, blob });
+        return blob;
+      },
+      commit: async () => {
+        if (closed) return;
+        closed = true;
+        try {
+          // Content first, then names: fsync every file, rename, then fsync the folders renamed into.
+          await Promise.all(pending.map(async (p) => syncFile(p.tmp)));
+          const folders = new Set<string>();
+          for (const p of pending) {
+            const folder = join(this.#objects, p.blob.hash.slice(0, 2));
+            const target = join(folder, `${p.blob.hash}.gz`);
+            if (!folders.has(folder)) await mkdir(folder, { recursive: true, mode: 0o700 });
+            folders.add(folder);
+            if (await exists(target)) {
+              // Deduplicated: the blob is there already. Touch it, so a gc running now sees it as new.
+              await unlink(p.tmp);
+              p.blob.storedSize = 0;
+              const now = new Date();
+              await utimes(target, now, now).catch(() => undefined);
+            } else {
+              await rename(p.tmp, target);
+            }
+          }
+          await Promise.all([...folders].map((folder) => syncFile(folder)));
+        } catch (error) {
+          await Promise.all(pending.map((p) => unlink(p.tmp).catch(() => undefined)));
+          throw full(error, this.location) ?? error;
+        }
+      },
+      discard: async () => {
+        closed = true;
+        await Promise.all(pending.splice(0).map((p) => unlink(p.tmp).catch(() => undefined)));
+      },
+    };
+  }
+
+  async open(hash: string): Promise<Readable> {
+    const path = this.#pathOf(hash);
+    try {
+      await stat(path);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') throw new StoredContentMissing(hash, this.location);
+      throw error;
+    }
+    const digest = createHash('sha256');
+    const location = this.location;
+    const verify = new Transform({
+      transform(chunk: Buffer, _encoding, done: TransformCallback) {
+        digest.update(chunk);
+        done(null, chunk);
+      },
+      flush(done: TransformCallback) {
+        const actual = digest.digest('hex');
+        done(actual === hash ? null : new StoredContentCorrupt(hash, actual, location));
+      },
+    });
+    const gunzip = createGunzip();
+    const file = createReadStream(path);
+    // A damaged gzip stream is a corrupt blob too, not a bug.
+    const corrupt = (error: Error) => verify.destroy(error instanceof StoredContentCorrupt ? error : new StoredContentCorrupt(hash, `unreadable (${error.message})`, location));
+    file.on('error', corrupt);
+    gunzip.on('error', corrupt);
+    file.pipe(gunzip).pipe(verify);
+    return verify;
+  }
+
+  async has(hash: string): Promise<boolean> {
+    return exists(this.#pathOf(hash));
+  }
+
+  async delete(hash: string): Promise<boolean> {
+    try {
+      await unlink(this.#pathOf(hash));
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw error;
+    }
+  }
+
+  async *list(): AsyncIterable<StoredEntry> {
+    let folders: string[];
+    try {
+      folders = await readdir(this.#objects);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    for (const folder of folders.sort()) {
+      if (!/^[0-9a-f]{2}$/.test(folder)) continue;
+      for (const name of (await readdir(join(this.#objects, folder))).sort()) {
+        const hash = name.slice(0, -3);
+        if (!name.endsWith('.gz') || !isBlobHash(hash)) continue;
+        const info = await stat(join(this.#objects, folder, name)).catch(() => undefined);
+        if (info) yield { hash, storedSize: info.size, modifiedAt: info.mtime };
+      }
+    }
+  }
+
+  async filesystem(): Promise<{ total: number; free: number }> {
+    await this.#ensureDirs();
+    const fs = await statfs(this.location);
+    return { total: fs.blocks * fs.bsize, free: fs.bavail * fs.bsize };
+  }
+
+  /**
+   * Removes temporary files left by processes that are gone (a put killed half-way); those of
+   * `alive` pids stay. Returns how many were removed.
+   */
+  async removeStaleTemporaries(alive: (pid: number) => boolean): Promise<number> {
+    let names: string[];
+    try {
+      names = await readdir(this.#tmp);
+    } catch {
+      return 0;
+    }
+    let removed = 0;
+    for (const name of names) {
+      const pid = Number(name.split('-')[0]);
+      if (Number.isInteger(pid) && pid > 0 && alive(pid)) continue;
+      await rm(join(this.#tmp, name), { force: true });
+      removed++;
+    }
+    return removed;
+  }
+
+  #pathOf(hash: string): string {
+    if (!isBlobHash(hash)) throw new Error(`not a blob hash: ${hash.slice(0, 80)}`);
+    return join(this.#objects, hash.slice(0, 2), `${hash}.gz`);
+  }
+
+  #ensureDirs(): Promise<void> {
+    this.#ready ??= (async () => {
+      await mkdir(this.#objects, { recursive: true, mode: 0o700 });
+      await mkdir(this.#tmp, { recursive: true, mode: 0o700 });
+    })().catch((error: unknown) => {
+      this.#ready = undefined;
+      throw full(error, this.location) ?? error;
+    });
+    return this.#ready;
+  }
+}
+
+async function syncFile(path: string): Promise<void> {
+  const handle = await open(path, fsConstants.O_RDONLY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** ENOSPC / EDQUOT as the store's own error; undefined for anything else. */
+function full(error: unknown, location: string): StoreFullError | undefined {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT' ? new StoreFullError(location, error) : undefined;
+}

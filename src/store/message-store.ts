@@ -1,0 +1,97 @@
+import type { Readable } from 'node:stream';
+import { ExitCode, UserError } from '../errors.js';
+
+/** A blob in the message store: the SHA-256 (hex) of its exact bytes, its size and its size on disk. */
+export interface StoredBlob {
+  hash: string;
+  /** Bytes of the content itself. */
+  size: number;
+  /** Bytes it takes in the store (compressed), 0 when it was there already (deduplicated). */
+  storedSize: number;
+}
+
+/** What `list` yields: a blob on disk and when it was last written or touched. */
+export interface StoredEntry {
+  hash: string;
+  storedSize: number;
+  modifiedAt: Date;
+}
+
+/**
+ * Puts that become durable together: nothing put is visible or durable until `commit`, which
+ * syncs every blob at once (one round of fsyncs for a batch of messages, not one per message).
+ * The caller commits the batch before it commits the rows that refer to its blobs, and commits
+ * the rows before it marks the messages done in their mailbox.
+ */
+export interface StoreBatch {
+  /** Streams `content` in, hashing it on the way; the returned hash names it. */
+  put(content: Readable | Buffer | AsyncIterable<Buffer>): Promise<StoredBlob>;
+  /** Makes every blob put in this batch durable and readable. Throws StoreFullError on ENOSPC. */
+  commit(): Promise<void>;
+  /** Forgets the blobs of this batch not yet committed (their temporary files are removed). */
+  discard(): Promise<void>;
+}
+
+/**
+ * The message store: raw messages and attachments, content-addressed by SHA-256, compressed,
+ * written durably (fsync) before anything refers to them. Small on purpose, so that a shared
+ * backend (PostgreSQL, a later issue) can stand in for the filesystem one.
+ */
+export interface MessageStore {
+  /** Where the store lives, for messages to the admin ("/var/lib/mailctl/messages"). */
+  readonly location: string;
+  batch(): StoreBatch;
+  /**
+   * The content, verified while it streams: the stream errors with StoredContentCorrupt when
+   * the bytes do not hash to `hash`. Throws StoredContentMissing when there is no such blob.
+   */
+  open(hash: string): Promise<Readable>;
+  has(hash: string): Promise<boolean>;
+  /** Removes the blob; false when it was not there. */
+  delete(hash: string): Promise<boolean>;
+  /** Every blob in the store. */
+  list(): AsyncIterable<StoredEntry>;
+  /** Sizes of the filesystem the store is on (bytes), when the backend has one. */
+  filesystem?(): Promise<{ total: number; free: number }>;
+}
+
+/** A communication refers to content that is not in the store. */
+export class StoredContentMissing extends UserError {
+  constructor(readonly hash: string, location: string) {
+    super('E_STORE_MISSING', `The stored content ${hash} is missing from the message store (${location}).`, {
+      fix: 'Restore the message store from a backup; mailctl doctor lists every communication affected.',
+      command: 'mailctl doctor --only store',
+      exitCode: ExitCode.store,
+      details: { hash },
+    });
+  }
+}
+
+/** The stored bytes no longer hash to their name: the file was damaged or changed. */
+export class StoredContentCorrupt extends UserError {
+  constructor(readonly hash: string, readonly actual: string, location: string) {
+    super('E_STORE_CORRUPT', `The stored content ${hash} is corrupt: its bytes hash to ${actual} (${location}).`, {
+      fix: 'Restore that file of the message store from a backup; mailctl doctor lists every communication affected.',
+      command: 'mailctl doctor --only store',
+      exitCode: ExitCode.store,
+      details: { hash, actual },
+    });
+  }
+}
+
+/** The message store's filesystem has no room: the message is not taken, and is taken once there is. */
+export class StoreFullError extends UserError {
+  constructor(location: string, cause: unknown) {
+    super('E_STORE_FULL', `The message store's disk is full (${location}): the message was not stored, so it stays in its mailbox and is taken once there is space.`, {
+      fix: 'Free space on that filesystem, or purge old content (mailctl comms purge --older-than 1y).',
+      command: 'mailctl comms purge --dry-run --older-than 365d',
+      exitCode: ExitCode.store,
+      cause,
+    });
+  }
+}
+
+/** True for a 64-character lower-case hex SHA-256: the only names the store takes. */
+export function isBlobHash(text: string): boolean {
+  return /^[0-9a-f]{64}$/.test(text);
+}
