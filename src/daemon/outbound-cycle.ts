@@ -9,7 +9,8 @@ import { afterFailure } from '../outbound/retry-policy.js';
 import { SmtpFailure } from '../outbound/smtp-failure.js';
 import { openSmtpSession, type SmtpSession, type SmtpTarget } from '../outbound/smtp-session.js';
 import type { Database } from '../store/database.js';
-import type { MessageStore } from '../store/message-store.js';
+import { readStored, StoredContentCorrupt, StoredContentMissing, type MessageStore } from '../store/message-store.js';
+import { CommunicationsRepo } from '../store/communications-repo.js';
 import { QueueRepo, type QueueEntry } from '../store/queue-repo.js';
 
 export interface OutboundCycleContext {
@@ -57,7 +58,8 @@ export async function runOutboundCycle(ctx: OutboundCycleContext): Promise<Outbo
   // A few connections, each sending its share of the batch in turn (like nodemailer's pool);
   // a connection a failure left unusable is opened again for the next message.
   const block = nonProductionBlock(ctx.kb, ctx.globals);
-  const work = [...due];
+  const prepared = block ? new Map<number, Prepared>() : await storeFirstAttempts(ctx, queue, due, result);
+  const work = block ? [...due] : due.filter((entry) => prepared.has(entry.id));
   const worker = async () => {
     let session: SmtpSession | undefined;
     try {
@@ -69,8 +71,10 @@ export async function runOutboundCycle(ctx: OutboundCycleContext): Promise<Outbo
         }
         const now = ctx.clock.now();
         try {
+          const message = prepared.get(entry.id)!;
+          const raw = message.raw ?? await readStored(ctx.store, message.hash);
           session ??= await openSmtpSession(await ctx.target());
-          await sendOne(ctx, queue, entry, session, now);
+          await sendOne(ctx, queue, entry, session, raw);
           result.sent++;
         } catch (error) {
           session?.close();
@@ -82,8 +86,96 @@ export async function runOutboundCycle(ctx: OutboundCycleContext): Promise<Outbo
       session?.close();
     }
   };
-  await Promise.all(Array.from({ length: Math.min(ctx.connections ?? 4, due.length) }, worker));
+  await Promise.all(Array.from({ length: Math.min(ctx.connections ?? 4, work.length) }, worker));
   return result;
+}
+
+/** A message ready to send: its bytes in the store, and in memory when small. */
+interface Prepared {
+  hash: string;
+  raw?: Buffer;
+}
+
+/** Messages up to this size stay in memory between being stored and being sent in the same cycle. */
+const keepInMemoryBytes = 1024 * 1024;
+
+/**
+ * Each message's exact bytes are built and stored at its first attempt (with the reference and
+ * the Message-ID), durably and before it is sent, and linked to its communication; a retry sends
+ * those same bytes. A message that cannot be built (an attachment gone from the store) fails for
+ * good; a store that cannot take it (disk full) defers it like any transient failure.
+ */
+async function storeFirstAttempts(ctx: OutboundCycleContext, queue: QueueRepo, due: QueueEntry[], result: OutboundCycleResult): Promise<Map<number, Prepared>> {
+  const comms = new CommunicationsRepo(ctx.db, ctx.clock);
+  const prepared = new Map<number, Prepared>();
+  const fresh: Array<{ entry: QueueEntry; hash: string; size: number; messageId: string }> = [];
+  const batch = ctx.store.batch();
+  const now = ctx.clock.now();
+  for (const entry of due) {
+    const stored = entry.communicationId !== null ? comms.get(entry.communicationId)?.rawHash : null;
+    if (stored) {
+      prepared.set(entry.id, { hash: stored });
+      continue;
+    }
+    try {
+      const message = await composeEntry(ctx, entry, now);
+      const blob = await batch.put(message.raw);
+      prepared.set(entry.id, { hash: blob.hash, ...(message.raw.length <= keepInMemoryBytes ? { raw: message.raw } : {}) });
+      fresh.push({ entry, hash: blob.hash, size: blob.size, messageId: message.messageId });
+    } catch (error) {
+      if (!(error instanceof StoredContentMissing || error instanceof StoredContentCorrupt)) {
+        recordFailure(ctx, queue, entry, error, now, result); // disk full, I/O: tried again later
+        continue;
+      }
+      const said = `the message could not be built: ${(error as Error).message}`;
+      queue.recordAttempt(entry.id, 'failed before sending', said);
+      queue.setStatus(entry.id, 'failed', { lastError: said });
+      result.failed++;
+      ctx.log.warn({ queueId: entry.id, error: said }, 'outbound message could not be built');
+    }
+  }
+  try {
+    await batch.commit();
+  } catch (error) {
+    for (const { entry } of fresh) {
+      prepared.delete(entry.id);
+      recordFailure(ctx, queue, entry, error, now, result);
+    }
+    return prepared;
+  }
+  ctx.db.transaction(() => {
+    for (const f of fresh) {
+      if (f.entry.communicationId !== null) comms.setRaw(f.entry.communicationId, f.hash, f.size, f.messageId);
+    }
+  })();
+  return prepared;
+}
+
+/** The message as it goes out: the reference stamped in, redirected in a test KB, attachments from the store. */
+async function composeEntry(ctx: OutboundCycleContext, entry: QueueEntry, now: Date) {
+  const redirect = redirectOf(ctx);
+  const attachments = await Promise.all(entry.attachments.map(async (a) => ({
+    filename: a.filename,
+    content: a.sha256 ? await readStored(ctx.store, a.sha256) : Buffer.from(a.content ?? '', 'base64'),
+    ...(a.contentType ? { contentType: a.contentType } : {}),
+  })));
+  return composeMessage(
+    {
+      from: entry.from,
+      to: redirect ? [redirect] : entry.to,
+      subject: entry.subject,
+      text: entry.body,
+      attachments,
+      ...(redirect ? { headers: { 'X-Mailctl-Original-To': entry.to.join(', ') } } : {}),
+    },
+    { kb: ctx.kb.name, serverUrl: ctx.kb.url, table: entry.table, recordId: entry.recordId, origin: entry.ruleId ? `rule:${entry.ruleId}` : null, sentAt: now },
+    ctx.key,
+  );
+}
+
+/** In a test/dev KB with nonproduction_redirect set, every message goes to that address instead. */
+function redirectOf(ctx: OutboundCycleContext): string | undefined {
+  return ctx.kb.environment !== 'production' && ctx.globals.nonproduction_redirect ? ctx.globals.nonproduction_redirect : undefined;
 }
 
 function recordFailure(ctx: OutboundCycleContext, queue: QueueRepo, entry: QueueEntry, error: unknown, now: Date, result: OutboundCycleResult): void {
@@ -104,26 +196,12 @@ function recordFailure(ctx: OutboundCycleContext, queue: QueueRepo, entry: Queue
   ctx.log.warn({ queueId: entry.id, status: next.status, error: said }, 'outbound attempt failed');
 }
 
-async function sendOne(ctx: OutboundCycleContext, queue: QueueRepo, entry: QueueEntry, session: SmtpSession, now: Date): Promise<void> {
-  const redirect = ctx.kb.environment !== 'production' && ctx.globals.nonproduction_redirect ? ctx.globals.nonproduction_redirect : undefined;
-  const to = redirect ? [redirect] : entry.to;
-  const message = await composeMessage(
-    {
-      from: entry.from,
-      to,
-      subject: entry.subject,
-      text: entry.body,
-      attachments: entry.attachments.map((a) => ({ filename: a.filename, content: Buffer.from(a.content, 'base64'), ...(a.contentType ? { contentType: a.contentType } : {}) })),
-      ...(redirect ? { headers: { 'X-Mailctl-Original-To': entry.to.join(', ') } } : {}),
-    },
-    { kb: ctx.kb.name, serverUrl: ctx.kb.url, table: entry.table, recordId: entry.recordId, origin: entry.ruleId ? `rule:${entry.ruleId}` : null, sentAt: now },
-    ctx.key,
-  );
-  const sent = await session.send({ from: entry.from, to, raw: message.raw });
-  // One commit for the three facts of a sent message.
+async function sendOne(ctx: OutboundCycleContext, queue: QueueRepo, entry: QueueEntry, session: SmtpSession, raw: Buffer): Promise<void> {
+  const redirect = redirectOf(ctx);
+  const sent = await session.send({ from: entry.from, to: redirect ? [redirect] : entry.to, raw });
+  // One commit for the facts of a sent message.
   ctx.db.transaction(() => {
     queue.recordAttempt(entry.id, 'sent', sent.response ?? null);
-    queue.setMessageId(entry.id, message.messageId);
     queue.setStatus(entry.id, 'sent', { lastError: null });
   })();
 }

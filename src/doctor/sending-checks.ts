@@ -1,3 +1,4 @@
+import { queuedAttachmentSize, type QueuedAttachment } from '../store/queue-repo.js';
 import { isEmailAddress } from '../config/globals.js';
 import { approxSize, formatSize } from '../config/units.js';
 import type { DoctorCheck } from './finding.js';
@@ -68,13 +69,13 @@ export const sendingChecks: DoctorCheck[] = [
     areas: ['queue'],
     network: false,
     run({ db, globals }, report) {
-      // Cheap SQL bounds first (base64 is 4/3 of the bytes), the exact sizes only for candidates.
+      // A cheap SQL bound first, the exact sizes (kept in each attachment's entry) only for candidates.
       const rows = db.prepare(`SELECT id, status, length(CAST(body AS BLOB)) AS bodyBytes, attachments_json AS attachments FROM outbound_queue
-        WHERE status IN ${waiting} AND (length(CAST(body AS BLOB)) > ? OR length(attachments_json) > ?)`)
-        .all(globals.max_body_size, Math.floor(globals.max_attachment_size * 4 / 3)) as Array<{ id: number; status: string; bodyBytes: number; attachments: string }>;
+        WHERE status IN ${waiting} AND (length(CAST(body AS BLOB)) > ? OR attachments_json != '[]')`)
+        .all(globals.max_body_size) as Array<{ id: number; status: string; bodyBytes: number; attachments: string }>;
       const over: Array<{ id: number; text: string }> = [];
       for (const row of rows) {
-        const attached = (JSON.parse(row.attachments) as Array<{ content: string }>).reduce((sum, a) => sum + Buffer.byteLength(a.content, 'base64'), 0);
+        const attached = (JSON.parse(row.attachments) as QueuedAttachment[]).reduce((sum, a) => sum + queuedAttachmentSize(a), 0);
         if (row.bodyBytes > globals.max_body_size) over.push({ id: row.id, text: `#${row.id} (${row.status}): body ${approxSize(row.bodyBytes)} > max_body_size ${formatSize(globals.max_body_size)}` });
         else if (attached > globals.max_attachment_size) over.push({ id: row.id, text: `#${row.id} (${row.status}): attachments ${approxSize(attached)} > max_attachment_size ${formatSize(globals.max_attachment_size)}` });
       }

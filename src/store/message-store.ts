@@ -95,3 +95,10 @@ export class StoreFullError extends UserError {
 export function isBlobHash(text: string): boolean {
   return /^[0-9a-f]{64}$/.test(text);
 }
+
+/** The whole content of a blob, verified (for what must be in memory anyway, such as a message to send). */
+export async function readStored(store: MessageStore, hash: string): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of await store.open(hash)) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}

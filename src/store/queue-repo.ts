@@ -1,13 +1,27 @@
 import type { Clock } from '../clock.js';
+import { CommunicationsRepo } from './communications-repo.js';
 import type { Database } from './database.js';
 
 export type QueueStatus = 'queued' | 'deferred' | 'sending' | 'sent' | 'failed' | 'abandoned' | 'duplicate' | 'held';
 
+/**
+ * An attachment of a queued message. Its bytes are in the message store under `sha256`, copied
+ * there when the message was queued (a file changed or deleted after `send` changes nothing).
+ * Entries queued before the message store carry the bytes inline instead (`content`, base64).
+ */
 export interface QueuedAttachment {
   filename: string;
   contentType?: string;
-  /** base64 */
-  content: string;
+  sha256?: string;
+  /** Bytes. */
+  size?: number;
+  /** base64; only in entries queued before the message store. */
+  content?: string;
+}
+
+/** The size in bytes of a queued attachment, whichever form it has. */
+export function queuedAttachmentSize(a: QueuedAttachment): number {
+  return a.size ?? Buffer.byteLength(a.content ?? '', 'base64');
 }
 
 export interface QueueEntry {
@@ -53,8 +67,16 @@ export class QueueRepo {
     return this.db.transaction(() => {
       const comm = this.db.prepare(`INSERT INTO communications (direction, table_name, record_id, from_addr, to_addrs, subject, disposition, reason, created_at)
         VALUES ('outbound', ?, ?, ?, ?, ?, ?, ?, ?)`).run(input.table, input.recordId, input.from, input.to.join(', '), input.subject, input.status, input.reason ?? null, now);
+      const communicationId = Number(comm.lastInsertRowid);
+      // The outbound communication lists its attachments like an inbound one (they are in the store).
+      const stored = input.attachments.filter((a) => a.sha256);
+      if (stored.length > 0) {
+        new CommunicationsRepo(this.db, this.clock).insertAttachments(communicationId, stored.map((a) => ({
+          filename: a.filename, contentType: a.contentType ?? 'application/octet-stream', size: a.size ?? 0, sha256: a.sha256!, contentId: null, inline: false,
+        })));
+      }
       const result = this.db.prepare(`INSERT INTO outbound_queue (communication_id, status, table_name, record_id, rule_id, from_addr, to_addrs, subject, body, attachments_json, content_hash, next_attempt_at, last_error, created_at, updated_at)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(Number(comm.lastInsertRowid), input.status, input.table, input.recordId, input.ruleId, input.from, input.to.join(','), input.subject, input.body, JSON.stringify(input.attachments), input.contentHash, now, input.reason ?? null, now, now);
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(communicationId, input.status, input.table, input.recordId, input.ruleId, input.from, input.to.join(','), input.subject, input.body, JSON.stringify(input.attachments), input.contentHash, now, input.reason ?? null, now, now);
       return this.get(Number(result.lastInsertRowid))!;
     })();
   }

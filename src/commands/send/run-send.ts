@@ -6,7 +6,8 @@ import { ExitCode, UsageError } from '../../errors.js';
 import { resolveGlobals } from '../../config/globals.js';
 import { checkDraft } from '../../outbound/presend-checks.js';
 import { requireOutbound } from '../../outbound/resolve-outbound.js';
-import { QueueRepo } from '../../store/queue-repo.js';
+import { QueueRepo, type QueuedAttachment } from '../../store/queue-repo.js';
+import { StoreWritersRepo } from '../../store/store-writers-repo.js';
 import { RecordsRepo } from '../../store/records-repo.js';
 import { TablesRepo } from '../../store/tables-repo.js';
 import { readTextFile } from '../../ui/read-text-file.js';
@@ -61,12 +62,29 @@ export async function runSend(deps: Deps, options: SendOptions): Promise<number>
   const queue = new QueueRepo(db, deps.clock);
   const key = { ruleId: options.rule ?? null, recordId: record.id, to: draft.to, contentHash };
   const earlier = queue.findDuplicate(key, new Date(deps.clock.now().getTime() - duplicateWindowMs));
-  const entry = queue.enqueue({
-    table: options.table, recordId: record.id, ruleId: options.rule ?? null, from: draft.from, to: draft.to, subject: draft.subject, body,
-    attachments: attachments.map((a) => ({ filename: a.filename, content: a.content.toString('base64') })), contentHash,
-    status: earlier ? 'duplicate' : 'queued',
-    ...(earlier ? { reason: `duplicate of queue #${earlier.id} (rule ${options.rule ?? '(none)'}, same record, recipients and content within 10 minutes)` } : {}),
-  });
+  // The attachments are copied into the message store now, durably, before the entry refers to
+  // them: a file changed or deleted after `send` changes nothing. While this process writes,
+  // a daemon starting its clean-up leaves the new blobs alone (store writers).
+  const stopWriting = new StoreWritersRepo(db).register();
+  let entry;
+  try {
+    const store = await deps.messageStore();
+    const batch = store.batch();
+    const stored: QueuedAttachment[] = [];
+    for (const a of attachments) {
+      const blob = await batch.put(a.content);
+      stored.push({ filename: a.filename, sha256: blob.hash, size: blob.size });
+    }
+    await batch.commit();
+    entry = queue.enqueue({
+      table: options.table, recordId: record.id, ruleId: options.rule ?? null, from: draft.from, to: draft.to, subject: draft.subject, body,
+      attachments: stored, contentHash,
+      status: earlier ? 'duplicate' : 'queued',
+      ...(earlier ? { reason: `duplicate of queue #${earlier.id} (rule ${options.rule ?? '(none)'}, same record, recipients and content within 10 minutes)` } : {}),
+    });
+  } finally {
+    stopWriting();
+  }
   if (earlier) {
     out.warn(`Held back as a duplicate of queue #${earlier.id}: rule ${options.rule ?? '(none)'} sent the same message for record ${record.id} within 10 minutes.`);
     out.data({ ok: true, queued: false, duplicate: true, id: entry.id, duplicateOf: earlier.id, rule: options.rule ?? null });
