@@ -34,6 +34,7 @@ if (mode === 'baseline') {
   const { RecordsRepo } = await import('../dist/store/records-repo.js');
   const { runOutboundCycle } = await import('../dist/daemon/outbound-cycle.js');
   const { resolveGlobals } = await import('../dist/config/globals.js');
+  const { FsMessageStore } = await import('../dist/store/fs-message-store.js');
   const dir = mkdtempSync(join(tmpdir(), 'mailctl-bench-drain-'));
   const clock = { now: () => new Date() };
   const db = await openDatabase(join(dir, 'mailctl.db'));
@@ -44,7 +45,7 @@ if (mode === 'baseline') {
     for (let i = 0; i < count; i++) queue.enqueue({ table: 'contracts', recordId: record.id, ruleId: 'renewal', from: 'records@acme.test', to: [`p${i}@acme.test`], subject: `Renewal ${i}`, body, attachments: [], contentHash: `h${i}`, status: 'queued' });
   })();
   const ctx = {
-    db, clock, kb: { name: 'bench', url: 'https://bench.test', environment: 'production', refKeyIds: ['k1'], activeRefKeyId: 'k1', createdAt: '' },
+    db, store: new FsMessageStore(join(dir, 'messages')), clock, kb: { name: 'bench', url: 'https://bench.test', environment: 'production', refKeyIds: ['k1'], activeRefKeyId: 'k1', createdAt: '' },
     key: { id: 'k1', bytes: randomBytes(32) }, globals: resolveGlobals({}), log: { info() {}, warn() {}, error() {} },
     outbound: { host: '127.0.0.1', port, security: 'none', auth: { type: 'none' }, from: 'records@acme.test' },
     target: async () => ({ host: '127.0.0.1', port, security: 'none', auth: { type: 'none' }, timeoutMs: 10_000 }),

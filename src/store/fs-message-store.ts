@@ -1,10 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream, constants as fsConstants } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, statfs, unlink, utimes } from 'node:fs/promises';
+import { once } from 'node:events';
+import { mkdir, open, readdir, rename, rm, stat, statfs, unlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Readable, Transform, type TransformCallback } from 'node:stream';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip, createGzip } from 'node:zlib';
+import { createGunzip, createGzip, gzipSync } from 'node:zlib';
+
 import { isBlobHash, StoredContentCorrupt, StoredContentMissing, StoreFullError, type MessageStore, type StoreBatch, type StoredBlob, type StoredEntry } from './message-store.js';
 
 /**
@@ -47,26 +49,14 @@ export class FsMessageStore implements MessageStore {
         if (closed) throw new Error('this store batch is already committed or discarded');
         await this.#ensureDirs();
         const tmp = join(this.#tmp, `${process.pid}-${++this.#counter}-${randomBytes(4).toString('hex')}`);
-        const hash = createHash('sha256');
-        let size = 0;
-        const tap = new Transform({
-          transform(chunk: Buffer, _encoding, done: TransformCallback) {
-            hash.update(chunk);
-            size += chunk.length;
-            done(null, chunk);
-          },
-        });
-        const out = createWriteStream(tmp, { mode: 0o600, flags: 'wx' });
-        const source = Buffer.isBuffer(content) ? Readable.from([content]) : content;
         try {
-          await pipeline(source, tap, createGzip({ level: gzipLevel }), out);
+          const blob = await writeCompressed(tmp, content);
+          pending.push({ tmp, blob });
+          return blob;
         } catch (error) {
           await unlink(tmp).catch(() => undefined);
           throw full(error, this.location) ?? error;
         }
-        const blob = { hash: hash.digest('hex'), size, storedSize: out.bytesWritten };
-        pending.push({ tmp, blob });
-        return blob;
       },
       commit: async () => {
         if (closed) return;
@@ -208,6 +198,60 @@ export class FsMessageStore implements MessageStore {
     });
     return this.#ready;
   }
+}
+
+/** Content up to this size is compressed and written in one go: a stream pipeline per small message cost more than the message. */
+const oneShotBytes = 256 * 1024;
+
+/**
+ * Writes `content` gzip-compressed to the new file `path`, hashing it on the way. Small content
+ * is collected and written in one go; larger content streams (never held whole).
+ */
+async function writeCompressed(path: string, content: Readable | Buffer | AsyncIterable<Buffer>): Promise<StoredBlob> {
+  const hash = createHash('sha256');
+  let size = 0;
+  if (Buffer.isBuffer(content) && content.length <= oneShotBytes) return writeOneShot(path, content, hash);
+  const iterator = (Buffer.isBuffer(content) ? (async function* () { yield content; })() : (content as AsyncIterable<Buffer>))[Symbol.asyncIterator]();
+  const head: Buffer[] = [];
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done) return writeOneShot(path, Buffer.concat(head, size), hash);
+    head.push(next.value);
+    size += next.value.length;
+    if (size > oneShotBytes) break;
+  }
+  // Larger than one shot: stream what was collected and the rest through gzip into the file.
+  const out = createWriteStream(path, { mode: 0o600, flags: 'wx' });
+  const gzip = createGzip({ level: gzipLevel });
+  const done = pipeline(gzip, out);
+  const write = async (chunk: Buffer) => {
+    hash.update(chunk);
+    if (!gzip.write(chunk)) await Promise.race([once(gzip, 'drain'), done]);
+  };
+  try {
+    for (const chunk of head) await write(chunk);
+    for (;;) {
+      const next = await iterator.next();
+      if (next.done) break;
+      size += next.value.length;
+      await write(next.value);
+    }
+    gzip.end();
+    await done;
+  } catch (error) {
+    gzip.destroy();
+    await done.catch(() => undefined);
+    throw error;
+  }
+  return { hash: hash.digest('hex'), size, storedSize: out.bytesWritten };
+}
+
+async function writeOneShot(path: string, content: Buffer, hash: ReturnType<typeof createHash>): Promise<StoredBlob> {
+  hash.update(content);
+  // Synchronous: at most 256 KB, well under a millisecond; the thread pool's hand-off cost more than that.
+  const compressed = gzipSync(content, { level: gzipLevel });
+  await writeFile(path, compressed, { mode: 0o600, flag: 'wx' });
+  return { hash: hash.digest('hex'), size: content.length, storedSize: compressed.length };
 }
 
 async function syncFile(path: string): Promise<void> {
