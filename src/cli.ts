@@ -249,15 +249,51 @@ Examples:
     .addHelpText('after', '\nExamples:\n  $ mailctl daemon --once\n  $ mailctl daemon --once --sweep --json')
     .action(lazy(async () => (await import('./commands/daemon/run-daemon.js')).runDaemon as Runner));
 
-  program
+  const comms = program
     .command('comms')
     .summary('communications: every inbound and outbound email, with what was done')
+    .description('Every email taken or sent, with what was done and why; the whole message is kept (comms raw), with its headers, text and attachments.');
+  comms
     .command('list')
     .option('--table <table>', 'only this table')
     .option('--record <id>', 'only this record')
+    .option('--disposition <d>', 'only these dispositions, comma-separated (quarantined, ignored, duplicate, record-created, …)')
+    .option('--since <when>', 'only those taken since: a duration back (7d, 12h) or a date (2026-11-01)')
     .option('--limit <n>', 'at most this many (newest first)', '100')
-    .description('list communications')
+    .description('list communications, newest first; the reason is cut to the terminal\'s width (--json has it whole)')
+    .addHelpText('after', '\nExamples:\n  $ mailctl comms list --disposition quarantined --since 7d\n  $ mailctl comms list --record 42 --json')
     .action(lazy(async () => (await import('./commands/comms/run-comms.js')).runCommsList as Runner));
+  comms
+    .command('show')
+    .argument('<id>', 'communication id')
+    .option('--headers', 'print the header block as received, and nothing else')
+    .description('one communication: who, when, what was done and why, the reference, the record, the text and the attachments')
+    .addHelpText('after', '\nExamples:\n  $ mailctl comms show 42\n  $ mailctl comms show 42 --headers\n  $ mailctl comms show 42 --json')
+    .action(lazy(async () => (await import('./commands/comms/run-comms-show.js')).runCommsShow as Runner));
+  comms
+    .command('raw')
+    .argument('<id>', 'communication id')
+    .option('-o, --output <file>', 'write the message to this file (.eml)')
+    .option('--force', 'replace an existing file; without -o, write to a terminal anyway')
+    .description('the message byte for byte as received or sent, checked against its SHA-256')
+    .addHelpText('after', '\nWithout -o the bytes go to standard output, which must be a pipe or a file.\n\nExamples:\n  $ mailctl comms raw 42 -o message-42.eml\n  $ mailctl comms raw 42 | less')
+    .action(lazy(async () => (await import('./commands/comms/run-comms-raw.js')).runCommsRaw as Runner));
+  comms
+    .command('attachment')
+    .argument('<id>', 'communication id')
+    .argument('[which]', 'the attachment\'s number (as comms show lists it) or its file name')
+    .option('-o, --output <file>', 'write the attachment to this file')
+    .option('--all <dir>', 'save every attachment in this folder (names made safe)')
+    .option('--force', 'replace existing files')
+    .description('save attachments byte for byte from the message store')
+    .addHelpText('after', '\nExamples:\n  $ mailctl comms attachment 42 1 -o contract.pdf\n  $ mailctl comms attachment 42 contract.pdf -o ~/contract.pdf\n  $ mailctl comms attachment 42 --all ./comm-42')
+    .action(lazy(async () => (await import('./commands/comms/run-comms-attachment.js')).runCommsAttachment as Runner));
+  comms
+    .command('replay')
+    .argument('<id>', 'an inbound communication id')
+    .description('run a stored inbound message through the rules again (after a fix, an upgrade, a contact added), once; the new outcome is kept beside the old')
+    .addHelpText('after', '\nExamples:\n  $ mailctl comms list --disposition quarantined\n  $ mailctl comms replay 42')
+    .action(lazy(async () => (await import('./commands/comms/run-comms-replay.js')).runCommsReplay as Runner));
 
   program
     .command('send')
@@ -310,9 +346,10 @@ Examples:
     .command('headers')
     .summary('decode the reference carried by a received email')
     .command('decode')
-    .argument('<file>', 'a raw email (.eml), or - for standard input')
+    .argument('[file]', 'a raw email (.eml), or - for standard input')
+    .option('--comm <id>', 'the header block stored with this communication, instead of a file')
     .description('show which KB, table, record and rule or workflow sent an email, and when')
-    .addHelpText('after', '\nExamples:\n  $ mailctl headers decode unexpected.eml\n  $ pbpaste | mailctl headers decode -')
+    .addHelpText('after', '\nExamples:\n  $ mailctl headers decode unexpected.eml\n  $ pbpaste | mailctl headers decode -\n  $ mailctl headers decode --comm 42')
     .action(lazy(async () => (await import('./commands/headers/run-headers-decode.js')).runHeadersDecode as Runner));
 
   const keys = program.command('keys').summary('the KB\'s reference keys');
@@ -384,7 +421,7 @@ Examples:
   records
     .command('show')
     .argument('<id>', 'record id')
-    .description('show a record with its additional notes')
+    .description('show a record with its additional notes, its communications and their attachments')
     .action(lazy(async () => (await import('./commands/records/run-records.js')).runRecordsShow as Runner));
   records
     .command('add')
@@ -424,7 +461,7 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
   const program = buildProgram(async (load, args) => {
     globals = program.opts<GlobalOptions>();
     const useColor = globals.color !== false && !('NO_COLOR' in env) && Boolean(stdout.isTTY);
-    const out = new Output({ stdout, stderr, json: Boolean(globals.json), color: useColor });
+    const out = new Output({ stdout, stderr, json: Boolean(globals.json), color: useColor, columns: Number(env.COLUMNS) || undefined });
     const interactive = globals.input !== false && (io.stdinIsTTY ?? Boolean(process.stdin.isTTY)) && Boolean(stdout.isTTY);
     const prompt = interactive ? await (await import('./ui/prompt.js')).createInquirerPrompter() : nonInteractivePrompter;
     deps = createDeps({

@@ -69,7 +69,7 @@ export function commitMessage(ctx: IngestContext, account: InboundAccount, mailb
     comms.insertContent(id, { headers: taken.headerBlock, text: parsed.text, html: parsed.html, truncated: parsed.truncated });
     comms.insertAttachments(id, parsed.attachments);
   };
-  const original = comms.findOriginal(name, taken.raw.hash, fingerprint);
+  const original = comms.findOriginal(name, taken.raw.hash, fingerprint, options.replayOf !== undefined ? { replaying: options.replayOf } : {});
   if (original) {
     const same = original.rawHash === taken.raw.hash ? 'the same bytes' : 'the same Message-ID, sender, subject and body';
     const id = comms.insertInbound({ ...fields, recordId: original.recordId, disposition: 'duplicate', duplicateOf: original.id, reason: `a duplicate of communication ${original.id} (${same}); no record was changed` });

@@ -1,4 +1,5 @@
 import type { Clock } from '../clock.js';
+import { UsageError } from '../errors.js';
 import { cachedStatement, type Database } from './database.js';
 
 export interface InboundCommunication {
@@ -87,10 +88,14 @@ export class CommunicationsRepo {
    * same bytes, or else the same fingerprint (Message-ID, sender, subject and bodies). Only rows
    * that took effect count: a quarantined copy or a duplicate row is never "the first".
    */
-  findOriginal(account: string, rawHash: string, fingerprint: string | null): CommunicationRow | undefined {
-    const where = `direction = 'inbound' AND account = ? AND disposition NOT IN ('quarantined', 'duplicate')`;
-    return (cachedStatement(this.db, `SELECT ${columns} FROM communications WHERE ${where} AND content_hash = ? ORDER BY id LIMIT 1`).get(account, rawHash)
-      ?? (fingerprint ? cachedStatement(this.db, `SELECT ${columns} FROM communications WHERE ${where} AND fingerprint = ? ORDER BY id LIMIT 1`).get(account, fingerprint) : undefined)) as CommunicationRow | undefined;
+  findOriginal(account: string, rawHash: string, fingerprint: string | null, options: { replaying?: number } = {}): CommunicationRow | undefined {
+    // A row that was replayed is superseded by its replay, and the message being replayed is
+    // not its own original (else every replay would come out a 'duplicate' of what it replays).
+    const where = `direction = 'inbound' AND account = ? AND disposition NOT IN ('quarantined', 'duplicate') AND id != ?
+      AND NOT EXISTS (SELECT 1 FROM communications r WHERE r.replay_of = communications.id)`;
+    const skip = options.replaying ?? 0;
+    return (cachedStatement(this.db, `SELECT ${columns} FROM communications WHERE ${where} AND content_hash = ? ORDER BY id LIMIT 1`).get(account, skip, rawHash)
+      ?? (fingerprint ? cachedStatement(this.db, `SELECT ${columns} FROM communications WHERE ${where} AND fingerprint = ? ORDER BY id LIMIT 1`).get(account, skip, fingerprint) : undefined)) as CommunicationRow | undefined;
   }
 
   insertInbound(c: InboundCommunication): number {
@@ -125,6 +130,40 @@ export class CommunicationsRepo {
     return cachedStatement(this.db, `SELECT ${columns} FROM communications WHERE id = ?`).get(id) as CommunicationRow | undefined;
   }
 
+  /** The communication, or a usage error that says there is none (exit 2). */
+  require(id: number): CommunicationRow {
+    const row = this.get(id);
+    if (!row) throw new UsageError('E_COMM_UNKNOWN', `There is no communication ${id}.`, { command: 'mailctl comms list' });
+    return row;
+  }
+
+  /** The communication that replays `id` (there is at most one), or undefined. */
+  replayOf(id: number): CommunicationRow | undefined {
+    return cachedStatement(this.db, `SELECT ${columns} FROM communications WHERE replay_of = ?`).get(id) as CommunicationRow | undefined;
+  }
+
+  /** The ids of the 'duplicate' rows that point at `id`, oldest first. */
+  duplicatesOf(id: number): number[] {
+    return (cachedStatement(this.db, 'SELECT id FROM communications WHERE duplicate_of = ? ORDER BY id').all(id) as Array<{ id: number }>).map((r) => r.id);
+  }
+
+  /** Every communication linked to a record, oldest first. */
+  forRecord(recordId: number): CommunicationRow[] {
+    return cachedStatement(this.db, `SELECT ${columns} FROM communications WHERE record_id = ? ORDER BY id`).all(recordId) as CommunicationRow[];
+  }
+
+  /**
+   * The attachments of the communications linked to a record, oldest first. A 'duplicate'
+   * row's attachments are those of the message it repeats, so they are not listed twice.
+   */
+  attachmentsForRecord(recordId: number): Array<CommunicationAttachment & { communicationId: number; purged: boolean }> {
+    return (cachedStatement(this.db, `SELECT a.communication_id AS communicationId, a.position, a.filename, a.content_type AS contentType, a.size, a.sha256,
+        a.content_id AS contentId, a.inline, c.content_purged_at IS NOT NULL AS purged
+      FROM communication_attachments a JOIN communications c ON c.id = a.communication_id
+      WHERE c.record_id = ? AND c.disposition != 'duplicate' ORDER BY a.communication_id, a.position`).all(recordId) as Array<Omit<CommunicationAttachment, 'inline'> & { communicationId: number; inline: number; purged: number }>)
+      .map((a) => ({ ...a, inline: a.inline === 1, purged: a.purged === 1 }));
+  }
+
   content(id: number): CommunicationContent | undefined {
     const row = cachedStatement(this.db, 'SELECT headers, text_body AS text, html_body AS html, truncated FROM communication_content WHERE communication_id = ?').get(id) as (Omit<CommunicationContent, 'truncated'> & { truncated: number }) | undefined;
     return row ? { ...row, truncated: row.truncated === 1 } : undefined;
@@ -145,11 +184,14 @@ export class CommunicationsRepo {
     cachedStatement(this.db, 'UPDATE communications SET record_id = ? WHERE id = ?').run(recordId, id);
   }
 
-  list(filter: { table?: string; recordId?: number; limit?: number } = {}): CommunicationRow[] {
+  /** Newest first. `since` is an ISO time: communications taken (or queued) at or after it. */
+  list(filter: { table?: string; recordId?: number; dispositions?: readonly string[]; since?: string; limit?: number } = {}): CommunicationRow[] {
     const where: string[] = [];
     const params: unknown[] = [];
     if (filter.table) { where.push('table_name = ?'); params.push(filter.table); }
     if (filter.recordId !== undefined) { where.push('record_id = ?'); params.push(filter.recordId); }
+    if (filter.dispositions?.length) { where.push(`disposition IN (${filter.dispositions.map(() => '?').join(', ')})`); params.push(...filter.dispositions); }
+    if (filter.since) { where.push('created_at >= ?'); params.push(filter.since); }
     return cachedStatement(this.db, `SELECT ${columns} FROM communications ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id DESC LIMIT ?`).all(...params, filter.limit ?? 100) as CommunicationRow[];
   }
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { printable } from '../../src/ui/output.js';
+import { cut, mailText, printable } from '../../src/ui/output.js';
 import { runCli } from '../helpers/run-cli.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
 
@@ -25,5 +25,13 @@ describe('text from mail cannot drive the admin\'s terminal', () => {
     expect(printable('a\tb\nc')).toBe('a\tb\nc');
     expect(printable('\u001b[32m✓\u001b[39m ok')).toBe('\u001b[32m✓\u001b[39m ok');
     expect(printable('x\u0000y\u007fz\u009b')).toBe('x␀y␡z\ufffd');
+  });
+
+  it('mailText (text that came with a message) lets no ESC through, not even colours, and shows bidirectional overrides', () => {
+    expect(mailText('a\u001b[8mhidden\u001b[0m\tb\nc')).toBe('a␛[8mhidden␛[0m\tb\nc');
+    expect(mailText('evil\u202efdp.exe \u2067x\u2069')).toBe('evil<U+202E>fdp.exe <U+2067>x<U+2069>');
+    expect(mailText('\r\u0000\u007f\u009b')).toBe('␍␀␡\ufffd');
+    expect(cut('0123456789', 5)).toBe('0123…');
+    expect(cut('01234', 5)).toBe('01234');
   });
 });

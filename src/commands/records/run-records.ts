@@ -1,7 +1,10 @@
 import type { Deps } from '../../deps.js';
 import { UsageError } from '../../errors.js';
+import { approxSize } from '../../config/units.js';
+import { CommunicationsRepo } from '../../store/communications-repo.js';
 import { RecordsRepo } from '../../store/records-repo.js';
 import { TablesRepo } from '../../store/tables-repo.js';
+import { cut, mailText } from '../../ui/output.js';
 
 function parseId(text: string, what: string): number {
   if (!/^\d+$/.test(text)) throw new UsageError('E_ID', `${what} must be a whole number, not "${text}".`);
@@ -25,21 +28,50 @@ export async function runRecordsList(deps: Deps, options: { table?: string; limi
   return 0;
 }
 
-/** `mailctl records show ID` */
+/** `mailctl records show ID`: the record, its additional notes, its communications and their attachments. */
 export async function runRecordsShow(deps: Deps, id: string): Promise<number> {
-  const repo = new RecordsRepo(await deps.db(), deps.clock);
+  const db = await deps.db();
+  const repo = new RecordsRepo(db, deps.clock);
   const record = repo.require(parseId(id, 'The record id'));
   const notes = repo.notes(record.id);
+  const comms = new CommunicationsRepo(db, deps.clock);
+  const communications = comms.forRecord(record.id);
+  const attachments = comms.attachmentsForRecord(record.id);
   const { out } = deps;
-  out.line(`${out.color.bold(`#${record.id}`)} ${record.title}`);
+  out.line(`${out.color.bold(`#${record.id}`)} ${mailText(record.title)}`);
   out.line(`  table: ${record.table}   status: ${record.status}`);
   out.line(`  created by ${record.createdBy} at ${record.createdAt}; updated by ${record.updatedBy} at ${record.updatedAt}`);
   out.line(notes.length ? '  additional notes:' : '  additional notes: (none)');
   for (const note of notes) {
     out.line(`  --- ${note.addedAt} ${note.author}${note.communicationId ? ` (communication ${note.communicationId})` : ''}`);
-    for (const line of note.body.split('\n')) out.line(`    ${line}`);
+    for (const line of note.body.split('\n')) out.line(`    ${mailText(line)}`);
   }
-  out.data({ ok: true, record, notes });
+  out.line();
+  if (communications.length === 0) out.line('  communications: (none)');
+  else {
+    out.line(`  communications (${communications.length}):`);
+    out.table(communications, [
+      { header: '  ID', value: (c) => `  ${c.id}` },
+      { header: 'DIR', value: (c) => (c.direction === 'inbound' ? 'in' : 'out') },
+      { header: 'DATE', value: (c) => c.createdAt.slice(0, 16).replace('T', ' ') },
+      { header: 'FROM', value: (c) => cut(mailText(c.from ?? ''), 40) },
+      { header: 'DISPOSITION', value: (c) => c.disposition },
+    ]);
+  }
+  if (attachments.length) {
+    out.line();
+    out.line(`  attachments (${attachments.length}):`);
+    out.table(attachments, [
+      { header: '  COMM', value: (a) => `  ${a.communicationId}` },
+      { header: '#', value: (a) => String(a.position) },
+      { header: 'NAME', value: (a) => mailText(a.filename ?? '(no name)') },
+      { header: 'TYPE', value: (a) => mailText(a.contentType) },
+      { header: 'SIZE', value: (a) => approxSize(a.size) },
+      { header: '', value: (a) => [a.inline ? 'inline' : '', a.purged ? 'purged' : ''].filter(Boolean).join(', ') },
+    ]);
+    out.line('  save one:  mailctl comms attachment COMM # -o FILE');
+  }
+  out.data({ ok: true, record, notes, communications, attachments });
   return 0;
 }
 
