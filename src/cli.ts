@@ -294,6 +294,22 @@ Examples:
     .description('run a stored inbound message through the rules again (after a fix, an upgrade, a contact added), once; the new outcome is kept beside the old')
     .addHelpText('after', '\nExamples:\n  $ mailctl comms list --disposition quarantined\n  $ mailctl comms replay 42')
     .action(lazy(async () => (await import('./commands/comms/run-comms-replay.js')).runCommsReplay as Runner));
+  comms
+    .command('purge')
+    .option('--older-than <duration>', 'purge the content of communications older than this (at least 1d; default: message_retention)')
+    .option('--dry-run', 'say how many communications and bytes would go; change nothing')
+    .description('remove the stored content (raw message, attachments, text and HTML) of old communications; their rows, header blocks and the records\' notes stay')
+    .addHelpText('after', '\nAn outbound message still waiting in the queue keeps its content; a stored item a newer communication also refers to stays.\n\nExamples:\n  $ mailctl comms purge --older-than 365d --dry-run\n  $ mailctl config set message_retention 365d && mailctl comms purge')
+    .action(lazy(async () => (await import('./commands/comms/run-comms-purge.js')).runCommsPurge as Runner));
+
+  program
+    .command('store')
+    .summary('the message store (raw messages and attachments)')
+    .command('gc')
+    .option('--dry-run', 'say what would be removed; change nothing')
+    .description('remove stored items no communication refers to (left by a crash, or freed by a purge) and temporary files of dead processes')
+    .addHelpText('after', '\nItems newer than the start of a running mailctl that writes to the store are left for a later run.\n\nExamples:\n  $ mailctl store gc --dry-run\n  $ mailctl store gc --json')
+    .action(lazy(async () => (await import('./commands/store/run-store-gc.js')).runStoreGc as Runner));
 
   program
     .command('send')
@@ -328,11 +344,12 @@ Examples:
   program
     .command('doctor')
     .summary('run every check and say what is wrong, why, and the command that fixes it')
-    .description('Runs the troubleshooting guide against this installation: sending limits and from-address, servers and accounts, the daemon, duplicates, OAuth tokens, secrets and file modes. Findings are grouped by symptom; exit 1 when any is an error.')
-    .addOption(new Option('--only <area>', 'only the checks of one area').choices(['outbound', 'inbound', 'oauth', 'queue', 'config']))
+    .description('Runs the troubleshooting guide against this installation: sending limits and from-address, servers and accounts, the daemon, duplicates, OAuth tokens, secrets and file modes, the message store (space, missing or corrupt content). Findings are grouped by symptom; exit 1 when any is an error.')
+    .addOption(new Option('--only <area>', 'only the checks of one area').choices(['outbound', 'inbound', 'oauth', 'queue', 'config', 'store']))
     .option('--no-network', 'static checks only: no server is contacted, no token renewed')
+    .option('--verify-store', 'read back and verify the hash of every stored item (default: every item is checked to exist, the newest 256 MB are verified)')
     .option('--timeout <duration>', 'per server check', '10s')
-    .addHelpText('after', '\nExamples:\n  $ mailctl doctor\n  $ mailctl doctor --only oauth\n  $ mailctl doctor --no-network --json')
+    .addHelpText('after', '\nExamples:\n  $ mailctl doctor\n  $ mailctl doctor --only oauth\n  $ mailctl doctor --no-network --json\n  $ mailctl doctor --only store --verify-store')
     .action(lazy(async () => (await import('./commands/doctor/run-doctor.js')).runDoctor as Runner));
 
   program

@@ -2,7 +2,7 @@ import { UsageError } from '../errors.js';
 import { formatDuration, formatSize, parseDuration, parseSize } from './units.js';
 
 /** The kinds of value a global variable holds, each with its own parser. */
-export type GlobalKind = 'duration' | 'size' | 'boolean' | 'email-or-empty';
+export type GlobalKind = 'duration' | 'duration-or-forever' | 'size' | 'boolean' | 'email-or-empty';
 
 export interface GlobalDefinition {
   name: string;
@@ -34,6 +34,9 @@ export const globalDefinitions: readonly GlobalDefinition[] = [
     description: 'in a test/dev KB, send everything to this address instead' },
   { name: 'nonproduction_allow_outbound', kind: 'boolean', default: 'false',
     description: 'in a test/dev KB, send to real recipients anyway' },
+  // At least a day: a shorter retention would purge a quarantined message before anyone could replay it.
+  { name: 'message_retention', kind: 'duration-or-forever', default: 'forever', min: 86_400_000, max: 36_500 * 86_400_000,
+    description: 'stored messages and attachments older than this are purged daily (rows and notes stay)' },
 ];
 
 export type GlobalName = (typeof globalDefinitions)[number]['name'];
@@ -49,6 +52,8 @@ export interface GlobalValues {
   email_enabled: boolean;
   nonproduction_redirect: string;
   nonproduction_allow_outbound: boolean;
+  /** Milliseconds, or null for "forever" (nothing is purged). */
+  message_retention: number | null;
 }
 
 const emailPattern = /^[^\s@<>()",;:]+@[^\s@<>()",;:]+\.[^\s@<>()",;:]+$/;
@@ -81,9 +86,12 @@ export function normalizeGlobal(name: string, input: string): string {
       details: { name, value: input },
     });
   switch (definition.kind) {
-    case 'duration': {
+    case 'duration':
+    case 'duration-or-forever': {
+      const forever = definition.kind === 'duration-or-forever';
+      if (forever && text.toLowerCase() === 'forever') return 'forever';
       const ms = parseDuration(text);
-      if (ms === undefined) throw bad('a duration such as 30s, 1m, 2h or 5d');
+      if (ms === undefined) throw bad(forever ? 'a duration such as 90d or 2557d, or forever' : 'a duration such as 30s, 1m, 2h or 5d');
       checkRange(definition, ms, formatDuration, input);
       return formatDuration(ms);
     }
@@ -130,5 +138,6 @@ export function resolveGlobals(stored: Record<string, string | undefined>): Glob
     email_enabled: text('email_enabled') === 'true',
     nonproduction_redirect: text('nonproduction_redirect'),
     nonproduction_allow_outbound: text('nonproduction_allow_outbound') === 'true',
+    message_retention: text('message_retention') === 'forever' ? null : parseDuration(text('message_retention'))!,
   };
 }

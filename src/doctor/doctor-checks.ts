@@ -3,13 +3,14 @@ import { deliveryChecks } from './delivery-checks.js';
 import type { DoctorArea, DoctorCheck, DoctorContext, Finding, Passed } from './finding.js';
 import { oauthChecks } from './oauth-checks.js';
 import { sendingChecks } from './sending-checks.js';
+import { storeChecks } from './store-checks.js';
 import { unexpectedChecks } from './unexpected-checks.js';
 
 /**
  * Every check, in the order they run: the server logins first (they renew OAuth tokens and
  * learn the server's SIZE), then what reads their results. Display order is by symptom.
  */
-export const doctorChecks: readonly DoctorCheck[] = [...deliveryChecks, ...sendingChecks, ...unexpectedChecks, ...oauthChecks, ...configChecks];
+export const doctorChecks: readonly DoctorCheck[] = [...deliveryChecks, ...sendingChecks, ...unexpectedChecks, ...oauthChecks, ...configChecks, ...storeChecks];
 
 export interface DoctorResult {
   findings: Finding[];

@@ -4,18 +4,20 @@ import type { GlobalValues } from '../config/globals.js';
 import type { MailctlPaths } from '../config/paths.js';
 import type { SecretStoreChoice } from '../secrets/open-secret-store.js';
 import type { Database } from '../store/database.js';
+import type { MessageStore } from '../store/message-store.js';
 
 /** What `--only` picks from. */
-export const doctorAreas = ['outbound', 'inbound', 'oauth', 'queue', 'config'] as const;
+export const doctorAreas = ['outbound', 'inbound', 'oauth', 'queue', 'config', 'store'] as const;
 export type DoctorArea = (typeof doctorAreas)[number];
 
-/** The source guide's troubleshooting symptoms, in its order, plus OAuth and configuration. */
+/** The source guide's troubleshooting symptoms, in its order, plus OAuth, configuration and the message store. */
 export const symptoms = {
   'wont-send': 'Some emails won\'t send',
   'not-moving': 'No emails are received or sent',
   unexpected: 'Unexpected or duplicate emails are received',
   oauth: 'OAuth',
   configuration: 'Configuration',
+  store: 'Stored messages and attachments',
 } as const;
 export type Symptom = keyof typeof symptoms;
 
@@ -50,6 +52,10 @@ export interface DoctorContext {
   configPath: string;
   clock: Clock;
   db: Database;
+  /** The message store (raw messages, attachments) the communications refer to. */
+  messages: MessageStore;
+  /** Read back and hash every stored item (doctor --verify-store), not just the newest. */
+  verifyStore: boolean;
   secrets: SecretStoreChoice;
   timeoutMs: number;
   /** File modes seen before anything opened them (the file store tightens its key's mode when it reads it). */

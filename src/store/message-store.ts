@@ -10,6 +10,13 @@ export interface StoredBlob {
   storedSize: number;
 }
 
+/** What the store holds: blobs and bytes on disk; `exact` false when it was estimated from a part of the store. */
+export interface StoreUsage {
+  blobs: number;
+  bytes: number;
+  exact: boolean;
+}
+
 /** What `list` yields: a blob on disk and when it was last written or touched. */
 export interface StoredEntry {
   hash: string;
@@ -47,12 +54,23 @@ export interface MessageStore {
    */
   open(hash: string): Promise<Readable>;
   has(hash: string): Promise<boolean>;
+  /** The blob's size on disk and when it was last written or touched; undefined when it is not there. */
+  stat(hash: string): Promise<StoredEntry | undefined>;
   /** Removes the blob; false when it was not there. */
   delete(hash: string): Promise<boolean>;
   /** Every blob in the store. */
   list(): AsyncIterable<StoredEntry>;
-  /** Sizes of the filesystem the store is on (bytes), when the backend has one. */
-  filesystem?(): Promise<{ total: number; free: number }>;
+  /**
+   * The filesystem the store is on, when the backend has one (bytes): its size, what is free
+   * for mailctl (without blocks reserved for root), and what is used. How full it is, as df
+   * counts it: used / (used + free).
+   */
+  filesystem?(): Promise<{ total: number; free: number; used: number }>;
+  /**
+   * How many blobs the store holds and their size on disk (every blob once: deduplicated, and
+   * orphans too). Past `deadlineMs` (epoch ms) a backend may estimate (`exact: false`).
+   */
+  usage?(options?: { deadlineMs?: number }): Promise<StoreUsage>;
 }
 
 /** A communication refers to content that is not in the store. */

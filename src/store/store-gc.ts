@@ -1,4 +1,4 @@
-import type { Database } from './database.js';
+import { cachedStatement, type Database } from './database.js';
 import { FsMessageStore } from './fs-message-store.js';
 import type { MessageStore } from './message-store.js';
 import { StoreWritersRepo } from './store-writers-repo.js';
@@ -19,7 +19,7 @@ export interface GcResult {
  * or as one of its attachments (outbound attachments are linked when they are queued).
  */
 export function isReferenced(db: Database, hash: string): boolean {
-  return db.prepare(`SELECT 1 FROM communications WHERE raw_hash = ? AND content_purged_at IS NULL
+  return cachedStatement(db, `SELECT 1 FROM communications WHERE raw_hash = ? AND content_purged_at IS NULL
     UNION ALL SELECT 1 FROM communication_attachments a JOIN communications c ON c.id = a.communication_id WHERE a.sha256 = ? AND c.content_purged_at IS NULL
     LIMIT 1`).get(hash, hash) !== undefined;
 }

@@ -41,7 +41,9 @@ describe('global variables', () => {
       email_enabled: true,
       nonproduction_redirect: '',
       nonproduction_allow_outbound: false,
+      message_retention: null,
     });
+    expect(resolveGlobals({ message_retention: '90d' }).message_retention).toBe(90 * 86_400_000);
   });
 
   // One good value (with its canonical form) and bad values for every variable.
@@ -55,6 +57,7 @@ describe('global variables', () => {
     email_enabled: { good: [['false', 'false'], ['YES', 'true'], ['off', 'false']], bad: ['maybe', '2', ''] },
     nonproduction_redirect: { good: [['qa@acme.test', 'qa@acme.test'], ['', '']], bad: ['qa', 'QA <qa@acme.test>', 'a@b'] },
     nonproduction_allow_outbound: { good: [['true', 'true'], ['0', 'false']], bad: ['sure', 'truee'] },
+    message_retention: { good: [['90d', '90d'], ['Forever', 'forever'], ['2557d', '2557d'], ['24h', '1d']], bad: ['12h', '0d', 'never', '1y', '36501d', ''] },
   };
 
   it('covers every variable', () => {

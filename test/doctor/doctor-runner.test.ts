@@ -5,6 +5,7 @@ import { resolvePaths } from '../../src/config/paths.js';
 import { runDoctorChecks } from '../../src/doctor/doctor-checks.js';
 import { FileSecretStore } from '../../src/secrets/file-secret-store.js';
 import { openDatabase } from '../../src/store/database.js';
+import { FsMessageStore } from '../../src/store/fs-message-store.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
 
 describe('doctor\'s runner', () => {
@@ -18,13 +19,13 @@ describe('doctor\'s runner', () => {
     const store = new FileSecretStore({ path: paths.secretFilePath, keyPath: paths.secretKeyPath });
     const config = { kb: { name: 'acme', url: 'https://records.acme.test', environment: 'production' as const, refKeyIds: ['k1'], activeRefKeyId: 'k1', createdAt: new Date().toISOString() } };
     const result = await runDoctorChecks(
-      { config, globals: resolveGlobals({}), paths, configPath: join(home, 'config.json'), fileModes: new Map(), clock: { now: () => new Date() }, db, secrets: { store, reason: 'test', recorded: true }, timeoutMs: 2000 },
+      { config, globals: resolveGlobals({}), paths, configPath: join(home, 'config.json'), fileModes: new Map(), clock: { now: () => new Date() }, db, messages: new FsMessageStore(paths.messageStoreDir), verifyStore: false, secrets: { store, reason: 'test', recorded: true }, timeoutMs: 2000 },
       { network: false },
     );
     const broken = result.findings.filter((f) => f.title.endsWith('could not run'));
-    expect(broken.map((f) => f.check).sort()).toEqual(['daemon.heartbeat', 'queue.deferred', 'queue.duplicates', 'queue.over-limits', 'queue.rule-repeats', 'queue.size-failures']);
+    expect(broken.map((f) => f.check).sort()).toEqual(['daemon.heartbeat', 'queue.deferred', 'queue.duplicates', 'queue.over-limits', 'queue.rule-repeats', 'queue.size-failures', 'store.content']);
     expect(broken.every((f) => f.severity === 'error' && /database connection is not open/i.test(f.seen))).toBe(true);
-    expect(result.passed.map((p) => p.check)).toContain('config.email-enabled');
+    expect(result.passed.map((p) => p.check)).toEqual(expect.arrayContaining(['config.email-enabled', 'store.disk-space']));
     expect(result.skipped).toEqual(['outbound.login', 'inbound.accounts', 'outbound.server-size', 'oauth.renew']);
   });
 });

@@ -15,6 +15,9 @@ import { QueueRepo } from '../../store/queue-repo.js';
 import type { Database } from '../../store/database.js';
 import type { MessageStore } from '../../store/message-store.js';
 import { collectGarbage } from '../../store/store-gc.js';
+import { RetentionPurge, type RetentionPurgeOutcome } from '../../daemon/retention-purge.js';
+import { purgeSummary } from '../comms/purge-summary.js';
+import { silentLogger } from '../../logger.js';
 import { StoreWritersRepo } from '../../store/store-writers-repo.js';
 
 export interface DaemonOptions {
@@ -25,7 +28,10 @@ export interface DaemonOptions {
   logFile?: string;
 }
 
-/** `mailctl daemon --once`: one cycle of inbound polling and outbound sending, then exit (cron and tests). */
+/**
+ * `mailctl daemon --once`: one cycle of inbound polling and outbound sending, then the
+ * retention purge when it is due, then exit (cron and tests).
+ */
 export async function runDaemon(deps: Deps, options: DaemonOptions): Promise<number> {
   const { out } = deps;
   if (!options.once) return runDaemonLoop(deps, options);
@@ -33,13 +39,6 @@ export async function runDaemon(deps: Deps, options: DaemonOptions): Promise<num
   if (timeoutMs === undefined || timeoutMs < 1000) throw new UsageError('E_TIMEOUT', `--timeout "${options.timeout}" is not a duration of at least 1s.`);
   const config = (await deps.config()).read();
   const globals = resolveGlobals(config.globals ?? {});
-  if (!globals.email_enabled) {
-    out.warn('email_enabled is false: the kill switch is on, nothing is polled or sent.');
-    out.data({ ok: true, killSwitch: true, accounts: [] });
-    return ExitCode.ok;
-  }
-  const { store } = await deps.secrets();
-  const keys = await loadKbKeys(config, store);
   const db = await deps.db();
   const messages = await deps.messageStore();
   // The same lock as the loop: beside a running daemon, --once would release its claims
@@ -48,14 +47,27 @@ export async function runDaemon(deps: Deps, options: DaemonOptions): Promise<num
   const stopWriting = new StoreWritersRepo(db).register();
   try {
     await removeOrphans(deps, db, messages, (message) => out.warn(message));
-    return await runOnce(deps, options, { config, globals, keys, db, store, messages, timeoutMs });
+    let result: { code: number; data: Record<string, unknown> };
+    if (!globals.email_enabled) {
+      out.warn('email_enabled is false: the kill switch is on, nothing is polled or sent.');
+      result = { code: ExitCode.ok, data: { ok: true, killSwitch: true, accounts: [] } };
+    } else {
+      const { store } = await deps.secrets();
+      const keys = await loadKbKeys(config, store);
+      result = await runOnce(deps, options, { config, globals, keys, db, store, messages, timeoutMs });
+    }
+    // Retention is not mail: it runs with the kill switch on too.
+    const purge = await new RetentionPurge({ db, store: messages, clock: deps.clock, log: silentLogger }).runIfDue(globals);
+    if (purge) showPurge(deps, purge);
+    out.data({ ...result.data, ...(purge ? { purge } : {}) });
+    return result.code;
   } finally {
     stopWriting();
     lock.release();
   }
 }
 
-async function runOnce(deps: Deps, options: DaemonOptions, ctx: { config: import('../../config/config-schema.js').MailctlConfig; globals: ReturnType<typeof resolveGlobals>; keys: Awaited<ReturnType<typeof loadKbKeys>>; db: Awaited<ReturnType<Deps['db']>>; store: import('../../secrets/secret-store.js').SecretStore; messages: MessageStore; timeoutMs: number }): Promise<number> {
+async function runOnce(deps: Deps, options: DaemonOptions, ctx: { config: import('../../config/config-schema.js').MailctlConfig; globals: ReturnType<typeof resolveGlobals>; keys: Awaited<ReturnType<typeof loadKbKeys>>; db: Awaited<ReturnType<Deps['db']>>; store: import('../../secrets/secret-store.js').SecretStore; messages: MessageStore; timeoutMs: number }): Promise<{ code: number; data: Record<string, unknown> }> {
   const { out } = deps;
   const { config, globals, keys, db, store, messages, timeoutMs } = ctx;
   const log: Logger = {
@@ -75,8 +87,15 @@ async function runOnce(deps: Deps, options: DaemonOptions, ctx: { config: import
     out.line('- outbound: nothing due');
   }
   const ok = results.every((r) => r.status !== 'failed');
-  out.data({ ok, accounts: results, outbound });
-  return ok ? ExitCode.ok : ExitCode.failure;
+  return { code: ok ? ExitCode.ok : ExitCode.failure, data: { ok, accounts: results, outbound } };
+}
+
+function showPurge(deps: Deps, purge: RetentionPurgeOutcome): void {
+  if ('error' in purge) {
+    deps.out.warn(`retention purge (message_retention ${purge.retention}) failed: ${purge.error}`);
+    return;
+  }
+  deps.out.success(`retention purge (message_retention ${purge.retention}): ${purgeSummary(purge)}${purge.complete ? '' : '; not finished, the next run carries on'}`);
 }
 
 function showResults(deps: Deps, results: AccountCycleResult[]): void {
@@ -131,6 +150,7 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
     const startedAt = deps.clock.now().toISOString();
     const beats = new DaemonStateRepo(db);
     const queue = new QueueRepo(db, deps.clock);
+    const purger = new RetentionPurge({ db, store: messages, clock: deps.clock, log });
     const stale = queue.releaseStaleClaims();
     log.info({ kb: state.keys.kb.name, environment: state.keys.kb.environment, accounts: Object.keys(state.config.inbound ?? {}), staleClaims: stale }, 'daemon started');
     while (!stopping) {
@@ -148,6 +168,8 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
         const { outbound } = await runDaemonCycle({ db, store: messages, clock: deps.clock, secrets: store, log, timeoutMs }, state, { stop: () => stopping });
         if (outbound && outbound.claimed > 0) log.info({ ...outbound }, 'outbound cycle');
       }
+      // Retention is not mail: it runs with the kill switch on too. Not due, it costs one read.
+      if (!stopping) await purger.runIfDue(state.globals, { stop: () => stopping });
       if (stopping) break;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, tickMs);

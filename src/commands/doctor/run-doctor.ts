@@ -11,6 +11,7 @@ export interface DoctorOptions {
   only?: string;
   network: boolean;
   timeout: string;
+  verifyStore?: boolean;
 }
 
 const severityOrder: Record<Severity, number> = { error: 0, warning: 1, info: 2 };
@@ -27,9 +28,9 @@ export async function runDoctor(deps: Deps, options: DoctorOptions): Promise<num
   const config = configStore.read();
   requireKb(config);
   const fileModes = snapshotFileModes(deps.paths, configStore.path);
-  const [db, secrets] = await Promise.all([deps.db(), deps.secrets()]);
+  const [db, secrets, messages] = await Promise.all([deps.db(), deps.secrets(), deps.messageStore()]);
   const result = await runDoctorChecks(
-    { config, globals: resolveGlobals(config.globals ?? {}), paths: deps.paths, configPath: configStore.path, fileModes, clock: deps.clock, db, secrets, timeoutMs },
+    { config, globals: resolveGlobals(config.globals ?? {}), paths: deps.paths, configPath: configStore.path, fileModes, clock: deps.clock, db, messages, verifyStore: Boolean(options.verifyStore), secrets, timeoutMs },
     { ...(only ? { only: only as DoctorArea } : {}), network: options.network },
   );
   show(deps, result);

@@ -1,5 +1,6 @@
 import type { Deps } from '../../deps.js';
-import { ExitCode, UsageError } from '../../errors.js';
+import { ExitCode, UsageError, UserError } from '../../errors.js';
+import { CommunicationsRepo } from '../../store/communications-repo.js';
 import { QueueRepo, type QueueEntry, type QueueStatus } from '../../store/queue-repo.js';
 
 const statuses: QueueStatus[] = ['queued', 'deferred', 'sending', 'sent', 'failed', 'abandoned', 'duplicate', 'held'];
@@ -59,10 +60,17 @@ export async function runQueueRetry(deps: Deps, id: string | undefined, options:
   const targets = options.all ? [...queue.list('deferred', 100_000), ...queue.list('held', 100_000)] : id ? [entryOf(queue, id)] : [];
   if (!options.all && !id) throw new UsageError('E_ID', 'Name the message (queue retry ID) or pass --all.');
   const now = deps.clock.now();
+  const comms = new CommunicationsRepo(await deps.db(), deps.clock);
   let count = 0;
   for (const entry of targets) {
     if (!['deferred', 'held', 'failed', 'abandoned', 'duplicate'].includes(entry.status)) {
       if (!options.all) throw new UsageError('E_QUEUE_STATE', `#${entry.id} is ${entry.status}; only deferred, held, failed, abandoned or duplicate messages can be retried.`);
+      continue;
+    }
+    // Its stored content was purged (message_retention): there is nothing left to send.
+    const purged = entry.communicationId !== null ? comms.get(entry.communicationId)?.contentPurgedAt : null;
+    if (purged) {
+      if (!options.all) throw new UserError('E_QUEUE_PURGED', `#${entry.id} cannot be retried: its stored content was purged at ${purged} (message_retention), so there is nothing left to send.`, { fix: 'Send the message again with mailctl send.' });
       continue;
     }
     queue.setStatus(entry.id, 'queued', { nextAttemptAt: now, ...(entry.status === 'abandoned' || entry.status === 'failed' ? { firstFailureAt: null } : {}) });
