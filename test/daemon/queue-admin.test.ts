@@ -70,4 +70,34 @@ describe('mailctl send and the queue admin commands', () => {
     expect(human.stdout).toMatch(/^ID\s+STATUS\s+TRIES/m);
     expect(human.stdout).toContain('sent: 2');
   });
+
+  it('queue retry refuses a failed message whose stored content was purged, and says why', async () => {
+    const env = { MAILCTL_HOME: tempDir(), MAILCTL_SECRET_BACKEND: 'file' };
+    const json = async (args: string[]) => {
+      const r = await runCli([...args, '--json'], { env });
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+      return JSON.parse(r.stdout);
+    };
+    await json(['init', '--name', 'acme-prod', '--url', 'https://records.acme.test', '--environment', 'production']);
+    await json(['tables', 'add', 'contracts']);
+    const record = (await json(['records', 'add', '--table', 'contracts', '--title', 'MSA'])).record;
+    const failing = await startSmtpSink({ rejectRecipient: '550 5.1.1 User unknown' });
+    try {
+      await json(['configure', 'server', '--host', '127.0.0.1', '--port', String(failing.port), '--security', 'none', '--auth', 'none', '--from', 'records@acme.test', '--no-verify']);
+      const id = (await json(['send', '--table', 'contracts', '--record', String(record.id), '--to', 'pat@acme.test', '--subject', 'Hi', '--body', 'x'])).id;
+      await runCli(['daemon', '--once'], { env });
+      expect((await json(['queue', 'show', String(id)])).entry.status).toBe('failed');
+      // Its content is purged as message_retention would (rows stay), then an admin tries it again.
+      const { default: Database } = await import('better-sqlite3');
+      const db = new Database(join(env.MAILCTL_HOME, 'mailctl.db'));
+      db.prepare("UPDATE communications SET content_purged_at = '2026-01-01T00:00:00.000Z', content_purge_reason = 'message_retention 30d' WHERE direction = 'outbound'").run();
+      db.close();
+      const retry = await runCli(['queue', 'retry', String(id)], { env });
+      expect(retry.code).toBe(1);
+      expect(retry.stderr).toMatch(/cannot be retried: its stored content was purged/);
+      expect((await json(['queue', 'show', String(id)])).entry.status).toBe('failed');
+    } finally {
+      await failing.close();
+    }
+  });
 });
