@@ -9,7 +9,7 @@ import { SyncRepo } from '../store/sync-repo.js';
 import type { InboundAccount } from '../inbound/inbound-config.js';
 import type { MailSource } from '../inbound/mail-source.js';
 import { openSource } from '../inbound/open-source.js';
-import { pollAccount, type PollResult } from '../inbound/poll-account.js';
+import { pollAccount, type MarkSummary, type PollResult } from '../inbound/poll-account.js';
 import type { RefKeys } from '../refs/reference-codec.js';
 
 export interface InboundCycleContext {
@@ -62,7 +62,11 @@ export async function runInboundCycle(ctx: InboundCycleContext, options: { force
       source = ctx.open ? await ctx.open(account) : await openSource(account, { secrets: ctx.secrets, timeoutMs: ctx.timeoutMs, clock: ctx.clock });
       const poll = await pollAccount({ db: ctx.db, store: ctx.store, clock: ctx.clock, keys: ctx.keys, kb: ctx.kb, maxTextChars: ctx.globals.max_body_size, noticeFrom: ctx.noticeFrom }, account, source, { sweep: swept, ...(ctx.stop ? { stop: ctx.stop } : {}) });
       sync.recordSuccess(table, now, swept, new Date(now.getTime() + ctx.globals.inbound_check_frequency));
+      recordMarks(sync, account, now, poll.marks);
       ctx.log.info({ account: table, swept, ...poll }, `polled ${table}`);
+      if (poll.marks.failed > 0) ctx.log.error({ account: table, failed: poll.marks.failed, error: poll.marks.warning }, `marking messages done in ${table} failed; they are committed and marked again next poll`);
+      // A steady state of the server, shown by status and doctor: info, not a warning every poll.
+      else if (poll.marks.leftFlagged > 0) ctx.log.info({ account: table, leftFlagged: poll.marks.leftFlagged, reason: poll.marks.warning }, `messages in ${table} were flagged \\Deleted and left in the folder`);
       results.push({ table, status: 'ok', swept, poll });
     } catch (error) {
       // A token failure says so: the provider's bare words ("endpoints_resolution_error: …") do not name it.
@@ -77,4 +81,15 @@ export async function runInboundCycle(ctx: InboundCycleContext, options: { force
     }
   }
   return results;
+}
+
+/**
+ * The account's mark warning after a poll: a refusal wins over "left flagged"; a poll that
+ * marked everything as asked clears it; a poll that marked nothing leaves it as it was (a
+ * server without UIDPLUS stays without it until a mark shows otherwise).
+ */
+function recordMarks(sync: SyncRepo, account: InboundAccount, at: Date, marks: MarkSummary): void {
+  if (marks.failed > 0) sync.setMarkWarning(account.table, { kind: 'failed', action: account.afterProcessing, at: at.toISOString(), messages: marks.failed, detail: marks.warning ?? 'the server refused' });
+  else if (marks.leftFlagged > 0) sync.setMarkWarning(account.table, { kind: 'left-flagged', action: account.afterProcessing, at: at.toISOString(), messages: marks.leftFlagged, detail: marks.warning ?? '' });
+  else if (marks.marked > 0) sync.setMarkWarning(account.table, null);
 }

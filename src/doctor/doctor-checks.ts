@@ -1,5 +1,6 @@
 import { configChecks } from './config-checks.js';
 import { deliveryChecks } from './delivery-checks.js';
+import { mailboxChecks } from './mailbox-checks.js';
 import type { DoctorArea, DoctorCheck, DoctorContext, Finding, Passed } from './finding.js';
 import { oauthChecks } from './oauth-checks.js';
 import { sendingChecks } from './sending-checks.js';
@@ -10,7 +11,7 @@ import { unexpectedChecks } from './unexpected-checks.js';
  * Every check, in the order they run: the server logins first (they renew OAuth tokens and
  * learn the server's SIZE), then what reads their results. Display order is by symptom.
  */
-export const doctorChecks: readonly DoctorCheck[] = [...deliveryChecks, ...sendingChecks, ...unexpectedChecks, ...oauthChecks, ...configChecks, ...storeChecks];
+export const doctorChecks: readonly DoctorCheck[] = [...deliveryChecks, ...mailboxChecks, ...sendingChecks, ...unexpectedChecks, ...oauthChecks, ...configChecks, ...storeChecks];
 
 export interface DoctorResult {
   findings: Finding[];

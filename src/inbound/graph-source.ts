@@ -81,6 +81,20 @@ export class GraphSource implements MailSource {
     else if (afterProcessing === 'delete') await this.#drain(await this.#request('mark', path, { method: 'DELETE' }));
   }
 
+  /**
+   * Whether the folder a move goes to exists: Graph's move takes a folder id or a well-known
+   * name (archive, deleteditems), which is exactly what /mailFolders/{x} answers for.
+   */
+  async folderExists(name: string): Promise<boolean> {
+    try {
+      await this.#drain(await this.#request('folder', `${this.#mailboxPath()}/mailFolders/${encodeURIComponent(name)}?$select=id`));
+      return true;
+    } catch (error) {
+      if (error instanceof InboundFailure && error.status === 404) return false;
+      throw error;
+    }
+  }
+
   async close(): Promise<void> {}
 
   #mailboxPath(): string {

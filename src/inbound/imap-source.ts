@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import type { ImapFlow as ImapFlowType } from 'imapflow';
 import { InboundFailure, type InboundPhase } from './inbound-failure.js';
-import type { AccountCheck, ListOptions, MailboxConnection, MailSource, MessageRef, ServerCheck } from './mail-source.js';
+import type { AccountCheck, ListOptions, MailboxConnection, MailSource, MarkResult, MessageRef, ServerCheck } from './mail-source.js';
 import { probeServer } from './server-probe.js';
 
 export interface ImapSourceOptions extends MailboxConnection {
@@ -31,6 +31,8 @@ export class ImapSource implements MailSource {
   #listedAt = new Map<string, number>();
   /** Whole small messages fetched ahead of their turn, by key. */
   #ahead = new Map<string, Buffer>();
+  /** The last command error imapflow reported through its logger (its move/copy/store return false). */
+  #refused: unknown;
 
   constructor(options: ImapSourceOptions) {
     this.#options = options;
@@ -50,7 +52,9 @@ export class ImapSource implements MailSource {
   async list(options: ListOptions): Promise<MessageRef[]> {
     const client = await this.#open();
     const refs: MessageRef[] = [];
-    const query = options.unseenOnly ? { seen: false } : { all: true };
+    // Never a message someone flagged \Deleted (a colleague's, or ours left by a server without
+    // UIDPLUS): it is on its way out, and ours would be marked again every sweep.
+    const query = options.unseenOnly ? { seen: false, deleted: false } : { deleted: false };
     const uids = await this.#guard('list', () => client.search(query, { uid: true }));
     // imapflow answers a refused SEARCH with false: that is a failed poll, not an empty mailbox.
     if (!uids) throw new InboundFailure('imap', 'list', 'The server refused to SEARCH the folder: the poll could not list its messages.');
@@ -74,20 +78,68 @@ export class ImapSource implements MailSource {
     return Readable.from(inPieces(download.content, parsePieceBytes), { objectMode: false });
   }
 
-  markDone(ref: MessageRef): Promise<void> {
+  markDone(ref: MessageRef): Promise<MarkResult> {
     return this.markDoneMany([ref]);
   }
 
-  async markDoneMany(refs: MessageRef[]): Promise<void> {
-    if (refs.length === 0) return;
+  /**
+   * Marks messages done with commands that touch only their UIDs. "move": UID MOVE; without
+   * MOVE, UID COPY and then UID EXPUNGE of these UIDs (UIDPLUS). "delete": \Deleted, then UID
+   * EXPUNGE. A bare EXPUNGE would also remove every message someone else flagged \Deleted, so
+   * without UIDPLUS the messages are flagged \Deleted \Seen and left (reported in the result).
+   * imapflow's messageMove/messageDelete fall back to a bare EXPUNGE, so they are used only when
+   * the server advertises MOVE / UIDPLUS. A refused command is an InboundFailure (phase "mark").
+   */
+  async markDoneMany(refs: MessageRef[]): Promise<MarkResult> {
+    if (refs.length === 0) return {};
     const client = await this.#open();
     const uid = refs.map(uidOf).join(',');
-    const { afterProcessing, moveTo } = this.#options;
-    await this.#guard('mark', async () => {
-      if (afterProcessing === 'mark-read') await client.messageFlagsAdd(uid, ['\\Seen'], { uid: true });
-      else if (afterProcessing === 'move') await client.messageMove(uid, moveTo ?? 'Processed', { uid: true });
-      else if (afterProcessing === 'delete') await client.messageDelete(uid, { uid: true });
-    });
+    const count = refs.length;
+    const caps = client.capabilities;
+    const { afterProcessing } = this.#options;
+    const target = this.#options.moveTo ?? 'Processed';
+    if (afterProcessing === 'mark-read') {
+      await this.#command(count, 'mark them as read', () => client.messageFlagsAdd(uid, ['\\Seen'], { uid: true }));
+      return {};
+    }
+    if (afterProcessing !== 'move' && afterProcessing !== 'delete') return {};
+    if (afterProcessing === 'move') {
+      if (caps.has('MOVE')) {
+        await this.#command(count, `move them to "${target}"`, () => client.messageMove(uid, target, { uid: true }));
+        return {};
+      }
+      await this.#command(count, `copy them to "${target}"`, () => client.messageCopy(uid, target, { uid: true }));
+    }
+    if (caps.has('UIDPLUS')) {
+      // With UIDPLUS (checked above) imapflow's messageDelete sends STORE +FLAGS \Deleted, then UID EXPUNGE of these UIDs.
+      await this.#command(count, afterProcessing === 'move' ? 'remove them from the folder after copying' : 'delete them', () => client.messageDelete(uid, { uid: true }));
+      return {};
+    }
+    await this.#command(count, 'flag them \\Deleted', () => client.messageFlagsAdd(uid, ['\\Deleted', '\\Seen'], { uid: true }));
+    const reason = afterProcessing === 'move'
+      ? `the server has neither MOVE nor UIDPLUS: processed messages are copied to "${target}", then flagged \\Deleted \\Seen and left in ${this.#options.folder}`
+      : `the server has no UIDPLUS: processed messages are flagged \\Deleted \\Seen and left in ${this.#options.folder}`;
+    return { leftFlagged: { count, reason } };
+  }
+
+  /** Whether `name` exists (STATUS, so a namespace prefix applies as it does to MOVE/COPY). */
+  async folderExists(name: string): Promise<boolean> {
+    const client = await this.#connect();
+    try {
+      const status = await client.status(name, { messages: true });
+      if (status) return true;
+    } catch (error) {
+      const e = error as { code?: string; serverResponseCode?: string };
+      if (e.code === 'NotFound' || e.serverResponseCode === 'NONEXISTENT') return false;
+      throw imapFailure(error, 'folder');
+    }
+    throw new InboundFailure('imap', 'folder', `The server refused STATUS for the folder "${name}": whether it exists is unknown.`);
+  }
+
+  async createFolder(name: string): Promise<void> {
+    const client = await this.#connect();
+    const created = await this.#guard('folder', () => client.mailboxCreate(name));
+    if (!created) throw new InboundFailure('imap', 'folder', `The server did not create the folder "${name}".`);
   }
 
   async close(): Promise<void> {
@@ -148,7 +200,12 @@ export class ImapSource implements MailSource {
       doSTARTTLS: o.security === 'starttls' ? true : o.security === 'none' ? false : undefined,
       auth: { user: o.user, ...o.credential },
       tls: { rejectUnauthorized: !o.tlsSkipVerify, ...(o.tlsCa ? { ca: o.tlsCa } : {}) },
-      logger: false,
+      // imapflow logs a refused command's error and returns false: keep it for the message.
+      logger: {
+        trace: () => undefined, debug: () => undefined, info: () => undefined, fatal: () => undefined,
+        warn: (entry: { err?: unknown }) => { if (entry?.err) this.#refused = entry.err; },
+        error: (entry: { err?: unknown }) => { if (entry?.err) this.#refused = entry.err; },
+      },
       disableAutoIdle: true,
       connectionTimeout: o.timeoutMs,
       greetingTimeout: o.timeoutMs,
@@ -166,6 +223,19 @@ export class ImapSource implements MailSource {
     this.#uidValidity = undefined;
     this.#ahead.clear();
     return client;
+  }
+
+  /**
+   * Runs an imapflow message command that answers a refusal with false (not an error), and
+   * turns that into an InboundFailure carrying the server's words (caught by the logger).
+   */
+  async #command(count: number, what: string, work: () => Promise<unknown>): Promise<void> {
+    this.#refused = undefined;
+    const done = await this.#guard('mark', work);
+    if (done) return;
+    const refused = this.#refused as (Error & { response?: string; serverResponseCode?: string }) | undefined;
+    const serverSaid = refused?.response || refused?.message;
+    throw new InboundFailure('imap', 'mark', `The server refused to ${what} (${count} message(s))${serverSaid ? `: ${serverSaid}` : ''}`, { detailCode: refused?.serverResponseCode, serverSaid: serverSaid || undefined });
   }
 
   async #guard<T>(phase: InboundPhase, work: () => Promise<T>): Promise<T> {

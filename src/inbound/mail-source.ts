@@ -39,6 +39,15 @@ export interface MessageRef {
   seen: boolean | null;
 }
 
+/**
+ * What marking did other than what the account asks: messages the server could not move or
+ * delete without touching other people's mail (no MOVE, no UIDPLUS), so they were flagged
+ * \Deleted \Seen and left in the folder. Nothing here means the action was done as asked.
+ */
+export interface MarkResult {
+  leftFlagged?: { count: number; reason: string };
+}
+
 export interface ListOptions {
   /** IMAP: the regular poll takes unseen mail only; the full sweep takes all. */
   unseenOnly: boolean;
@@ -58,9 +67,16 @@ export interface MailSource {
   list(options: ListOptions): Promise<MessageRef[]>;
   /** The raw RFC 5322 message as a stream. */
   open(ref: MessageRef): Promise<Readable>;
-  /** Marks a message done: mark read, move, delete, or nothing (per the account). */
-  markDone(ref: MessageRef): Promise<void>;
+  /**
+   * Marks a message done: mark read, move, delete, or nothing (per the account). A move or
+   * delete the server refuses is an error (InboundFailure, phase "mark"), never a silent no-op.
+   */
+  markDone(ref: MessageRef): Promise<MarkResult | void>;
   /** Marks several messages done in one go; optional (IMAP: one command for all, not one each). */
-  markDoneMany?(refs: MessageRef[]): Promise<void>;
+  markDoneMany?(refs: MessageRef[]): Promise<MarkResult | void>;
+  /** Whether a folder (the "move" destination) exists; absent where there are no folders (POP3). */
+  folderExists?(name: string): Promise<boolean>;
+  /** Creates a folder; an InboundFailure when the server refuses. Absent where it cannot. */
+  createFolder?(name: string): Promise<void>;
   close(): Promise<void>;
 }

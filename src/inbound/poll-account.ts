@@ -2,7 +2,8 @@ import type { InboundAccount } from './inbound-config.js';
 import { CommunicationsRepo } from '../store/communications-repo.js';
 import { commitMessage, takeFromMailbox, type IngestContext } from './ingest-message.js';
 import type { TakenMessage } from './parse-message.js';
-import type { MailSource, MessageRef } from './mail-source.js';
+import { InboundFailure } from './inbound-failure.js';
+import type { MailSource, MarkResult, MessageRef } from './mail-source.js';
 
 export interface PollResult {
   listed: number;
@@ -11,6 +12,21 @@ export interface PollResult {
   dispositions: Record<string, number>;
   /** Bytes of new content written to the message store (compressed; deduplicated content counts 0). */
   storedBytes: number;
+  /** What marking in the mailbox did (after the rows committed). */
+  marks: MarkSummary;
+}
+
+/**
+ * Marking a poll's messages done. `leftFlagged`: moved or deleted as far as the server allows
+ * without a bare EXPUNGE (flagged \Deleted \Seen, left in the folder). `failed`: the server
+ * refused (their rows are committed; the mark is tried again next poll, as each is listed again
+ * and known by its mailbox id). `warning` says why, in the server's words for a failure.
+ */
+export interface MarkSummary {
+  marked: number;
+  leftFlagged: number;
+  failed: number;
+  warning: string | null;
 }
 
 /** Messages taken before their store batch and rows commit together: at most this many... */
@@ -30,9 +46,9 @@ const groupBytes = 8 * 1024 * 1024;
  */
 export async function pollAccount(ctx: IngestContext, account: InboundAccount, source: MailSource, options: { sweep: boolean; stop?: () => boolean }): Promise<PollResult> {
   const refs = await source.list({ unseenOnly: account.protocol === 'imap' && !options.sweep });
-  const result: PollResult = { listed: refs.length, processed: 0, alreadyTaken: 0, dispositions: {}, storedBytes: 0 };
+  const result: PollResult = { listed: refs.length, processed: 0, alreadyTaken: 0, dispositions: {}, storedBytes: 0, marks: { marked: 0, leftFlagged: 0, failed: 0, warning: null } };
   const comms = new CommunicationsRepo(ctx.db, ctx.clock);
-  const marks = batchMarks(source, markBatchSize);
+  const marks = batchMarks(source, markBatchSize, result.marks);
   let batch = ctx.store.batch();
   let group: Array<{ ref: MessageRef; taken: TakenMessage }> = [];
   let bytes = 0;
@@ -87,13 +103,32 @@ const markBatchSize = 100;
  * fetching the message. A message is still marked only after its rows are committed; one
  * committed but not yet marked when the daemon dies is listed again, recognised by its
  * mailbox id and only marked, as after a crash between commit and mark.
+ *
+ * A mark the server refuses does not stop the poll: the messages are committed, so taking
+ * new mail goes on, and the refusal is counted in `summary` for status and doctor. Anything
+ * other than an InboundFailure (a bug) still fails the poll.
  */
-function batchMarks(source: MailSource, size: number): { source: MailSource; flush: () => Promise<void> } {
+function batchMarks(source: MailSource, size: number, summary: MarkSummary): { source: MailSource; flush: () => Promise<void> } {
   const markMany = source.markDoneMany?.bind(source);
-  if (!markMany) return { source, flush: async () => undefined };
+  const markSome = async (refs: MessageRef[]) => {
+    let outcome: MarkResult | void;
+    try {
+      outcome = markMany ? await markMany(refs) : await source.markDone(refs[0]!);
+    } catch (error) {
+      if (!(error instanceof InboundFailure)) throw error;
+      summary.failed += refs.length;
+      summary.warning = error.message;
+      return;
+    }
+    summary.marked += refs.length;
+    if (outcome?.leftFlagged) {
+      summary.leftFlagged += outcome.leftFlagged.count;
+      if (summary.failed === 0) summary.warning = outcome.leftFlagged.reason;
+    }
+  };
   const pending: MessageRef[] = [];
   const flush = async () => {
-    if (pending.length > 0) await markMany(pending.splice(0));
+    if (pending.length > 0) await markSome(pending.splice(0));
   };
   const batched: MailSource = {
     protocol: source.protocol,
@@ -102,6 +137,7 @@ function batchMarks(source: MailSource, size: number): { source: MailSource; flu
     list: (listOptions) => source.list(listOptions),
     open: (ref) => source.open(ref),
     markDone: async (ref) => {
+      if (!markMany) return markSome([ref]);
       pending.push(ref);
       if (pending.length >= size) await flush();
     },

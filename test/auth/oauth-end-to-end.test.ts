@@ -123,6 +123,11 @@ describe('OAuth for POP3 (XOAUTH2) and Microsoft Graph (bearer)', () => {
       },
     });
     try {
+      // A move folder Graph does not know (a display name, not an id or well-known name) is caught here, not at every poll.
+      const noFolder = await runCli(['configure', 'inbound', 'contracts', '--protocol', 'graph', '--graph-url', graph.baseUrl, '--username', 'contracts@acme.test', '--mailbox', 'contracts@acme.test', '--folder', 'inbox', '--after', 'move', '--move-to', 'Processed', ...common], { env, input: clientSecret });
+      expect(noFolder.code, noFolder.stdout + noFolder.stderr).toBe(1);
+      expect(noFolder.stderr).toContain('There is no folder "Processed" in this mailbox: processed messages could not be moved there.');
+      expect(noFolder.stderr).toContain('well-known folder name (archive, deleteditems)');
       const configured = await runCli(['configure', 'inbound', 'contracts', '--protocol', 'graph', '--graph-url', graph.baseUrl, '--username', 'contracts@acme.test', '--mailbox', 'contracts@acme.test', '--folder', 'inbox', '--after', 'mark-read', ...common], { env, input: clientSecret });
       expect(configured.code, configured.stdout + configured.stderr).toBe(0);
       expect(configured.stdout).toContain('The account is valid: folder Inbox, 0 message(s)');

@@ -20,6 +20,25 @@ export interface DovecotOptions {
   folders?: string[];
   /** Accept XOAUTH2/OAUTHBEARER, checking tokens at this introspection URL (TESTING-NOTES.md). */
   oauth2?: { introspectionUrl: string; caFile: string };
+  /**
+   * Capabilities the server does not advertise after login (e.g. ["MOVE", "UIDPLUS"]): a server
+   * with fewer extensions, through `imap_capability` (TESTING-NOTES.md).
+   */
+  imapCapabilitiesWithout?: string[];
+}
+
+/** What Dovecot 2.3 advertises after login by default (its CAPABILITY_STRING). */
+export const dovecotImapCapabilities = [
+  'IMAP4rev1', 'SASL-IR', 'LOGIN-REFERRALS', 'ID', 'ENABLE', 'IDLE', 'SORT', 'SORT=DISPLAY', 'THREAD=REFERENCES', 'THREAD=REFS',
+  'THREAD=ORDEREDSUBJECT', 'MULTIAPPEND', 'URL-PARTIAL', 'CATENATE', 'UNSELECT', 'CHILDREN', 'NAMESPACE', 'UIDPLUS', 'LIST-EXTENDED',
+  'I18NLEVEL=1', 'CONDSTORE', 'QRESYNC', 'ESEARCH', 'ESORT', 'SEARCHRES', 'WITHIN', 'CONTEXT=SEARCH', 'LIST-STATUS', 'BINARY', 'MOVE',
+  'SNIPPET=FUZZY', 'PREVIEW=FUZZY', 'PREVIEW', 'STATUS=SIZE', 'SAVEDATE', 'LITERAL+', 'NOTIFY',
+];
+
+/** A message file in a maildir folder, with its maildir flags (S seen, T \Deleted, …). */
+export interface MaildirMessage {
+  raw: string;
+  flags: string;
 }
 
 export interface Dovecot {
@@ -31,8 +50,13 @@ export interface Dovecot {
   dir: string;
   /** The maildir of a user, for dropping messages in directly. */
   maildir(user: string): string;
-  /** Delivers a raw message into a user's INBOX (or folder): new and unseen, or already read (`seen`). */
-  deliver(user: string, raw: string | Buffer, folder?: string, options?: { seen?: boolean }): void;
+  /**
+   * Delivers a raw message into a user's INBOX (or folder): new and unseen, or already read
+   * (`seen`), or with maildir flags (`flags: "T"` is \Deleted, "ST" read and \Deleted).
+   */
+  deliver(user: string, raw: string | Buffer, folder?: string, options?: { seen?: boolean; flags?: string }): void;
+  /** The messages in a user's INBOX (or folder) as they are on disk, flags included. */
+  messages(user: string, folder?: string): MaildirMessage[];
   log(): string;
   /**
    * A server restart: stops Dovecot, cutting every open IMAP/POP3 session at once (its
@@ -120,6 +144,9 @@ service anvil {
 pop3_uidl_format = %08Xu%08Xv
 ssl = ${cert ? 'yes' : 'no'}
 ${cert ? `ssl_cert = <${cert.certPath}\nssl_key = <${cert.keyPath}` : ''}
+${options.imapCapabilitiesWithout ? `protocol imap {
+  imap_capability = ${dovecotImapCapabilities.filter((c) => !options.imapCapabilitiesWithout!.includes(c)).join(' ')}
+}` : ''}
 service imap-login {
   inet_listener imap {
     address = 127.0.0.1
@@ -206,8 +233,19 @@ service pop3-login {
       const tmp = join(base, 'tmp', name);
       writeFileSync(tmp, raw);
       chownSync(tmp, uid, gid);
-      // Maildir: a message read by hand sits in cur/ with the S (seen) flag.
-      execFileSync('mv', [tmp, deliverOptions?.seen ? join(base, 'cur', `${name}:2,S`) : join(base, 'new', name)]);
+      // Maildir: a message read by hand sits in cur/ with the S (seen) flag; T is \Deleted.
+      const flags = deliverOptions?.flags ?? (deliverOptions?.seen ? 'S' : undefined);
+      execFileSync('mv', [tmp, flags ? join(base, 'cur', `${name}:2,${flags}`) : join(base, 'new', name)]);
+    },
+    messages(user, folder) {
+      const base = folder ? join(maildir(user), `.${folder}`) : maildir(user);
+      const found: MaildirMessage[] = [];
+      for (const sub of ['new', 'cur']) {
+        const dir = join(base, sub);
+        if (!existsSync(dir)) continue;
+        for (const file of readdirSync(dir)) found.push({ raw: readFileSync(join(dir, file), 'utf8'), flags: /:2,([A-Za-z]*)$/.exec(file)?.[1] ?? '' });
+      }
+      return found;
     },
     log: () => readLog(dir),
     async restart(whileDown) {

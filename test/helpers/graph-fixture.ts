@@ -21,7 +21,11 @@ export const graphErrors = {
   throttled: { error: { code: 'ApplicationThrottled', message: 'Application is over its MailboxConcurrency limit.' } },
 };
 
-export async function startGraphFixture(options: { token: string; mailbox: string; deniedMailbox?: string; pageSize?: number; validate?: (token: string) => Promise<boolean> }): Promise<GraphFixture> {
+/**
+ * `folders`: folders besides the inbox, by id or well-known name (as Graph's move takes them),
+ * answered by GET mailFolders/{x} and accepted as a move's destinationId.
+ */
+export async function startGraphFixture(options: { token: string; mailbox: string; deniedMailbox?: string; pageSize?: number; validate?: (token: string) => Promise<boolean>; folders?: string[] }): Promise<GraphFixture> {
   const messages = new Map<string, { raw: string; isRead: boolean }>();
   const requests: string[] = [];
   let throttleLeft = 0;
@@ -52,7 +56,9 @@ export async function startGraphFixture(options: { token: string; mailbox: strin
       if (mailbox !== options.mailbox) return send(res, 404, { error: { code: 'ErrorInvalidUser', message: `The requested user '${mailbox}' is invalid.` } });
       const folder = /^mailFolders\/([^/]+)(\/messages)?$/.exec(rest);
       if (folder) {
-        if (decodeURIComponent(folder[1]!).toLowerCase() !== 'inbox') return send(res, 404, graphErrors.itemNotFound);
+        const name = decodeURIComponent(folder[1]!);
+        if (!folder[2] && (options.folders ?? []).includes(name)) return send(res, 200, { id: name, displayName: name });
+        if (name.toLowerCase() !== 'inbox') return send(res, 404, graphErrors.itemNotFound);
         if (!folder[2]) return send(res, 200, { displayName: 'Inbox', totalItemCount: messages.size, unreadItemCount: [...messages.values()].filter((x) => !x.isRead).length });
         const ids = [...messages.keys()];
         const skip = Number(url.searchParams.get('$skip') ?? '0');
@@ -73,6 +79,12 @@ export async function startGraphFixture(options: { token: string; mailbox: strin
         if (req.method === 'PATCH') {
           item.isRead = Boolean((JSON.parse(body) as { isRead?: boolean }).isRead);
           return send(res, 200, { id, isRead: item.isRead });
+        }
+        if (message[2] === '/move' && req.method === 'POST') {
+          const destination = (JSON.parse(body) as { destinationId?: string }).destinationId ?? '';
+          if (!(options.folders ?? []).includes(destination)) return send(res, 404, graphErrors.itemNotFound);
+          messages.delete(id);
+          return send(res, 201, { id: `${id}-moved` });
         }
         if (req.method === 'DELETE') {
           messages.delete(id);

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startDovecot, type Dovecot } from '../helpers/dovecot.js';
@@ -80,5 +80,36 @@ describe('mailctl configure inbound on a terminal (pseudo-terminal, real binary,
     const account = JSON.parse(readFileSync(join(env.MAILCTL_HOME, 'config.json'), 'utf8')).inbound.contracts;
     expect(account).toMatchObject({ protocol: 'imap', host: '127.0.0.1', port: dovecot.imapPort, security: 'none', folder: 'INBOX', allowRecordCreation: true, unknownSender: 'guest', guestContact: 'guest@acme.test', notes: 'new-text', afterProcessing: 'mark-read', auth: { type: 'password', username: 'contracts@acme.test', password: '${secret:inbound/contracts/password}' } });
     expect((await runCli(['test-inbound', 'contracts'], { env })).code).toBe(0);
+  });
+
+  it('a move folder that is not on the server: the Options step offers to create it (or to name another)', async () => {
+    const env = { MAILCTL_HOME: tempDir(), MAILCTL_SECRET_BACKEND: 'file' };
+    await runCli(['init', '--name', 'acme-test', '--url', 'https://records.acme.test', '--environment', 'test'], { env });
+    await runCli(['tables', 'add', 'contracts'], { env });
+    // Every answer is a flag but the password and the question under test.
+    const s = new PtySession(['configure', 'inbound', 'contracts', '--protocol', 'imap', '--host', '127.0.0.1', '--port', String(dovecot.imapPort), '--security', 'none', '--auth', 'password',
+      '--username', 'contracts@acme.test', '--folder', 'INBOX', '--create-records', '--unknown-sender', 'ignore', '--notes', 'new-text', '--after', 'move', '--move-to', 'Archive'], env);
+    try {
+      await s.waitFor('Password');
+      s.type('right-pass\r');
+      await s.waitFor('✓ The account is valid');
+      await s.waitFor('Step 4 of 5: Options');
+      await s.waitFor('There is no folder "Archive" on the server. Create it?');
+      s.type('n\r'); // no: name another one
+      await s.waitFor('Move processed messages to folder');
+      s.type(`${clearLine}Archive/Contracts\r`);
+      await s.waitFor('There is no folder "Archive/Contracts" on the server. Create it?');
+      s.type('\r'); // yes (the default)
+      await s.waitFor('✓ Created the folder "Archive/Contracts" on the server.');
+      await s.waitFor('Saved the inbound account of contracts');
+      await s.waitFor('after processing: move to Archive/Contracts');
+      expect(await s.exited).toBe(0);
+    } finally {
+      s.kill();
+    }
+    expect(existsSync(join(dovecot.maildir('contracts@acme.test'), '.Archive.Contracts'))).toBe(true);
+    expect(existsSync(join(dovecot.maildir('contracts@acme.test'), '.Archive'))).toBe(false);
+    const account = JSON.parse(readFileSync(join(env.MAILCTL_HOME, 'config.json'), 'utf8')).inbound.contracts;
+    expect(account).toMatchObject({ afterProcessing: 'move', moveTo: 'Archive/Contracts' });
   });
 });

@@ -9,20 +9,21 @@ describe('Microsoft Graph source (against a local fixture of the Graph mail endp
   let graph: GraphFixture;
   const raws = [simpleMessage({ subject: 'one' }), simpleMessage({ subject: 'two' }), simpleMessage({ subject: 'three' })];
   beforeAll(async () => {
-    graph = await startGraphFixture({ token: 'good-token', mailbox: 'contracts@acme.test', deniedMailbox: 'ceo@acme.test' });
+    graph = await startGraphFixture({ token: 'good-token', mailbox: 'contracts@acme.test', deniedMailbox: 'ceo@acme.test', folders: ['archive'] });
     raws.forEach((raw, i) => graph.messages.set(`AAMkAD${i}=`, { raw, isRead: i === 0 }));
   });
   afterAll(() => graph?.close());
 
   const waits: number[] = [];
-  const source = (over: { token?: string; mailbox?: string; folder?: string; maxThrottleWaitMs?: number } = {}) => {
+  const source = (over: { token?: string; mailbox?: string; folder?: string; maxThrottleWaitMs?: number; afterProcessing?: 'mark-read' | 'move'; moveTo?: string } = {}) => {
     let invalidated = 0;
     const tokens = { getToken: async () => over.token ?? 'good-token', invalidate: async () => { invalidated++; } };
     const s = new GraphSource({
       baseUrl: graph.baseUrl,
       mailbox: over.mailbox ?? 'contracts@acme.test',
       folder: over.folder ?? 'inbox',
-      afterProcessing: 'mark-read',
+      afterProcessing: over.afterProcessing ?? 'mark-read',
+      moveTo: over.moveTo,
       tokens,
       timeoutMs: 5000,
       maxThrottleWaitMs: over.maxThrottleWaitMs ?? 10_000,
@@ -88,5 +89,17 @@ describe('Microsoft Graph source (against a local fixture of the Graph mail endp
     expect(f).toMatchObject({ status: 429, detailCode: 'ApplicationThrottled' });
     expect(reportInboundFailure(f, { host: 'g', port: 443 }).diagnosis.id).toBe('graph-throttled');
     graph.throttle(0, 0);
+  });
+
+  it('the move folder: checked before use (an id or well-known name), and a move to a missing one is an error, not a silent success', async () => {
+    const { s } = source();
+    expect(await s.folderExists('archive')).toBe(true);
+    expect(await s.folderExists('Processed')).toBe(false); // a display name is not what a move takes
+    graph.messages.set('AAMkADmove=', { raw: simpleMessage({ subject: 'to move' }), isRead: false });
+    const missing = await failureOf(source({ afterProcessing: 'move', moveTo: 'Processed' }).s.markDone({ key: 'graph:AAMkADmove=', size: 0, seen: false }));
+    expect(missing).toMatchObject({ status: 404, detailCode: 'ErrorItemNotFound' });
+    expect(graph.messages.has('AAMkADmove=')).toBe(true);
+    await source({ afterProcessing: 'move', moveTo: 'archive' }).s.markDone({ key: 'graph:AAMkADmove=', size: 0, seen: false });
+    expect(graph.messages.has('AAMkADmove=')).toBe(false);
   });
 });

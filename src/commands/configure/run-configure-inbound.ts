@@ -3,7 +3,11 @@ import { ExitCode, UsageError, UserError } from '../../errors.js';
 import { isEmailAddress } from '../../config/globals.js';
 import { parseDuration } from '../../config/units.js';
 import { dropUnusedSecrets, externalizeSecrets, secretRef } from '../../config/property-secrets.js';
-import { checkMailbox, checkServer } from '../../inbound/check-account.js';
+import { accountWhere, checkMailbox, checkServer } from '../../inbound/check-account.js';
+import { InboundFailure } from '../../inbound/inbound-failure.js';
+import { reportInboundFailure } from '../../inbound/inbound-report.js';
+import type { MailSource } from '../../inbound/mail-source.js';
+import { OAuthFailure } from '../../auth/oauth-failure.js';
 import {
   afterProcessingChoices, defaultGraphBaseUrl, defaultInboundPort,
   type AfterProcessing, type InboundAccount, type InboundProtocol, type NotesContent, type UnknownSenderPolicy,
@@ -38,6 +42,8 @@ export interface ConfigureInboundOptions extends AccountFlags {
   notes?: NotesContent;
   after?: AfterProcessing;
   moveTo?: string;
+  /** Create the --move-to folder on the server when it does not exist (scripts; the wizard asks). */
+  createFolder?: boolean;
 }
 
 type Step = 'server' | 'account' | 'options' | 'finish';
@@ -97,6 +103,13 @@ export async function runConfigureInbound(deps: Deps, tableArg: string | undefin
     } else if (step === 'options') {
       out.line(out.color.bold('Step 4 of 5: Options'));
       await askOptions(deps, draft, flags ?? options, existing);
+      if (options.verify && draft.afterProcessing === 'move') {
+        const result = await checkMoveFolder(deps, draft, secret, store, timeoutMs, Boolean(options.createFolder));
+        if (result !== true) {
+          const next = await onFailure(deps, result, []);
+          if (next === 'cancel') throw cancelled();
+        }
+      }
       step = 'finish';
     } else {
       out.line(out.color.bold('Step 5 of 5: Finish'));
@@ -208,6 +221,7 @@ async function askServer(deps: Deps, d: Draft, o: ConfigureInboundOptions): Prom
     return;
   }
   d.host = (o.host ?? (await prompt.input({ message: `${d.protocol.toUpperCase()} host`, flag: '--host', default: d.host || undefined, validate: (v) => (v.trim() ? true : 'the server\'s host name') }))).trim();
+  const securityBefore = d.security;
   d.security = o.security ?? (await prompt.select<SmtpSecurity>({
     message: 'Security', flag: '--security', default: d.security,
     choices: [
@@ -216,7 +230,9 @@ async function askServer(deps: Deps, d: Draft, o: ConfigureInboundOptions): Prom
       { value: 'none', name: 'none', description: 'no encryption: only on a trusted network' },
     ],
   }));
-  const portText = o.port ?? (await prompt.input({ message: 'Port', flag: '--port', default: String(defaultInboundPort(d.protocol, d.security)) }));
+  // Editing an account keeps its port unless the security mode changed (it used to fall back to 143/993).
+  const portDefault = d.security === securityBefore ? d.port : defaultInboundPort(d.protocol, d.security);
+  const portText = o.port ?? (await prompt.input({ message: 'Port', flag: '--port', default: String(portDefault) }));
   const port = Number(portText);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError('E_PORT', `--port "${portText}": a port is a whole number from 1 to 65535.`);
   d.port = port;
@@ -341,8 +357,7 @@ async function verifyStep(deps: Deps, which: 'server' | 'account', d: Draft, sec
   }
   let tokens: OAuthTokenProvider | undefined;
   if (account.auth.type === 'oauth2') {
-    const typedInProperties = findOccurrences(d.properties ?? '', 'client_secret').map((x) => x.value).find((v) => !secretRefId(v));
-    tokens = new OAuthTokenProvider(`pending/inbound/${d.table}`, oauthSettingsOf({ ...account.auth, clientSecret: existingRef?.type === 'oauth2' ? existingRef.clientSecret : undefined }, d.properties), account.protocol, { secrets: store, clock: deps.clock, clientSecret: secret ?? typedInProperties });
+    tokens = draftTokens(deps, d, account, existingRef, secret, store);
     const token = await acquireForWizard(deps, tokens);
     if (token === undefined) return true;
     if (typeof token !== 'string') return token as unknown as InboundFailureReport;
@@ -356,6 +371,77 @@ async function verifyStep(deps: Deps, which: 'server' | 'account', d: Draft, sec
   out.error(`Account check failed during ${result.report.phase}: ${result.report.error}`);
   showDiagnosis(out, result.report.diagnosis, result.report.serverSaid);
   return result.report;
+}
+
+/** The OAuth token source of the draft (tokens kept under pending/ until the account is saved). */
+function draftTokens(deps: Deps, d: Draft, account: InboundAccount, existingRef: InboundAccount['auth'] | undefined, secret: string | undefined, store: import('../../secrets/secret-store.js').SecretStore): OAuthTokenProvider {
+  if (account.auth.type !== 'oauth2') throw new Error('draftTokens: not an OAuth account');
+  const typedInProperties = findOccurrences(d.properties ?? '', 'client_secret').map((x) => x.value).find((v) => !secretRefId(v));
+  return new OAuthTokenProvider(`pending/inbound/${d.table}`, oauthSettingsOf({ ...account.auth, clientSecret: existingRef?.type === 'oauth2' ? existingRef.clientSecret : undefined }, d.properties), account.protocol, { secrets: store, clock: deps.clock, clientSecret: secret ?? typedInProperties });
+}
+
+/**
+ * The Options step's check of the "move" folder: it must exist on the server, or every
+ * processed message would fail to move. Missing: on a terminal, offer to create it (or name
+ * another); in a script, create it with --create-folder or fail naming that flag. Graph
+ * cannot be given a folder to create here (its moves take a folder id or well-known name).
+ */
+async function checkMoveFolder(deps: Deps, d: Draft, secret: string | undefined, store: import('../../secrets/secret-store.js').SecretStore, timeoutMs: number, createFolder: boolean): Promise<true | InboundFailureReport> {
+  const { out, prompt } = deps;
+  const existingRef = (await deps.config()).read().inbound?.[d.table]?.auth;
+  const account = toAccount(d, existingRef?.type === 'password' ? existingRef.password : '${secret:pending}');
+  let source: MailSource;
+  try {
+    const tokens = account.auth.type === 'oauth2' ? draftTokens(deps, d, account, existingRef, secret, store) : undefined;
+    source = await openSource(account, { secrets: store, timeoutMs, passwordOverride: secret, clock: deps.clock, ...(tokens ? { tokensFor: () => tokens } : {}) });
+  } catch (error) {
+    // No token now (a delegated sign-in with no terminal): the folder is not checked, as the login was not.
+    if (!(error instanceof OAuthFailure)) throw error;
+    out.warn(`The move folder "${d.moveTo}" was not checked: no OAuth token (${error.message}).`);
+    return true;
+  }
+  try {
+    for (;;) {
+      const folder = d.moveTo ?? 'Processed';
+      if (!source.folderExists) return true;
+      if (await source.folderExists(folder)) {
+        out.success(`The move folder "${folder}" exists.`);
+        return true;
+      }
+      if (!source.createFolder && prompt.interactive) {
+        out.error(`There is no folder "${folder}" in this mailbox. Graph moves to a folder id or a well-known folder name (archive, deleteditems).`);
+        d.moveTo = await prompt.input({ message: 'Move processed messages to folder', flag: '--move-to', default: 'archive' });
+        continue;
+      }
+      if (!source.createFolder) {
+        throw new UserError('E_MOVE_FOLDER_MISSING', `There is no folder "${folder}" in this mailbox: processed messages could not be moved there.`, {
+          fix: 'Graph moves to a folder id or a well-known folder name (archive, deleteditems): give one that exists.',
+          command: `mailctl configure inbound ${d.table} --after move --move-to archive`,
+        });
+      }
+      const create = createFolder || (prompt.interactive && (await prompt.confirm({ message: `There is no folder "${folder}" on the server. Create it?`, flag: '--create-folder', default: true })));
+      if (create) {
+        await source.createFolder(folder);
+        out.success(`Created the folder "${folder}" on the server.`);
+        return true;
+      }
+      if (!prompt.interactive) {
+        throw new UserError('E_MOVE_FOLDER_MISSING', `There is no folder "${folder}" on the server: processed messages could not be moved there. Nothing was saved.`, {
+          fix: 'Pass --create-folder to create it, name an existing folder with --move-to, or save without the check with --no-verify.',
+          command: `mailctl configure inbound ${d.table} --after move --move-to ${folder} --create-folder`,
+        });
+      }
+      d.moveTo = await prompt.input({ message: 'Move processed messages to folder', flag: '--move-to', default: folder });
+    }
+  } catch (error) {
+    if (!(error instanceof InboundFailure)) throw error;
+    out.error(`Checking the move folder failed during ${error.phase}: ${error.message}`);
+    const report = reportInboundFailure(error, accountWhere(account));
+    showDiagnosis(out, report.diagnosis, report.serverSaid);
+    return report;
+  } finally {
+    await source.close().catch(() => undefined);
+  }
 }
 
 async function onFailure(deps: Deps, report: InboundFailureReport, edits: Array<'edit-server' | 'edit-account'>): Promise<'edit-server' | 'edit-account' | 'continue' | 'cancel'> {

@@ -86,7 +86,8 @@ async function runOnce(deps: Deps, options: DaemonOptions, ctx: { config: import
   } else if (outbound) {
     out.line('- outbound: nothing due');
   }
-  const ok = results.every((r) => r.status !== 'failed');
+  // A refused move or delete fails the run too (cron sees it), though the mail was taken.
+  const ok = results.every((r) => r.status !== 'failed' && !(r.status === 'ok' && r.poll.marks.failed > 0));
   return { code: ok ? ExitCode.ok : ExitCode.failure, data: { ok, accounts: results, outbound } };
 }
 
@@ -104,7 +105,11 @@ function showResults(deps: Deps, results: AccountCycleResult[]): void {
   for (const r of results) {
     if (r.status === 'ok') {
       const d = Object.entries(r.poll.dispositions).map(([k, v]) => `${v} ${k}`).join(', ');
-      out.success(`${r.table}: ${r.poll.listed} listed${r.swept ? ' (full sweep)' : ''}, ${r.poll.processed} processed${d ? ` (${d})` : ''}, ${r.poll.alreadyTaken} already taken`);
+      const line = `${r.table}: ${r.poll.listed} listed${r.swept ? ' (full sweep)' : ''}, ${r.poll.processed} processed${d ? ` (${d})` : ''}, ${r.poll.alreadyTaken} already taken`;
+      const marks = r.poll.marks;
+      if (marks.failed > 0) out.error(`${line}; marking ${marks.failed} message(s) done FAILED (they are stored, and marked again next poll): ${marks.warning}`);
+      else if (marks.leftFlagged > 0) out.warn(`${line}; ${marks.leftFlagged} message(s) left in the folder: ${marks.warning}`);
+      else out.success(line);
     } else if (r.status === 'failed') {
       out.error(`${r.table}: ${r.error} (next try ${r.retryAt})`);
     } else {

@@ -6,14 +6,14 @@ import { requireKb } from '../../kb/load-kb.js';
 import { daemonLiveness } from '../../daemon/daemon-liveness.js';
 import { DaemonStateRepo } from '../../store/daemon-state-repo.js';
 import type { Database } from '../../store/database.js';
-import { SyncRepo } from '../../store/sync-repo.js';
+import { SyncRepo, type MarkWarning } from '../../store/sync-repo.js';
 
 interface StatusView {
   kb: string;
   environment: string;
   emailEnabled: boolean;
   daemon: { state: 'up' | 'down' | 'never'; pid: number | null; host: string | null; since: string | null; heartbeatAt: string | null };
-  accounts: Array<{ table: string; protocol: string; lastPollAt: string | null; lastOkAt: string | null; lastError: string | null; failures: number; nextPollAt: string | null }>;
+  accounts: Array<{ table: string; protocol: string; lastPollAt: string | null; lastOkAt: string | null; lastError: string | null; failures: number; nextPollAt: string | null; markWarning: MarkWarning | null }>;
   queue: { counts: Record<string, number>; oldestDeferred: string | null; nextRetry: string | null };
   store: StoreView;
 }
@@ -57,7 +57,7 @@ function gather(deps: Deps, db: Database, config: import('../../config/config-sc
     daemon: { state, pid: beat?.pid ?? null, host: beat?.host ?? null, since: beat?.startedAt ?? null, heartbeatAt: beat?.heartbeatAt ?? null },
     accounts: Object.values(config.inbound ?? {}).map((a) => {
       const s = sync.get(a.table);
-      return { table: a.table, protocol: a.protocol, lastPollAt: s.lastPollAt, lastOkAt: s.lastOkAt, lastError: s.lastError, failures: s.failures, nextPollAt: s.nextPollAt };
+      return { table: a.table, protocol: a.protocol, lastPollAt: s.lastPollAt, lastOkAt: s.lastOkAt, lastError: s.lastError, failures: s.failures, nextPollAt: s.nextPollAt, markWarning: s.markWarning };
     }),
     queue: { counts, oldestDeferred: deferred.oldest, nextRetry: deferred.next },
     store,
@@ -73,8 +73,13 @@ function show(deps: Deps, v: StatusView): void {
   else out.line(`daemon   ${c.yellow('never ran')} for this KB (start it with: mailctl daemon)`);
   if (v.accounts.length === 0) out.line('inbound  no accounts');
   for (const a of v.accounts) {
-    const result = a.lastError ? c.red(`✗ ${a.lastError.slice(0, 80)} (${a.failures} failure(s), next try ${a.nextPollAt})`) : a.lastOkAt ? c.green('✓ ok') : 'not polled yet';
+    const w = a.markWarning;
+    // A refused move/delete is no ✓: the mail was taken, but the mailbox is not what the account asks.
+    const result = a.lastError ? c.red(`✗ ${a.lastError.slice(0, 80)} (${a.failures} failure(s), next try ${a.nextPollAt})`)
+      : w?.kind === 'failed' ? c.red(`✗ mail taken, but "${w.action}" failed for ${w.messages} message(s) at ${w.at}: ${w.detail.slice(0, 160)}`)
+      : a.lastOkAt ? c.green('✓ ok') : 'not polled yet';
     out.line(`inbound  ${a.table} (${a.protocol}): last poll ${a.lastPollAt ?? '-'}  ${result}`);
+    if (w?.kind === 'left-flagged') out.line(`         ${c.yellow(`⚠ ${w.detail.slice(0, 200)} (${w.messages} message(s) at ${w.at}; see mailctl doctor)`)}`);
   }
   const counts = Object.entries(v.queue.counts).map(([s, n]) => `${s} ${n}`).join(', ') || 'empty';
   out.line(`queue    ${counts}${v.queue.oldestDeferred ? `; oldest waiting since ${v.queue.oldestDeferred}, next try ${v.queue.nextRetry}` : ''}`);
