@@ -78,6 +78,8 @@ interface ParserText {
   type: 'text';
   text?: string;
   html?: string | false;
+  /** Set when mailparser could not turn the HTML into text (too long, nested too deep). */
+  textConversionError?: Error;
 }
 
 /**
@@ -87,10 +89,10 @@ interface ParserText {
  * stored whole (parseError says why); a failing source stream throws SourceStreamError.
  */
 export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { maxTextChars: number }): Promise<TakenMessage> {
-  const { MailParser } = await import('mailparser');
+  const [{ MailParser }] = await Promise.all([import('mailparser'), loadHtmlToText()]);
   // ignoreEmbedded: an attached message/rfc822 stays one attachment, byte for byte, instead of
   // being parsed into; checksumAlgo false: MailParser would MD5 every attachment for nothing.
-  const parser = new MailParser({ skipHtmlToText: false, skipTextToHtml: true, skipImageLinks: true, maxHtmlLengthToParse: 2_000_000, checksumAlgo: false, ignoreEmbedded: true }) as unknown as NodeJS.ReadWriteStream & PassThrough;
+  const parser = new MailParser({ skipHtmlToText: false, skipTextToHtml: true, skipImageLinks: true, maxHtmlLengthToParse: htmlToTextCap, checksumAlgo: false, ignoreEmbedded: true }) as unknown as NodeJS.ReadWriteStream & PassThrough;
   const rawSink = new PassThrough();
   const rawPut = batch.put(rawSink);
   rawPut.catch(() => undefined); // awaited below; a failure must not be unhandled meanwhile
@@ -108,7 +110,8 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
   });
   parser.on('data', (data: ParserText | ParserAttachment) => {
     if (data.type === 'text') {
-      const fullText = data.text ?? '';
+      // No text part: the HTML's text (unless mailparser tried that already and failed).
+      const fullText = data.text || (typeof data.html === 'string' && !data.textConversionError ? htmlAsText(data.html) : '');
       text = boundedText(fullText, limits.maxTextChars);
       if (typeof data.html === 'string') html = boundedText(data.html, limits.maxTextChars);
       truncated = fullText.length > limits.maxTextChars || (typeof data.html === 'string' && data.html.length > limits.maxTextChars);
@@ -229,8 +232,43 @@ export function messageFingerprint(message: ParsedMessage): string | null {
   return hash.digest('hex');
 }
 
-function drained(stream: NodeJS.EventEmitter): Promise<unknown> {
-  return Promise.race([once(stream, 'drain'), once(stream, 'close')]);
+let htmlToText: typeof import('html-to-text').htmlToText | undefined;
+
+/** Loads html-to-text (mailparser loads it too, so it is usually in the module cache already). */
+async function loadHtmlToText(): Promise<void> {
+  htmlToText ??= (await import('html-to-text')).htmlToText;
+}
+
+/** HTML longer than this is not turned into text (mailparser's own limit: maxHtmlLengthToParse above). */
+const htmlToTextCap = 2_000_000;
+
+/**
+ * The text of an HTML body, for a message that has no text part. mailparser makes one only when
+ * the HTML is the whole message: an HTML body beside an inline image (multipart/related) came
+ * out with no text at all, so its record note was empty. Empty when the HTML is too long or too
+ * broken to convert (it is kept as HTML either way).
+ */
+function htmlAsText(html: string): string {
+  if (!htmlToText || html.length > htmlToTextCap) return '';
+  try {
+    return htmlToText(html, { wordwrap: false, limits: { maxDepth: 1000 } });
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Resolves on the stream's next 'drain' or 'close'. The listener that did not fire is removed:
+ * left behind, every wait for the store added a 'close' and an 'error' listener, thousands for
+ * a 25 MB message (MaxListenersExceededWarning on the daemon's stderr).
+ */
+async function drained(stream: NodeJS.EventEmitter): Promise<void> {
+  const done = new AbortController();
+  try {
+    await Promise.race([once(stream, 'drain', { signal: done.signal }), once(stream, 'close', { signal: done.signal })]);
+  } finally {
+    done.abort();
+  }
 }
 
 /** The bytes of the header section (up to the first empty line), collected as chunks pass, at most `cap`. */
