@@ -6,8 +6,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
  */
 export interface GraphFixture {
   baseUrl: string;
-  /** Messages per mailbox folder: id → raw MIME. */
-  messages: Map<string, { raw: string; isRead: boolean }>;
+  /** Messages per mailbox folder: id → raw MIME (a Buffer is served byte for byte). */
+  messages: Map<string, { raw: string | Buffer; isRead: boolean }>;
   requests: string[];
   /** Answer the next N requests with 429 Retry-After: seconds. */
   throttle(times: number, retryAfterSeconds: number): void;
@@ -22,7 +22,7 @@ export const graphErrors = {
 };
 
 export async function startGraphFixture(options: { token: string; mailbox: string; deniedMailbox?: string; pageSize?: number; validate?: (token: string) => Promise<boolean> }): Promise<GraphFixture> {
-  const messages = new Map<string, { raw: string; isRead: boolean }>();
+  const messages = new Map<string, { raw: string | Buffer; isRead: boolean }>();
   const requests: string[] = [];
   let throttleLeft = 0;
   let throttleSeconds = 1;
