@@ -95,7 +95,12 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
   const parser = new MailParser({ skipHtmlToText: false, skipTextToHtml: true, skipImageLinks: true, maxHtmlLengthToParse: htmlToTextCap, checksumAlgo: false, ignoreEmbedded: true }) as unknown as NodeJS.ReadWriteStream & PassThrough;
   const rawSink = new PassThrough();
   const rawPut = batch.put(rawSink);
-  rawPut.catch(() => undefined); // awaited below; a failure must not be unhandled meanwhile
+  // Awaited below; a failure must not be unhandled meanwhile. Once it has failed (the disk is
+  // full), the rest of the message is read but written nowhere: its stream is destroyed.
+  let rawFailed = false;
+  rawPut.catch(() => {
+    rawFailed = true;
+  });
 
   let parseError: Error | null = null;
   let text = '';
@@ -104,6 +109,8 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
   let embedded = '';
   const attachments: ParsedAttachment[] = [];
   const attachmentPuts: Array<Promise<void>> = [];
+  /** Attachment streams still being stored: destroyed when the message is abandoned, so that their puts end. */
+  const storing = new Set<Readable>();
 
   parser.on('error', (error: Error) => {
     parseError ??= error;
@@ -127,11 +134,20 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
     }
     const index = attachments.length;
     attachments.push({ filename: data.filename ?? null, contentType, size: 0, sha256: '', contentId: data.contentId ? data.contentId.trim().replace(/^<|>$/g, '').trim() || null : null, inline: data.contentDisposition === 'inline' || Boolean(data.related) });
-    attachmentPuts.push(batch.put(content).then((blob) => {
+    storing.add(content);
+    const put = batch.put(content).then((blob) => {
       attachments[index]!.size = blob.size;
       attachments[index]!.sha256 = blob.hash;
+    }).finally(() => {
+      storing.delete(content);
+      // mailparser waits for the release before it reads on: a failed put releases too, or
+      // the parser (and the message with it) would wait forever.
       data.release?.();
-    }));
+    });
+    // Awaited below, once the message has passed; a put that fails before then (the disk is
+    // full) must not be an unhandled rejection meanwhile: that ended the daemon with a stack trace.
+    put.catch(() => undefined);
+    attachmentPuts.push(put);
   });
   const parserEnded = new Promise<void>((resolve) => {
     parser.once('end', () => resolve());
@@ -140,22 +156,36 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
   // Keep the parser flowing even when no one reads its objects (the 'data' handler reads them).
   parser.resume();
 
+  /** Stops parsing and storing this message, and waits until every put has ended. */
+  const abandon = async () => {
+    rawSink.destroy(); // without the error: the put may not be listening yet
+    parser.destroy();
+    // A destroyed parser never ends the attachment streams it opened: without this their puts,
+    // and so the message, waited forever (a connection lost in the middle of an attachment).
+    for (const content of storing) content.destroy();
+    await Promise.allSettled([rawPut, ...attachmentPuts]);
+  };
+
   const head = new HeaderCapture(headerBlockCap);
   let sourceError: Error | null = null;
   try {
     for await (const chunk of raw as AsyncIterable<Buffer>) {
       head.add(chunk);
+      // Read to the end even when storing failed: the mailbox session stays in step.
+      if (rawFailed) continue;
       if (!rawSink.write(chunk)) await drained(rawSink);
-      if (!parseError && !parser.write(chunk)) await Promise.race([drained(parser), parserEnded]);
+      if (!parseError && !rawFailed && !parser.write(chunk)) await Promise.race([drained(parser), parserEnded]);
     }
   } catch (error) {
     sourceError = error as Error;
   }
   if (sourceError) {
-    rawSink.destroy(); // without the error: the put may not be listening yet
-    parser.destroy();
-    await Promise.allSettled([rawPut, ...attachmentPuts]);
+    await abandon();
     throw new SourceStreamError(sourceError.message);
+  }
+  if (rawFailed) {
+    await abandon();
+    await rawPut; // throws the store's error (StoreFullError when the disk is full)
   }
   rawSink.end();
   parser.end();
@@ -258,14 +288,19 @@ function htmlAsText(html: string): string {
 }
 
 /**
- * Resolves on the stream's next 'drain' or 'close'. The listener that did not fire is removed:
+ * Resolves on the stream's next 'drain', 'close' or 'error'. The listener that did not fire is removed:
  * left behind, every wait for the store added a 'close' and an 'error' listener, thousands for
  * a 25 MB message (MaxListenersExceededWarning on the daemon's stderr).
  */
 async function drained(stream: NodeJS.EventEmitter): Promise<void> {
+  // A destroyed stream (its put failed) has closed already and will never drain.
+  if ((stream as { destroyed?: boolean }).destroyed) return;
   const done = new AbortController();
   try {
     await Promise.race([once(stream, 'drain', { signal: done.signal }), once(stream, 'close', { signal: done.signal })]);
+  } catch {
+    // The stream's error is its put's (or the parser's), reported there: thrown here, a disk
+    // full while storing the raw bytes passed for a failure of the mail source.
   } finally {
     done.abort();
   }

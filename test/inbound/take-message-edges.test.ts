@@ -41,4 +41,24 @@ describe('takeMessage, found by the end-to-end store tests', () => {
     // Each wait for 'drain' used to leave a 'close' and an 'error' listener on the raw stream.
     expect(warnings.filter((w) => w.startsWith('MaxListenersExceededWarning'))).toEqual([]);
   }, 60_000);
+
+  it('a connection lost in the middle of an attachment is a SourceStreamError, not a wait forever', async () => {
+    const m = bigAttachmentMessage('t3', 2 * 1024 * 1024);
+    async function* cut() {
+      for (let i = 0; i < 1024 * 1024; i += 16 * 1024) yield m.raw.subarray(i, i + 16 * 1024);
+      throw new Error('connection reset');
+    }
+    const store = new FsMessageStore(join(tempDir(), 'messages'));
+    const batch = store.batch();
+    // The destroyed parser never ended the attachment's stream, so its put (and the message) waited forever.
+    const outcome = await Promise.race([
+      takeMessage(Readable.from(cut()), batch, { maxTextChars: 100_000 }).then(() => 'taken', (error: Error) => error.name),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting after 10 s'), 10_000)),
+    ]);
+    expect(outcome).toBe('SourceStreamError');
+    await batch.commit();
+    const stored: string[] = [];
+    for await (const entry of store.list()) stored.push(entry.hash);
+    expect(stored).toEqual([]);
+  }, 30_000);
 });
