@@ -73,7 +73,13 @@ export async function runInboundCycle(ctx: InboundCycleContext, options: { force
       const message = error instanceof OAuthFailure ? `Getting an OAuth token failed: ${error.message}` : (error as Error).message;
       const backoff = Math.min(ctx.globals.inbound_check_frequency * 2 ** Math.min(state.failures, 10), maxBackoffMs);
       const retryAt = new Date(now.getTime() + Math.max(backoff, ctx.globals.inbound_check_frequency));
-      sync.recordFailure(table, now, message, retryAt);
+      try {
+        sync.recordFailure(table, now, message, retryAt);
+      } catch (recordError) {
+        // The database's disk is full (the failure itself, often): the result below still says
+        // what happened, and the other accounts are still polled.
+        ctx.log.error({ account: table, error: (recordError as Error).message }, `recording the failed poll of ${table} failed`);
+      }
       ctx.log.error({ account: table, error: message, retryAt: retryAt.toISOString() }, `polling ${table} failed`);
       results.push({ table, status: 'failed', error: message, retryAt: retryAt.toISOString() });
     } finally {

@@ -78,6 +78,8 @@ interface ParserText {
   type: 'text';
   text?: string;
   html?: string | false;
+  /** Set when mailparser could not turn the HTML into text (too long, nested too deep). */
+  textConversionError?: Error;
 }
 
 /**
@@ -87,13 +89,18 @@ interface ParserText {
  * stored whole (parseError says why); a failing source stream throws SourceStreamError.
  */
 export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { maxTextChars: number }): Promise<TakenMessage> {
-  const { MailParser } = await import('mailparser');
+  const [{ MailParser }] = await Promise.all([import('mailparser'), loadHtmlToText()]);
   // ignoreEmbedded: an attached message/rfc822 stays one attachment, byte for byte, instead of
   // being parsed into; checksumAlgo false: MailParser would MD5 every attachment for nothing.
-  const parser = new MailParser({ skipHtmlToText: false, skipTextToHtml: true, skipImageLinks: true, maxHtmlLengthToParse: 2_000_000, checksumAlgo: false, ignoreEmbedded: true }) as unknown as NodeJS.ReadWriteStream & PassThrough;
+  const parser = new MailParser({ skipHtmlToText: false, skipTextToHtml: true, skipImageLinks: true, maxHtmlLengthToParse: htmlToTextCap, checksumAlgo: false, ignoreEmbedded: true }) as unknown as NodeJS.ReadWriteStream & PassThrough;
   const rawSink = new PassThrough();
   const rawPut = batch.put(rawSink);
-  rawPut.catch(() => undefined); // awaited below; a failure must not be unhandled meanwhile
+  // Awaited below; a failure must not be unhandled meanwhile. Once it has failed (the disk is
+  // full), the rest of the message is read but written nowhere: its stream is destroyed.
+  let rawFailed = false;
+  rawPut.catch(() => {
+    rawFailed = true;
+  });
 
   let parseError: Error | null = null;
   let text = '';
@@ -102,13 +109,16 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
   let embedded = '';
   const attachments: ParsedAttachment[] = [];
   const attachmentPuts: Array<Promise<void>> = [];
+  /** Attachment streams still being stored: destroyed when the message is abandoned, so that their puts end. */
+  const storing = new Set<Readable>();
 
   parser.on('error', (error: Error) => {
     parseError ??= error;
   });
   parser.on('data', (data: ParserText | ParserAttachment) => {
     if (data.type === 'text') {
-      const fullText = data.text ?? '';
+      // No text part: the HTML's text (unless mailparser tried that already and failed).
+      const fullText = data.text || (typeof data.html === 'string' && !data.textConversionError ? htmlAsText(data.html) : '');
       text = boundedText(fullText, limits.maxTextChars);
       if (typeof data.html === 'string') html = boundedText(data.html, limits.maxTextChars);
       truncated = fullText.length > limits.maxTextChars || (typeof data.html === 'string' && data.html.length > limits.maxTextChars);
@@ -124,11 +134,20 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
     }
     const index = attachments.length;
     attachments.push({ filename: data.filename ?? null, contentType, size: 0, sha256: '', contentId: data.contentId ? data.contentId.trim().replace(/^<|>$/g, '').trim() || null : null, inline: data.contentDisposition === 'inline' || Boolean(data.related) });
-    attachmentPuts.push(batch.put(content).then((blob) => {
+    storing.add(content);
+    const put = batch.put(content).then((blob) => {
       attachments[index]!.size = blob.size;
       attachments[index]!.sha256 = blob.hash;
+    }).finally(() => {
+      storing.delete(content);
+      // mailparser waits for the release before it reads on: a failed put releases too, or
+      // the parser (and the message with it) would wait forever.
       data.release?.();
-    }));
+    });
+    // Awaited below, once the message has passed; a put that fails before then (the disk is
+    // full) must not be an unhandled rejection meanwhile: that ended the daemon with a stack trace.
+    put.catch(() => undefined);
+    attachmentPuts.push(put);
   });
   const parserEnded = new Promise<void>((resolve) => {
     parser.once('end', () => resolve());
@@ -137,22 +156,36 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
   // Keep the parser flowing even when no one reads its objects (the 'data' handler reads them).
   parser.resume();
 
+  /** Stops parsing and storing this message, and waits until every put has ended. */
+  const abandon = async () => {
+    rawSink.destroy(); // without the error: the put may not be listening yet
+    parser.destroy();
+    // A destroyed parser never ends the attachment streams it opened: without this their puts,
+    // and so the message, waited forever (a connection lost in the middle of an attachment).
+    for (const content of storing) content.destroy();
+    await Promise.allSettled([rawPut, ...attachmentPuts]);
+  };
+
   const head = new HeaderCapture(headerBlockCap);
   let sourceError: Error | null = null;
   try {
     for await (const chunk of raw as AsyncIterable<Buffer>) {
       head.add(chunk);
+      // Read to the end even when storing failed: the mailbox session stays in step.
+      if (rawFailed) continue;
       if (!rawSink.write(chunk)) await drained(rawSink);
-      if (!parseError && !parser.write(chunk)) await Promise.race([drained(parser), parserEnded]);
+      if (!parseError && !rawFailed && !parser.write(chunk)) await Promise.race([drained(parser), parserEnded]);
     }
   } catch (error) {
     sourceError = error as Error;
   }
   if (sourceError) {
-    rawSink.destroy(); // without the error: the put may not be listening yet
-    parser.destroy();
-    await Promise.allSettled([rawPut, ...attachmentPuts]);
+    await abandon();
     throw new SourceStreamError(sourceError.message);
+  }
+  if (rawFailed) {
+    await abandon();
+    await rawPut; // throws the store's error (StoreFullError when the disk is full)
   }
   rawSink.end();
   parser.end();
@@ -229,8 +262,48 @@ export function messageFingerprint(message: ParsedMessage): string | null {
   return hash.digest('hex');
 }
 
-function drained(stream: NodeJS.EventEmitter): Promise<unknown> {
-  return Promise.race([once(stream, 'drain'), once(stream, 'close')]);
+let htmlToText: typeof import('html-to-text').htmlToText | undefined;
+
+/** Loads html-to-text (mailparser loads it too, so it is usually in the module cache already). */
+async function loadHtmlToText(): Promise<void> {
+  htmlToText ??= (await import('html-to-text')).htmlToText;
+}
+
+/** HTML longer than this is not turned into text (mailparser's own limit: maxHtmlLengthToParse above). */
+const htmlToTextCap = 2_000_000;
+
+/**
+ * The text of an HTML body, for a message that has no text part. mailparser makes one only when
+ * the HTML is the whole message: an HTML body beside an inline image (multipart/related) came
+ * out with no text at all, so its record note was empty. Empty when the HTML is too long or too
+ * broken to convert (it is kept as HTML either way).
+ */
+function htmlAsText(html: string): string {
+  if (!htmlToText || html.length > htmlToTextCap) return '';
+  try {
+    return htmlToText(html, { wordwrap: false, limits: { maxDepth: 1000 } });
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Resolves on the stream's next 'drain', 'close' or 'error'. The listener that did not fire is removed:
+ * left behind, every wait for the store added a 'close' and an 'error' listener, thousands for
+ * a 25 MB message (MaxListenersExceededWarning on the daemon's stderr).
+ */
+async function drained(stream: NodeJS.EventEmitter): Promise<void> {
+  // A destroyed stream (its put failed) has closed already and will never drain.
+  if ((stream as { destroyed?: boolean }).destroyed) return;
+  const done = new AbortController();
+  try {
+    await Promise.race([once(stream, 'drain', { signal: done.signal }), once(stream, 'close', { signal: done.signal })]);
+  } catch {
+    // The stream's error is its put's (or the parser's), reported there: thrown here, a disk
+    // full while storing the raw bytes passed for a failure of the mail source.
+  } finally {
+    done.abort();
+  }
 }
 
 /** The bytes of the header section (up to the first empty line), collected as chunks pass, at most `cap`. */

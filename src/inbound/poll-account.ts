@@ -1,5 +1,6 @@
 import type { InboundAccount } from './inbound-config.js';
 import { CommunicationsRepo } from '../store/communications-repo.js';
+import { databaseFull } from '../store/database-full.js';
 import { commitMessage, takeFromMailbox, type IngestContext } from './ingest-message.js';
 import type { TakenMessage } from './parse-message.js';
 import { InboundFailure } from './inbound-failure.js';
@@ -59,7 +60,13 @@ export async function pollAccount(ctx: IngestContext, account: InboundAccount, s
     bytes = 0;
     await batch.commit();
     batch = ctx.store.batch();
-    const outcomes = ctx.db.transaction(() => taken.map((t) => commitMessage(ctx, account, t.ref.key, t.taken)))();
+    let outcomes: ReturnType<typeof commitMessage>[];
+    try {
+      outcomes = ctx.db.transaction(() => taken.map((t) => commitMessage(ctx, account, t.ref.key, t.taken)))();
+    } catch (error) {
+      // The database can fill before the store does (it keeps text the store compresses): say so.
+      throw databaseFull(error, ctx.db.name) ?? error;
+    }
     outcomes.forEach((outcome, i) => {
       if (outcome.kind === 'already-taken') result.alreadyTaken++;
       else {

@@ -1,8 +1,11 @@
 import { ExitCode, isUserError } from '../errors.js';
+import { databaseFull } from '../store/database-full.js';
 import type { Output } from './output.js';
 
 /** Shows a failure the way every command does, and returns its exit code. */
-export function renderError(out: Output, error: unknown, debug: boolean): number {
+export function renderError(out: Output, thrown: unknown, debug: boolean): number {
+  // A full disk under the database is the admin's to fix, not a bug, wherever it is hit.
+  const error = databaseFull(thrown) ?? thrown;
   if (isUserError(error)) {
     out.error(error.message);
     if (error.fix) out.error(`  fix: ${error.fix}`);

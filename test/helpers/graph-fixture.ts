@@ -6,8 +6,8 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
  */
 export interface GraphFixture {
   baseUrl: string;
-  /** Messages per mailbox folder: id → raw MIME. */
-  messages: Map<string, { raw: string; isRead: boolean }>;
+  /** Messages per mailbox folder: id → raw MIME (a Buffer is served byte for byte). */
+  messages: Map<string, { raw: string | Buffer; isRead: boolean }>;
   requests: string[];
   /** Answer the next N requests with 429 Retry-After: seconds. */
   throttle(times: number, retryAfterSeconds: number): void;
@@ -26,7 +26,7 @@ export const graphErrors = {
  * answered by GET mailFolders/{x} and accepted as a move's destinationId.
  */
 export async function startGraphFixture(options: { token: string; mailbox: string; deniedMailbox?: string; pageSize?: number; validate?: (token: string) => Promise<boolean>; folders?: string[] }): Promise<GraphFixture> {
-  const messages = new Map<string, { raw: string; isRead: boolean }>();
+  const messages = new Map<string, { raw: string | Buffer; isRead: boolean }>();
   const requests: string[] = [];
   let throttleLeft = 0;
   let throttleSeconds = 1;

@@ -17,9 +17,16 @@ import { useTempDirs } from '../helpers/temp-dir.js';
  * the mailbox (no message marked read or deleted without having been committed).
  */
 const rounds = bySize(20, 5);
-const messages = bySize(900, 100);
-/** Each round is killed after this many more messages were committed (random in the range), plus a random few ms. */
-const progressPerKill: [number, number] = bySize([5, 35], [4, 15]);
+/**
+ * Rows commit in groups of 32 messages (poll-account), and each round is killed after at least
+ * one more group: enough messages that every round still has work left when it dies.
+ */
+const messages = bySize(900, 250);
+/**
+ * Each round is killed once this many more messages were committed (random in the range), plus
+ * a random few ms: any figure up to 32 is reached by the next group's commit.
+ */
+const progressPerKill: [number, number] = [1, 32];
 
 interface Case {
   name: string;
