@@ -1,4 +1,9 @@
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { InboundAccount } from '../../src/inbound/inbound-config.js';
+import { commitMessage } from '../../src/inbound/ingest-message.js';
+import { openDatabase } from '../../src/store/database.js';
+import { FsMessageStore } from '../../src/store/fs-message-store.js';
 import { startDovecot, type Dovecot } from '../helpers/dovecot.js';
 import { simpleMessage } from '../helpers/messages.js';
 import { runCli } from '../helpers/run-cli.js';
@@ -127,4 +132,42 @@ describe('mailctl comms replay: a stored inbound message through the rules again
     expect(gone.code).toBe(3);
     expect(gone.stderr).toContain('is no longer configured');
   }, 120_000);
+
+  it('a message an earlier mailctl quarantined (its parser failed) is processed when replayed after the upgrade, once', async () => {
+    const env = { MAILCTL_HOME: tempDir(), MAILCTL_SECRET_BACKEND: 'file' };
+    const cli = (args: string[]) => runCli(args, { env, timeoutMs: 60_000 });
+    await cli(['init', '--name', 'acme-prod', '--url', 'https://records.acme.test', '--environment', 'production']);
+    await cli(['tables', 'add', 'contracts']);
+    await cli(['contacts', 'add', 'pat@acme.test', '--name', 'Pat Lee', '--can-create', 'contracts']);
+    const configured = await runCli(['configure', 'inbound', 'contracts', '--protocol', 'imap', '--host', '127.0.0.1', '--port', String(dovecot.imapPort), '--security', 'none',
+      '--auth', 'password', '--username', 'contracts@acme.test', '--secret-stdin', '--folder', 'INBOX', '--create-records', '--unknown-sender', 'ignore',
+      '--notes', 'new-text', '--after', 'mark-read'], { env, input: 'c-pass' });
+    expect(configured.code, configured.stderr).toBe(0);
+
+    // What the daemon records when its parser fails on a message: the bytes stored, the row
+    // quarantined with the parser's words. Here the "fault" is that of an earlier version.
+    const raw = Buffer.from(simpleMessage({ from: 'pat@acme.test', subject: 'Renewal of the Initech MSA', messageId: 'msa-9@acme.test', body: 'Please open a record.' }));
+    const store = new FsMessageStore(join(env.MAILCTL_HOME, 'messages'));
+    const batch = store.batch();
+    const blob = await batch.put(raw);
+    await batch.commit();
+    const db = await openDatabase(join(env.MAILCTL_HOME, 'mailctl.db'));
+    const account = { table: 'contracts', allowRecordCreation: true, unknownSender: 'ignore', notes: 'new-text' } as unknown as InboundAccount;
+    const ctx = { db, store, clock: { now: () => new Date() }, keys: new Map(), kb: 'acme-prod', maxTextChars: 1_000_000 };
+    const outcome = db.transaction(() => commitMessage(ctx, account, 'imap:1:77', { raw: blob, headerBlock: raw.toString().split('\r\n\r\n')[0]!, parsed: null, parseError: 'Unexpected end of input (parser 0.9)' }))();
+    db.close();
+    expect(outcome).toMatchObject({ kind: 'processed', disposition: 'quarantined' });
+    const id = (outcome as { communicationId: number }).communicationId;
+
+    const replay = await cli(['comms', 'replay', String(id), '--json']);
+    expect(replay.code, replay.stderr).toBe(0);
+    const result = JSON.parse(replay.stdout);
+    expect(result.communication).toMatchObject({ replayOf: id, disposition: 'record-created', rawHash: blob.hash });
+    const record = JSON.parse((await cli(['records', 'show', String(result.communication.recordId), '--json'])).stdout);
+    expect(record.record).toMatchObject({ title: 'Renewal of the Initech MSA', createdBy: 'pat@acme.test' });
+    expect(record.notes).toEqual([expect.objectContaining({ communicationId: result.communication.id, body: 'Please open a record.' })]);
+    const again = await cli(['comms', 'replay', String(id)]);
+    expect(again.code).toBe(1);
+    expect(JSON.parse((await cli(['records', 'list', '--json'])).stdout).records).toHaveLength(1);
+  });
 });
