@@ -11,6 +11,7 @@ import { openSmtpSession, type SmtpSession, type SmtpTarget } from '../outbound/
 import type { Database } from '../store/database.js';
 import { readStored, StoredContentCorrupt, StoredContentMissing, type MessageStore } from '../store/message-store.js';
 import { CommunicationsRepo } from '../store/communications-repo.js';
+import { parseHeaderBlock } from '../mime/header-block.js';
 import { QueueRepo, type QueueEntry } from '../store/queue-repo.js';
 
 export interface OutboundCycleContext {
@@ -108,7 +109,7 @@ const keepInMemoryBytes = 1024 * 1024;
 async function storeFirstAttempts(ctx: OutboundCycleContext, queue: QueueRepo, due: QueueEntry[], result: OutboundCycleResult): Promise<Map<number, Prepared>> {
   const comms = new CommunicationsRepo(ctx.db, ctx.clock);
   const prepared = new Map<number, Prepared>();
-  const fresh: Array<{ entry: QueueEntry; hash: string; size: number; messageId: string }> = [];
+  const fresh: Array<{ entry: QueueEntry; hash: string; size: number; messageId: string; headers: string }> = [];
   const batch = ctx.store.batch();
   const now = ctx.clock.now();
   for (const entry of due) {
@@ -121,7 +122,7 @@ async function storeFirstAttempts(ctx: OutboundCycleContext, queue: QueueRepo, d
       const message = await composeEntry(ctx, entry, now);
       const blob = await batch.put(message.raw);
       prepared.set(entry.id, { hash: blob.hash, ...(message.raw.length <= keepInMemoryBytes ? { raw: message.raw } : {}) });
-      fresh.push({ entry, hash: blob.hash, size: blob.size, messageId: message.messageId });
+      fresh.push({ entry, hash: blob.hash, size: blob.size, messageId: message.messageId, headers: headerSection(message.raw) });
     } catch (error) {
       if (!(error instanceof StoredContentMissing || error instanceof StoredContentCorrupt)) {
         recordFailure(ctx, queue, entry, error, now, result); // disk full, I/O: tried again later
@@ -145,10 +146,19 @@ async function storeFirstAttempts(ctx: OutboundCycleContext, queue: QueueRepo, d
   }
   ctx.db.transaction(() => {
     for (const f of fresh) {
-      if (f.entry.communicationId !== null) comms.setRaw(f.entry.communicationId, f.hash, f.size, f.messageId);
+      if (f.entry.communicationId === null) continue;
+      // Kept like an inbound message's: the header block as sent, the Date, the text.
+      comms.setRaw(f.entry.communicationId, f.hash, f.size, f.messageId, parseHeaderBlock(f.headers).get('date') ?? null);
+      if (!comms.content(f.entry.communicationId)) comms.insertContent(f.entry.communicationId, { headers: f.headers, text: f.entry.body, html: null, truncated: false });
     }
   })();
   return prepared;
+}
+
+/** The header section of a message we built (ASCII: encoded words), up to and with its empty line. */
+function headerSection(raw: Buffer): string {
+  const end = raw.indexOf('\r\n\r\n');
+  return raw.subarray(0, end < 0 ? raw.length : end + 4).toString('latin1');
 }
 
 /** The message as it goes out: the reference stamped in, redirected in a test KB, attachments from the store. */

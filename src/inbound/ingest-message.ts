@@ -8,12 +8,12 @@ import type { Database } from '../store/database.js';
 import { RecordsRepo } from '../store/records-repo.js';
 import { TablesRepo } from '../store/tables-repo.js';
 import { QueueRepo } from '../store/queue-repo.js';
-import { parseHeaderBlock } from '../mime/header-block.js';
+import { decodeHeaderValue, parseHeaderBlock } from '../mime/header-block.js';
 import { automaticKind } from './automatic-mail.js';
 import { decide, type Decision } from './inbound-rules.js';
 import type { InboundAccount } from './inbound-config.js';
 import type { MailSource, MessageRef } from './mail-source.js';
-import { messageFingerprint, takeMessage, type ParsedMessage, type TakenMessage } from './parse-message.js';
+import { addressIn, messageFingerprint, takeMessage, type ParsedMessage, type TakenMessage } from './parse-message.js';
 import type { MessageStore, StoreBatch } from '../store/message-store.js';
 
 export interface IngestContext {
@@ -59,7 +59,9 @@ export function commitMessage(ctx: IngestContext, account: InboundAccount, mailb
   const base = { account: name, table: name, mailboxKey, rawHash: taken.raw.hash, contentHash: taken.raw.hash, size: taken.raw.size, replayOf: options.replayOf ?? null };
   if (!parsed) {
     // Malformed beyond parsing: kept whole as a quarantined communication, never a crash.
-    const id = comms.insertInbound({ ...base, recordId: null, messageId: null, from: null, to: [], subject: '', disposition: 'quarantined', reason: `the message could not be parsed: ${taken.parseError ?? 'unknown error'}`.slice(0, 500) });
+    // Who sent it and what it is about, as far as its header block says: an admin looks for it by these.
+    const headers = parseHeaderBlock(taken.headerBlock);
+    const id = comms.insertInbound({ ...base, recordId: null, messageId: /<([^<>\s]+)>/.exec(headers.get('message-id') ?? '')?.[1] ?? null, from: addressIn(headers.get('from') ?? ''), to: [], subject: boundedText(decodeHeaderValue(headers.get('subject') ?? ''), 998), disposition: 'quarantined', reason: `the message could not be parsed: ${taken.parseError ?? 'unknown error'}`.slice(0, 500) });
     comms.insertContent(id, { headers: taken.headerBlock, text: null, html: null, truncated: false });
     return { kind: 'processed', disposition: 'quarantined', communicationId: id, recordId: null };
   }

@@ -90,10 +90,15 @@ function filenameParam(name: string): string {
   return `filename*=utf-8''${encodeURIComponent(clean).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)}`;
 }
 
-function attachmentPart(a: { filename: string; content: Buffer; contentType?: string | undefined }): string {
-  const ext = /\.([A-Za-z0-9]+)$/.exec(a.filename)?.[1]?.toLowerCase() ?? '';
+/** The Content-Type an attachment goes out with: the one given, else one known for its extension, else application/octet-stream. */
+export function attachmentContentType(filename: string, contentType?: string): string {
+  const ext = /\.([A-Za-z0-9]+)$/.exec(filename)?.[1]?.toLowerCase() ?? '';
   // An .eml is attached as bytes: base64 inside message/rfc822 is not allowed (RFC 2046 5.2.1).
-  const type = oneLine(a.contentType ?? (ext === 'eml' ? 'application/octet-stream' : contentTypes[ext] ?? 'application/octet-stream'));
+  return oneLine(contentType ?? (ext === 'eml' ? 'application/octet-stream' : contentTypes[ext] ?? 'application/octet-stream'));
+}
+
+function attachmentPart(a: { filename: string; content: Buffer; contentType?: string | undefined }): string {
+  const type = attachmentContentType(a.filename, a.contentType);
   const param = filenameParam(a.filename);
   return `Content-Type: ${type}; ${param.replace('filename', 'name')}${crlf}Content-Transfer-Encoding: base64${crlf}Content-Disposition: attachment; ${param}${crlf}${crlf}${base64Lines(a.content)}`;
 }

@@ -122,8 +122,8 @@ export class CommunicationsRepo {
   }
 
   /** Records the bytes of a communication (an outbound message as sent) in the message store. */
-  setRaw(id: number, rawHash: string, size: number, messageId: string | null): void {
-    cachedStatement(this.db, 'UPDATE communications SET raw_hash = ?, size_bytes = ?, message_id = COALESCE(?, message_id) WHERE id = ?').run(rawHash, size, messageId, id);
+  setRaw(id: number, rawHash: string, size: number, messageId: string | null, sentAt: string | null = null): void {
+    cachedStatement(this.db, 'UPDATE communications SET raw_hash = ?, size_bytes = ?, message_id = COALESCE(?, message_id), sent_at = COALESCE(?, sent_at) WHERE id = ?').run(rawHash, size, messageId, sentAt, id);
   }
 
   get(id: number): CommunicationRow | undefined {

@@ -134,6 +134,10 @@ describe('one communication per message taken: reused Message-IDs, true duplicat
       const headersOf = (id: number) => (db.prepare('SELECT headers FROM communication_content WHERE communication_id = ?').get(id) as { headers: string }).headers;
       expect(headersOf(many.id)).toContain('Message-ID: <many-parts@partner.test>');
       expect(headersOf(huge.id).length).toBeLessThanOrEqual(1024 * 1024);
+      // An admin finds them by sender, subject and Message-ID, as far as their header blocks say.
+      const whoOf = (id: number) => db.prepare('SELECT from_addr AS "from", subject, message_id AS messageId FROM communications WHERE id = ?').get(id);
+      expect(whoOf(many.id)).toEqual({ from: 'lee@partner.test', subject: 'many parts', messageId: 'many-parts@partner.test' });
+      expect(whoOf(huge.id)).toMatchObject({ from: 'lee@partner.test', messageId: 'huge-header@partner.test' });
     } finally {
       db.close();
     }

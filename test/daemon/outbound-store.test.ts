@@ -71,6 +71,15 @@ describe('outbound mail in the message store', () => {
     const attachments = db.prepare('SELECT filename, size, sha256 FROM communication_attachments WHERE communication_id = ?').all(comm.id);
     db.close();
     expect(attachments).toEqual([{ filename: 'contract.pdf', size: pdf.length, sha256: sha256(pdf) }]);
+    // Kept like an inbound message: the header block as sent (with the reference), the Date, the text, the type.
+    const shown = await json(['comms', 'show', String(comm.id)]);
+    expect(shown.communication.sentAt).toMatch(/\d{4} \d\d:\d\d:\d\d/);
+    expect(shown.content).toMatchObject({ text: 'Attached.' });
+    expect(JSON.stringify(shown)).toContain('application/pdf');
+    const headers = await runCli(['comms', 'show', String(comm.id), '--headers'], { env });
+    expect(headers.code, headers.stderr).toBe(0);
+    expect(headers.stdout).toMatch(/^X-Mailctl-Ref: /m);
+    expect(headers.stdout).toMatch(/^Date: /m);
     expect(sha256(await readStored(store, sha256(pdf)))).toBe(sha256(pdf));
   });
 });

@@ -8,6 +8,7 @@ import { checkDraft } from '../../outbound/presend-checks.js';
 import { requireOutbound } from '../../outbound/resolve-outbound.js';
 import { QueueRepo, type QueuedAttachment } from '../../store/queue-repo.js';
 import { StoreWritersRepo } from '../../store/store-writers-repo.js';
+import { attachmentContentType } from '../../mime/build-mime.js';
 import { RecordsRepo } from '../../store/records-repo.js';
 import { TablesRepo } from '../../store/tables-repo.js';
 import { readTextFile } from '../../ui/read-text-file.js';
@@ -73,7 +74,7 @@ export async function runSend(deps: Deps, options: SendOptions): Promise<number>
     const stored: QueuedAttachment[] = [];
     for (const a of attachments) {
       const blob = await batch.put(a.content);
-      stored.push({ filename: a.filename, sha256: blob.hash, size: blob.size });
+      stored.push({ filename: a.filename, contentType: attachmentContentType(a.filename), sha256: blob.hash, size: blob.size });
     }
     await batch.commit();
     entry = queue.enqueue({
