@@ -1,3 +1,4 @@
+import { commitReserved } from '../store/store-reservations.js';
 import { OAuthFailure } from '../auth/oauth-failure.js';
 import type { Clock } from '../clock.js';
 import type { KbConfig } from '../config/config-schema.js';
@@ -135,8 +136,9 @@ async function storeFirstAttempts(ctx: OutboundCycleContext, queue: QueueRepo, d
       ctx.log.warn({ queueId: entry.id, error: said }, 'outbound message could not be built');
     }
   }
+  let release: () => void;
   try {
-    await batch.commit();
+    ({ release } = await commitReserved(ctx.db, batch));
   } catch (error) {
     for (const { entry } of fresh) {
       prepared.delete(entry.id);
@@ -144,14 +146,18 @@ async function storeFirstAttempts(ctx: OutboundCycleContext, queue: QueueRepo, d
     }
     return prepared;
   }
-  ctx.db.transaction(() => {
-    for (const f of fresh) {
-      if (f.entry.communicationId === null) continue;
-      // Kept like an inbound message's: the header block as sent, the Date, the text.
-      comms.setRaw(f.entry.communicationId, f.hash, f.size, f.messageId, parseHeaderBlock(f.headers).get('date') ?? null);
-      if (!comms.content(f.entry.communicationId)) comms.insertContent(f.entry.communicationId, { headers: f.headers, text: f.entry.body, html: null, truncated: false });
-    }
-  })();
+  try {
+    ctx.db.transaction(() => {
+      for (const f of fresh) {
+        if (f.entry.communicationId === null) continue;
+        // Kept like an inbound message's: the header block as sent, the Date, the text.
+        comms.setRaw(f.entry.communicationId, f.hash, f.size, f.messageId, parseHeaderBlock(f.headers).get('date') ?? null);
+        if (!comms.content(f.entry.communicationId)) comms.insertContent(f.entry.communicationId, { headers: f.headers, text: f.entry.body, html: null, truncated: false });
+      }
+    })();
+  } finally {
+    release();
+  }
   return prepared;
 }
 

@@ -1,3 +1,4 @@
+import { commitReserved } from '../store/store-reservations.js';
 import type { InboundAccount } from './inbound-config.js';
 import { CommunicationsRepo } from '../store/communications-repo.js';
 import { databaseFull } from '../store/database-full.js';
@@ -58,14 +59,18 @@ export async function pollAccount(ctx: IngestContext, account: InboundAccount, s
     const taken = group;
     group = [];
     bytes = 0;
-    await batch.commit();
+    const { release } = await commitReserved(ctx.db, batch);
     batch = ctx.store.batch();
     let outcomes: ReturnType<typeof commitMessage>[];
     try {
-      outcomes = ctx.db.transaction(() => taken.map((t) => commitMessage(ctx, account, t.ref.key, t.taken)))();
+      // IMMEDIATE: the rules read before they write; a deferred transaction would fail at once
+      // (SQLITE_BUSY, no waiting) when another process wrote in between.
+      outcomes = ctx.db.transaction(() => taken.map((t) => commitMessage(ctx, account, t.ref.key, t.taken))).immediate();
     } catch (error) {
       // The database can fill before the store does (it keeps text the store compresses): say so.
       throw databaseFull(error, ctx.db.name) ?? error;
+    } finally {
+      release();
     }
     outcomes.forEach((outcome, i) => {
       if (outcome.kind === 'already-taken') result.alreadyTaken++;

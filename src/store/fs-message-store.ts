@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { createReadStream, createWriteStream, readdirSync, statSync, constants as fsConstants } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat, statfs, unlink, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat, statfs, unlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -57,12 +57,13 @@ export class FsMessageStore implements MessageStore {
           throw full(error, this.location) ?? error;
         }
       },
-      commit: async () => {
+      commit: async (reserve) => {
         if (closed) return;
         closed = true;
         try {
           // Content first, then names: fsync every file, rename, then fsync the folders renamed into.
           await inParallel(pending.map((p) => p.tmp), syncFile);
+          await reserve?.(pending.map((p) => p.blob.hash));
           const folders = new Set<string>();
           for (const p of pending) {
             const folder = join(this.#objects, p.blob.hash.slice(0, 2));
@@ -70,11 +71,9 @@ export class FsMessageStore implements MessageStore {
             if (!folders.has(folder)) await mkdir(folder, { recursive: true, mode: 0o700 });
             folders.add(folder);
             if (await exists(target)) {
-              // Deduplicated: the blob is there already. Touch it, so a gc running now sees it as new.
+              // Deduplicated: the blob is there already (and reserved, so gc leaves it).
               await unlink(p.tmp);
               p.blob.storedSize = 0;
-              const now = new Date();
-              await utimes(target, now, now).catch(() => undefined);
             } else {
               await rename(p.tmp, target);
             }
@@ -212,7 +211,7 @@ export class FsMessageStore implements MessageStore {
    * Removes temporary files left by processes that are gone (a put killed half-way); those of
    * `alive` pids stay. Returns how many were removed.
    */
-  async removeStaleTemporaries(alive: (pid: number) => boolean): Promise<number> {
+  async removeStaleTemporaries(alive: (pid: number) => boolean, options: { dryRun?: boolean } = {}): Promise<number> {
     let names: string[];
     try {
       names = await readdir(this.#tmp);
@@ -223,7 +222,7 @@ export class FsMessageStore implements MessageStore {
     for (const name of names) {
       const pid = Number(name.split('-')[0]);
       if (Number.isInteger(pid) && pid > 0 && alive(pid)) continue;
-      await rm(join(this.#tmp, name), { force: true });
+      if (!options.dryRun) await rm(join(this.#tmp, name), { force: true });
       removed++;
     }
     return removed;

@@ -33,8 +33,13 @@ export interface StoredEntry {
 export interface StoreBatch {
   /** Streams `content` in, hashing it on the way; the returned hash names it. */
   put(content: Readable | Buffer | AsyncIterable<Buffer>): Promise<StoredBlob>;
-  /** Makes every blob put in this batch durable and readable. Throws StoreFullError on ENOSPC. */
-  commit(): Promise<void>;
+  /**
+   * Makes every blob put in this batch durable and readable. `reserve` is called with the
+   * batch's hashes once their content is durable and before they are placed under their names
+   * (see StoreReservations: gc must not delete a blob a writer is about to refer to). Throws
+   * StoreFullError on ENOSPC.
+   */
+  commit(reserve?: (hashes: string[]) => void | Promise<void>): Promise<void>;
   /** Forgets the blobs of this batch not yet committed (their temporary files are removed). */
   discard(): Promise<void>;
 }

@@ -231,4 +231,22 @@ export const migrations: readonly Migration[] = [
       ) STRICT;
     `,
   },
+  {
+    version: 5,
+    name: 'store reservations instead of writer start times',
+    sql: `
+      -- A blob a live writer is placing in the message store and is about to refer to from rows
+      -- it commits: gc and purge never delete a reserved blob, and they delete under the
+      -- database's write lock, so a blob is either reserved first (and kept) or deleted first
+      -- (and the writer puts its own copy in place). Rows of a dead writer are cleared by gc.
+      CREATE TABLE store_reservations (
+        hash         TEXT NOT NULL,
+        host         TEXT NOT NULL,
+        pid          INTEGER NOT NULL,
+        reserved_at  TEXT NOT NULL,
+        PRIMARY KEY (hash, host, pid)
+      ) STRICT, WITHOUT ROWID;
+      DROP TABLE store_writers;
+    `,
+  },
 ];

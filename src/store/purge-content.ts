@@ -1,7 +1,7 @@
 import type { Database } from './database.js';
 import type { MessageStore } from './message-store.js';
 import { isReferenced } from './store-gc.js';
-import { StoreWritersRepo } from './store-writers-repo.js';
+import { deleteUnreferenced, StoreReservations } from './store-reservations.js';
 
 export interface PurgeRequest {
   /** The content of communications taken (created) before this moment is purged. */
@@ -27,8 +27,8 @@ export interface PurgeResult {
   bodyBytes: number;
   /** Stored items of purged communications kept because a communication that stays refers to them too. */
   shared: number;
-  /** Stored items left because a running writer may be committing a message that refers to them again; `store gc` removes them later. */
-  keptRecent: number;
+  /** Stored items left because a running writer has reserved them (it is committing a message that refers to them again). */
+  reserved: number;
   /** Stored items that were already missing from the store (doctor --only store reports such). */
   alreadyMissing: number;
   /** Outbound messages older than `before` still waiting in the queue (queued, deferred, sending, held): their content is kept. */
@@ -76,11 +76,10 @@ const stays = (x: string) => `${x}.content_purged_at IS NULL AND (${x}.id > @max
  */
 export async function purgeContent(db: Database, store: MessageStore, request: PurgeRequest): Promise<PurgeResult> {
   const before = request.before.toISOString();
-  const result: PurgeResult = { communications: 0, blobs: 0, blobBytes: 0, bodyBytes: 0, shared: 0, keptRecent: 0, alreadyMissing: 0, waitingOutbound: 0, complete: false };
+  const result: PurgeResult = { communications: 0, blobs: 0, blobBytes: 0, bodyBytes: 0, shared: 0, reserved: 0, alreadyMissing: 0, waitingOutbound: 0, complete: false };
   result.waitingOutbound = (db.prepare(`SELECT count(*) AS n FROM communications c WHERE c.content_purged_at IS NULL AND c.created_at < @before
     AND EXISTS (SELECT 1 FROM outbound_queue q WHERE q.communication_id = c.id AND q.status IN ${waiting})`).get({ before }) as { n: number }).n;
-  // As in gc: an item newer than the oldest other live writer's start may be about to be referred to again.
-  const writersSince = Math.min(new StoreWritersRepo(db).oldestLiveWriterStart()?.getTime() ?? Infinity, Date.now());
+  const reservations = new StoreReservations(db);
 
   const nextGroup = db.prepare(`SELECT c.id FROM communications c WHERE c.id > @after AND ${purgeable('c')} ORDER BY c.id LIMIT ${groupSize}`).pluck();
   const hashesOf = db.prepare(`SELECT raw_hash AS hash FROM communications WHERE id IN (SELECT value FROM json_each(@ids)) AND raw_hash IS NOT NULL
@@ -113,7 +112,7 @@ export async function purgeContent(db: Database, store: MessageStore, request: P
   let after = 0;
   for (;;) {
     if (request.stop?.()) return result;
-    const group = request.dryRun ? takeGroup(after) : inTransaction(after);
+    const group = request.dryRun ? takeGroup(after) : inTransaction.immediate(after); // reads, then writes: wait for a writer, never SQLITE_BUSY
     if (group.ids.length === 0) break;
     after = group.ids[group.ids.length - 1]!;
     result.communications += group.ids.length;
@@ -121,30 +120,25 @@ export async function purgeContent(db: Database, store: MessageStore, request: P
     result.shared += group.shared;
     // A few at a time: each is a stat and an unlink, waiting on the disk rather than the CPU.
     for (let i = 0; i < group.freed.length; i += deleteConcurrency) {
-      await Promise.all(group.freed.slice(i, i + deleteConcurrency).map(async (hash) => {
-        const entry = await store.stat(hash);
-        if (!entry) {
-          result.alreadyMissing++;
-          return;
+      const slice = group.freed.slice(i, i + deleteConcurrency);
+      const present = (await Promise.all(slice.map(async (hash) => ({ hash, entry: await store.stat(hash) })))).filter((p) => {
+        if (!p.entry) result.alreadyMissing++;
+        return p.entry !== undefined;
+      });
+      // Decided again under the write lock: a row committed, or a reservation made, since the group was planned keeps it.
+      const outcomes = request.dryRun
+        ? new Map(present.map((p) => [p.hash, reservations.isReserved(p.hash) ? 'reserved' : 'deleted'] as const))
+        : await deleteUnreferenced(db, store, present.map((p) => p.hash), (hash) => isReferenced(db, hash));
+      for (const { hash, entry } of present) {
+        const outcome = outcomes.get(hash);
+        if (outcome === 'referenced') result.shared++;
+        else if (outcome === 'reserved') result.reserved++;
+        else if (outcome === 'missing') result.alreadyMissing++;
+        else {
+          result.blobs++;
+          result.blobBytes += entry!.storedSize;
         }
-        if (entry.modifiedAt.getTime() >= writersSince) {
-          result.keptRecent++;
-          return;
-        }
-        if (!request.dryRun) {
-          // Asked again just before deleting: a row committed since the group was planned keeps it.
-          if (isReferenced(db, hash)) {
-            result.shared++;
-            return;
-          }
-          if (!(await store.delete(hash))) {
-            result.alreadyMissing++;
-            return;
-          }
-        }
-        result.blobs++;
-        result.blobBytes += entry.storedSize;
-      }));
+      }
     }
     if (group.ids.length < groupSize) break;
   }

@@ -1,16 +1,19 @@
 import { cachedStatement, type Database } from './database.js';
 import { FsMessageStore } from './fs-message-store.js';
-import type { MessageStore } from './message-store.js';
-import { StoreWritersRepo } from './store-writers-repo.js';
+import type { MessageStore, StoredEntry } from './message-store.js';
+import { deleteUnreferenced, StoreReservations } from './store-reservations.js';
+
+/** Blobs decided and deleted under one write lock. */
+const deleteBatch = 16;
 import { processAlive } from '../process-alive.js';
 
 export interface GcResult {
   /** Blobs no communication refers to, removed (or that would be, with dryRun). */
   removed: number;
   removedBytes: number;
-  /** Unreferenced blobs left because a live writer may still commit rows that refer to them. */
-  keptRecent: number;
-  /** Temporary files of dead processes removed. */
+  /** Unreferenced blobs left because a live writer has reserved them (it is about to commit rows that refer to them). */
+  reserved: number;
+  /** Temporary files of dead processes removed (or that would be). */
   temporaries: number;
 }
 
@@ -26,23 +29,33 @@ export function isReferenced(db: Database, hash: string): boolean {
 
 /**
  * Removes the blobs that nothing refers to: what a crash between storing a message and
- * committing its rows left behind, and what a purge freed. A blob newer than the oldest live
- * writer's start is left alone (that writer may be about to commit rows that refer to it).
+ * committing its rows left behind, and what a purge freed. A blob a live writer has reserved is
+ * left alone; each deletion is decided under the database's write lock (deleteIfUnreferenced).
  */
 export async function collectGarbage(db: Database, store: MessageStore, options: { dryRun?: boolean } = {}): Promise<GcResult> {
-  const oldestWriter = new StoreWritersRepo(db).oldestLiveWriterStart();
-  const cutoff = Math.min(oldestWriter?.getTime() ?? Infinity, Date.now());
-  const result: GcResult = { removed: 0, removedBytes: 0, keptRecent: 0, temporaries: 0 };
+  const reservations = new StoreReservations(db);
+  if (!options.dryRun) reservations.clearDead();
+  const result: GcResult = { removed: 0, removedBytes: 0, reserved: 0, temporaries: 0 };
+  const candidates: StoredEntry[] = [];
+  const settle = async () => {
+    const entries = candidates.splice(0);
+    const outcomes = options.dryRun
+      ? new Map(entries.map((e) => [e.hash, reservations.isReserved(e.hash) ? 'reserved' : 'deleted'] as const))
+      : await deleteUnreferenced(db, store, entries.map((e) => e.hash), (hash) => isReferenced(db, hash));
+    for (const entry of entries) {
+      const outcome = outcomes.get(entry.hash);
+      if (outcome === 'reserved') result.reserved++;
+      if (outcome !== 'deleted') continue;
+      result.removed++;
+      result.removedBytes += entry.storedSize;
+    }
+  };
   for await (const entry of store.list()) {
     if (isReferenced(db, entry.hash)) continue;
-    if (entry.modifiedAt.getTime() >= cutoff) {
-      result.keptRecent++;
-      continue;
-    }
-    if (!options.dryRun) await store.delete(entry.hash);
-    result.removed++;
-    result.removedBytes += entry.storedSize;
+    candidates.push(entry);
+    if (candidates.length >= deleteBatch) await settle();
   }
-  if (!options.dryRun && store instanceof FsMessageStore) result.temporaries = await store.removeStaleTemporaries((pid) => pid === process.pid || processAlive(pid));
+  await settle();
+  if (store instanceof FsMessageStore) result.temporaries = await store.removeStaleTemporaries((pid) => pid === process.pid || processAlive(pid), { dryRun: Boolean(options.dryRun) });
   return result;
 }

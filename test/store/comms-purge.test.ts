@@ -74,7 +74,7 @@ describe('mailctl comms purge: stored content past an age goes, the rows and not
     expect(snapshot()).toBe(before);
     expect(everyBlob.every((h) => blobExists(home, h))).toBe(true);
     // The old message, the first of the pair sent twice, the sent outbound; not the held one.
-    expect(dry).toMatchObject({ ok: true, dryRun: true, communications: 3, blobs: 3, shared: 2, waitingOutbound: 1, keptRecent: 0, complete: true });
+    expect(dry).toMatchObject({ ok: true, dryRun: true, communications: 3, blobs: 3, shared: 2, waitingOutbound: 1, reserved: 0, complete: true });
     expect(dry.blobBytes).toBeGreaterThan(20_000); // the random annex does not compress
     expect(dry.bodyBytes).toBeGreaterThan(0);
     const human = await ok(env, ['comms', 'purge', '--older-than', '30d', '--dry-run']);

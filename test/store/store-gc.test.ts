@@ -29,11 +29,10 @@ describe('mailctl store gc', () => {
     const orphan = await put('From: x@y.test\r\n\r\nan orphan left by a crash\r\n'.repeat(50));
     const anHourAgo = new Date(Date.now() - 3_600_000);
     utimesSync(join(store.location, 'objects', orphan.slice(0, 2), `${orphan}.gz`), anHourAgo, anHourAgo);
-    // A live writer (another process on this host) that started ten minutes ago, and an item stored since: it may be about to commit rows that refer to it.
+    // A live writer (another process on this host) has reserved an item it stored: it is about to commit rows that refer to it.
     const writer = spawn('sleep', ['60'], { stdio: 'ignore' });
-    const tenMinutesAgo = new Date(Date.now() - 600_000).toISOString();
-    db.prepare('INSERT INTO store_writers (pid, host, started_at) VALUES (?, ?, ?)').run(writer.pid, hostname(), tenMinutesAgo);
     const inFlight = await put('From: x@y.test\r\n\r\nbeing taken right now\r\n');
+    db.prepare('INSERT INTO store_reservations (hash, host, pid, reserved_at) VALUES (?, ?, ?, ?)').run(inFlight, hostname(), writer.pid, new Date().toISOString());
     // A temporary file of a process that is gone.
     const gone = spawnSync('true').pid;
     const tmp = join(resolvePaths({ MAILCTL_HOME: home }).messageStoreDir, 'tmp');
@@ -43,13 +42,13 @@ describe('mailctl store gc', () => {
 
     try {
       const dry = JSON.parse((await ok(env, ['store', 'gc', '--dry-run', '--json'])).stdout);
-      expect(dry).toMatchObject({ ok: true, dryRun: true, removed: 1, keptRecent: 1 });
+      expect(dry).toMatchObject({ ok: true, dryRun: true, removed: 1, reserved: 1, temporaries: 1 });
       expect(blobExists(home, orphan)).toBe(true);
       expect(existsSync(join(tmp, `${gone}-1-deadbeef`))).toBe(true);
 
       const human = await ok(env, ['store', 'gc']);
       expect(human.stdout).toMatch(/removed 1 stored item\(s\) no communication refers to \([\d.]+ (bytes|KB) on disk\) and 1 temporary file\(s\) of processes that are gone/);
-      expect(human.stdout).toContain('1 unreferenced item(s) left: newer than the start of a running mailctl that writes to the store');
+      expect(human.stdout).toContain('1 unreferenced item(s) left: a running mailctl is committing a message that refers to them');
       expect(blobExists(home, orphan)).toBe(false);
       expect(existsSync(join(tmp, `${gone}-1-deadbeef`))).toBe(false);
       expect(blobExists(home, taken!.rawHash)).toBe(true);
@@ -58,8 +57,8 @@ describe('mailctl store gc', () => {
       writer.kill();
     }
     await new Promise((resolve) => writer.once('exit', resolve));
-    // The writer is gone without committing: what it stored is an orphan now.
-    expect(JSON.parse((await ok(env, ['store', 'gc', '--json'])).stdout)).toMatchObject({ removed: 1, keptRecent: 0 });
+    // The writer is gone without committing: what it stored is an orphan now, its reservation void.
+    expect(JSON.parse((await ok(env, ['store', 'gc', '--json'])).stdout)).toMatchObject({ removed: 1, reserved: 0 });
     expect(blobExists(home, inFlight)).toBe(false);
     expect(blobExists(home, taken!.rawHash)).toBe(true);
   }, 60_000);

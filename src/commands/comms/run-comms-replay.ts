@@ -6,7 +6,7 @@ import { commitMessage, type IngestContext } from '../../inbound/ingest-message.
 import { takeMessage } from '../../inbound/parse-message.js';
 import { loadKbKeys } from '../../kb/load-kb.js';
 import { CommunicationsRepo, type CommunicationRow } from '../../store/communications-repo.js';
-import { StoreWritersRepo } from '../../store/store-writers-repo.js';
+import { commitReserved } from '../../store/store-reservations.js';
 import { requireRawHash } from '../../store/stored-content-of.js';
 import { mailText } from '../../ui/output.js';
 import { parseCommId } from './comm-id.js';
@@ -58,8 +58,8 @@ export async function runCommsReplay(deps: Deps, idText: string): Promise<number
     noticeFrom: row.disposition === 'rejected' ? undefined : config.outbound?.from,
   };
 
-  const stopWriting = new StoreWritersRepo(db).register();
   const batch = store.batch();
+  let release = () => {};
   let outcome;
   try {
     const raw = await store.open(hash);
@@ -73,9 +73,10 @@ export async function runCommsReplay(deps: Deps, idText: string): Promise<number
       throw streamError instanceof UserError ? streamError : error;
     }
     if (streamError) throw streamError;
-    await batch.commit();
+    ({ release } = await commitReserved(db, batch));
     try {
-      outcome = db.transaction(() => commitMessage(ctx, account, null, taken, { replayOf: id }))();
+      // IMMEDIATE: read-then-write beside a running daemon must wait for its lock, not fail with SQLITE_BUSY.
+      outcome = db.transaction(() => commitMessage(ctx, account, null, taken, { replayOf: id })).immediate();
     } catch (error) {
       const replayed = /UNIQUE constraint failed: communications\.replay_of/.test((error as Error).message) ? comms.replayOf(id) : undefined;
       if (replayed) throw new AlreadyReplayed(id, replayed);
@@ -85,7 +86,7 @@ export async function runCommsReplay(deps: Deps, idText: string): Promise<number
     await batch.discard();
     throw error;
   } finally {
-    stopWriting();
+    release();
   }
   if (outcome.kind !== 'processed') throw new Error(`replay of communication ${id} was not processed (${outcome.kind})`);
   const replay = comms.require(outcome.communicationId);

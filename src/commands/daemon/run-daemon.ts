@@ -18,7 +18,6 @@ import { collectGarbage } from '../../store/store-gc.js';
 import { RetentionPurge, type RetentionPurgeOutcome } from '../../daemon/retention-purge.js';
 import { purgeSummary } from '../comms/purge-summary.js';
 import { silentLogger } from '../../logger.js';
-import { StoreWritersRepo } from '../../store/store-writers-repo.js';
 
 export interface DaemonOptions {
   once?: boolean;
@@ -44,7 +43,6 @@ export async function runDaemon(deps: Deps, options: DaemonOptions): Promise<num
   // The same lock as the loop: beside a running daemon, --once would release its claims
   // on the messages in hand and send them a second time.
   const lock = acquireDaemonLock(join(deps.paths.dataDir, 'daemon.lock'), deps.clock.now());
-  const stopWriting = new StoreWritersRepo(db).register();
   try {
     await removeOrphans(deps, db, messages, (message) => out.warn(message));
     let result: { code: number; data: Record<string, unknown> };
@@ -62,7 +60,6 @@ export async function runDaemon(deps: Deps, options: DaemonOptions): Promise<num
     out.data({ ...result.data, ...(purge ? { purge } : {}) });
     return result.code;
   } finally {
-    stopWriting();
     lock.release();
   }
 }
@@ -148,7 +145,6 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
     const keys = await loadKbKeys(config, store);
     return { config, keys, globals: resolveGlobals(config.globals ?? {}) };
   };
-  const stopWriting = new StoreWritersRepo(db).register();
   try {
     await removeOrphans(deps, db, messages, (message) => log.warn({}, message));
     let state = await load();
@@ -186,7 +182,6 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
     return ExitCode.ok;
   } finally {
     for (const [signal, handler] of handlers) process.off(signal, handler);
-    stopWriting();
     log.flush();
     lock.release();
   }

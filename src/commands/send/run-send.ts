@@ -7,7 +7,7 @@ import { resolveGlobals } from '../../config/globals.js';
 import { checkDraft } from '../../outbound/presend-checks.js';
 import { requireOutbound } from '../../outbound/resolve-outbound.js';
 import { QueueRepo, type QueuedAttachment } from '../../store/queue-repo.js';
-import { StoreWritersRepo } from '../../store/store-writers-repo.js';
+import { commitReserved } from '../../store/store-reservations.js';
 import { attachmentContentType } from '../../mime/build-mime.js';
 import { RecordsRepo } from '../../store/records-repo.js';
 import { TablesRepo } from '../../store/tables-repo.js';
@@ -64,9 +64,9 @@ export async function runSend(deps: Deps, options: SendOptions): Promise<number>
   const key = { ruleId: options.rule ?? null, recordId: record.id, to: draft.to, contentHash };
   const earlier = queue.findDuplicate(key, new Date(deps.clock.now().getTime() - duplicateWindowMs));
   // The attachments are copied into the message store now, durably, before the entry refers to
-  // them: a file changed or deleted after `send` changes nothing. While this process writes,
-  // a daemon starting its clean-up leaves the new blobs alone (store writers).
-  const stopWriting = new StoreWritersRepo(db).register();
+  // them: a file changed or deleted after `send` changes nothing. They are reserved until the
+  // entry is committed, so a gc or purge running now leaves them alone.
+  let release = () => {};
   let entry;
   try {
     const store = await deps.messageStore();
@@ -76,7 +76,7 @@ export async function runSend(deps: Deps, options: SendOptions): Promise<number>
       const blob = await batch.put(a.content);
       stored.push({ filename: a.filename, contentType: attachmentContentType(a.filename), sha256: blob.hash, size: blob.size });
     }
-    await batch.commit();
+    ({ release } = await commitReserved(db, batch));
     entry = queue.enqueue({
       table: options.table, recordId: record.id, ruleId: options.rule ?? null, from: draft.from, to: draft.to, subject: draft.subject, body,
       attachments: stored, contentHash,
@@ -84,7 +84,7 @@ export async function runSend(deps: Deps, options: SendOptions): Promise<number>
       ...(earlier ? { reason: `duplicate of queue #${earlier.id} (rule ${options.rule ?? '(none)'}, same record, recipients and content within 10 minutes)` } : {}),
     });
   } finally {
-    stopWriting();
+    release();
   }
   if (earlier) {
     out.warn(`Held back as a duplicate of queue #${earlier.id}: rule ${options.rule ?? '(none)'} sent the same message for record ${record.id} within 10 minutes.`);

@@ -11,9 +11,9 @@ export async function runStoreGc(deps: Deps, options: { dryRun?: boolean }): Pro
   const result = await collectGarbage(db, store, { dryRun: Boolean(options.dryRun) });
   const verb = options.dryRun ? 'would remove' : 'removed';
   const line = `${store.location}: ${verb} ${result.removed} stored item(s) no communication refers to (${approxSize(result.removedBytes)} on disk)`
-    + (options.dryRun ? '' : ` and ${result.temporaries} temporary file(s) of processes that are gone`);
+    + ` and ${result.temporaries} temporary file(s) of processes that are gone`;
   (result.removed > 0 || result.temporaries > 0 ? out.success.bind(out) : out.line.bind(out))(line);
-  if (result.keptRecent > 0) out.line(`${result.keptRecent} unreferenced item(s) left: newer than the start of a running mailctl that writes to the store (it may be about to refer to them); a later gc removes what stays unreferenced.`);
+  if (result.reserved > 0) out.line(`${result.reserved} unreferenced item(s) left: a running mailctl is committing a message that refers to them; a later gc removes what stays unreferenced.`);
   if (options.dryRun) out.line('Nothing was changed (--dry-run).');
   out.data({ ok: true, dryRun: Boolean(options.dryRun), location: store.location, ...result });
   return ExitCode.ok;
