@@ -254,11 +254,29 @@ function hashOnlyBatch(): StoreBatch {
   };
 }
 
-/** SHA-256 over what makes two copies of a message the same message: Message-ID, sender, subject, bodies. */
+/**
+ * The header fields that decide what happens to a message (who it is from and to, what it
+ * answers, our reference, whether it is automatic). Two copies are the same message only when
+ * all of these agree — not only Message-ID, sender and subject: else a forged first copy
+ * without the reference would make the real reply that follows a "duplicate" and drop it.
+ * Fields added in transit (Received, Return-Path, Delivered-To, authentication results) are
+ * left out, so a copy through another relay is still recognised.
+ */
+const decidingFields = ['from', 'sender', 'reply-to', 'to', 'cc', 'subject', 'date', 'in-reply-to', 'references', 'x-mailctl-ref', 'auto-submitted', 'precedence', 'list-id', 'content-type'];
+
+/**
+ * SHA-256 over what makes two copies of a message the same message: its Message-ID, the header
+ * fields that decide its processing (decidingFields, whitespace-normalised) and its bodies and
+ * attachments. Null without a Message-ID (then only the same bytes are a duplicate).
+ */
 export function messageFingerprint(message: ParsedMessage): string | null {
   if (!message.messageId) return null;
   const hash = createHash('sha256');
-  for (const part of [message.messageId, message.from ?? '', message.subject, message.text, message.html ?? '', ...message.attachments.map((a) => a.sha256)]) hash.update(part).update('\0');
+  hash.update(message.messageId).update('\0');
+  for (const name of decidingFields) {
+    for (const value of message.headers.getAll(name)) hash.update(name).update(':').update(value.replace(/\s+/g, ' ').trim()).update('\0');
+  }
+  for (const part of [message.text, message.html ?? '', ...message.attachments.map((a) => a.sha256)]) hash.update(part).update('\0');
   return hash.digest('hex');
 }
 

@@ -127,3 +127,24 @@ describe('FsMessageStore', () => {
     await expect(store.open('0'.repeat(64))).rejects.toMatchObject({ code: 'E_STORE_MISSING' });
   });
 });
+
+describe('messageFingerprint', () => {
+  const base = (extra: string[]) => [
+    ...extra, 'From: Lee <lee@partner.test>', 'To: contracts@acme.test', 'Subject: RE: MSA renewal', 'Date: Fri, 27 Nov 2026 10:00:00 +0000',
+    'Message-ID: <reply-1@partner.test>', '', 'Agreed, please send the final draft.', ''].join('\r\n');
+  const fingerprintOf = async (raw: string) => (await import('../../src/inbound/parse-message.js')).messageFingerprint(await parse(raw));
+
+  it('a copy through another relay (other Received, Return-Path, Delivered-To) is the same message', async () => {
+    const one = await fingerprintOf(base(['Received: from mx1.partner.test by mx.acme.test; Fri, 27 Nov 2026 10:00:01 +0000', 'Return-Path: <lee@partner.test>']));
+    const other = await fingerprintOf(base(['Received: from mx2.partner.test by mx.acme.test; Fri, 27 Nov 2026 10:05:09 +0000', 'Delivered-To: contracts@acme.test']));
+    expect(one).not.toBeNull();
+    expect(other).toBe(one);
+  });
+
+  it('a forged first copy without the reference or the threading headers is not the same message as the real reply', async () => {
+    const forged = await fingerprintOf(base([]));
+    for (const header of ['X-Mailctl-Ref: v1.k1.AAAA', 'In-Reply-To: <mc.abc@records.acme.test>', 'References: <mc.abc@records.acme.test>', 'Auto-Submitted: auto-replied', 'Cc: ann@acme.test']) {
+      expect(await fingerprintOf(base([header])), header).not.toBe(forged);
+    }
+  });
+});
