@@ -13,6 +13,7 @@ export interface StoredBlob {
 /** What the store holds: blobs and bytes on disk; `exact` false when it was estimated from a part of the store. */
 export interface StoreUsage {
   blobs: number;
+  /** Bytes on disk (allocated blocks, as du counts them). */
   bytes: number;
   exact: boolean;
 }

@@ -31,7 +31,7 @@ describe('doctor --only store: the message store\'s disk, and every communicatio
     ]);
 
     // status: what the store takes on disk, each blob once (walked, not summed from rows).
-    const files = [plain!.rawHash, attached!.rawHash, attached!.attachments[0]!, intact!.rawHash].map((h) => statSync(blobPath(home, h)).size);
+    const files = [plain!.rawHash, attached!.rawHash, attached!.attachments[0]!, intact!.rawHash].map((h) => statSync(blobPath(home, h)).blocks * 512); // on disk: allocated blocks, as du counts
     const status = JSON.parse((await ok(env, ['status', '--json'])).stdout);
     expect(status.store).toMatchObject({ blobs: 4, bytes: files.reduce((a, b) => a + b, 0), exact: true, location: join(home, 'messages') });
     expect(status.store.filesystem.total).toBeGreaterThan(status.store.filesystem.free);
