@@ -274,20 +274,20 @@ Examples:
   comms
     .command('raw')
     .argument('<id>', 'communication id')
-    .option('-o, --output <file>', 'write the message to this file (.eml)')
-    .option('--force', 'replace an existing file; without -o, write to a terminal anyway')
+    .option('-o, --output <file>', 'write the message to this file (.eml); - is standard output')
+    .option('--force', 'replace an existing regular file (never a link or device); to standard output, write to a terminal anyway')
     .description('the message byte for byte as received or sent, checked against its SHA-256')
-    .addHelpText('after', '\nWithout -o the bytes go to standard output, which must be a pipe or a file.\n\nExamples:\n  $ mailctl comms raw 42 -o message-42.eml\n  $ mailctl comms raw 42 | less')
+    .addHelpText('after', '\nWithout -o (or with -o -) the bytes go to standard output, which must be a pipe or a file.\n\nExamples:\n  $ mailctl comms raw 42 -o message-42.eml\n  $ mailctl comms raw 42 | less')
     .action(lazy(async () => (await import('./commands/comms/run-comms-raw.js')).runCommsRaw as Runner));
   comms
     .command('attachment')
     .argument('<id>', 'communication id')
     .argument('[which]', 'the attachment\'s number (as comms show lists it) or its file name')
-    .option('-o, --output <file>', 'write the attachment to this file')
+    .option('-o, --output <file>', 'write the attachment to this file; - is standard output (a pipe or a file)')
     .option('--all <dir>', 'save every attachment in this folder (names made safe)')
-    .option('--force', 'replace existing files')
+    .option('--force', 'replace existing regular files (never a link or device); with -o -, write to a terminal anyway')
     .description('save attachments byte for byte from the message store')
-    .addHelpText('after', '\nExamples:\n  $ mailctl comms attachment 42 1 -o contract.pdf\n  $ mailctl comms attachment 42 contract.pdf -o ~/contract.pdf\n  $ mailctl comms attachment 42 --all ./comm-42')
+    .addHelpText('after', '\nExamples:\n  $ mailctl comms attachment 42 1 -o contract.pdf\n  $ mailctl comms attachment 42 contract.pdf -o ~/contract.pdf\n  $ mailctl comms attachment 42 --all ./comm-42\n  $ mailctl comms attachment 42 1 -o - | pdftotext - -')
     .action(lazy(async () => (await import('./commands/comms/run-comms-attachment.js')).runCommsAttachment as Runner));
   comms
     .command('replay')

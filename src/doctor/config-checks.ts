@@ -54,7 +54,7 @@ export const configChecks: DoctorCheck[] = [
   {
     id: 'config.client-secrets',
     symptom: 'configuration',
-    areas: ['config', 'oauth'],
+    areas: ['config'],
     network: false,
     async run({ config, secrets }, report) {
       const plan = planRotation(await findSecretOccurrences(config, secrets.store));
@@ -159,7 +159,7 @@ export const configChecks: DoctorCheck[] = [
   {
     id: 'config.tls-verify',
     symptom: 'configuration',
-    areas: ['config', 'outbound', 'inbound'],
+    areas: ['config'],
     network: false,
     run({ config }, report) {
       const off: Array<{ name: string; command: string }> = [];

@@ -21,6 +21,13 @@ export const symptoms = {
 } as const;
 export type Symptom = keyof typeof symptoms;
 
+/**
+ * The sections that belong to one area. `doctor --only X` shows the checks of area X; a check
+ * shown in one of these sections is in that area alone, so --only inbound never prints the
+ * Configuration or Stored-messages section (a test holds every check to this).
+ */
+export const sectionArea: Partial<Record<Symptom, DoctorArea>> = { oauth: 'oauth', configuration: 'config', store: 'store' };
+
 export type Severity = 'error' | 'warning' | 'info';
 
 /** One problem doctor found: what was seen, why it matters, and what to do. */

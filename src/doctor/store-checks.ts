@@ -60,7 +60,7 @@ export const storeChecks: DoctorCheck[] = [
   {
     id: 'store.disk-space',
     symptom: 'store',
-    areas: ['store', 'inbound'],
+    areas: ['store'],
     network: false,
     async run({ messages }, report) {
       if (!messages.filesystem) {
@@ -113,7 +113,7 @@ export const storeChecks: DoctorCheck[] = [
           if (verifyStore) {
             const problem = await verify(messages, hash);
             verified++;
-            if (problem instanceof StoredContentCorrupt) corrupt.push({ hash, detail: `it hashes to ${problem.actual}` });
+            if (problem instanceof StoredContentCorrupt) corrupt.push({ hash, detail: problem.detail });
             else if (problem) missing.push(hash);
           }
         }
@@ -141,7 +141,7 @@ export const storeChecks: DoctorCheck[] = [
             const problem = await verify(messages, row.hash);
             verified++;
             verifiedBytes += row.size;
-            if (problem instanceof StoredContentCorrupt) corrupt.push({ hash: row.hash, detail: `it hashes to ${problem.actual}` });
+            if (problem instanceof StoredContentCorrupt) corrupt.push({ hash: row.hash, detail: problem.detail });
             else if (problem) missing.push(row.hash);
           }
           if (rows.length < pageSize) break;
@@ -168,9 +168,13 @@ export const storeChecks: DoctorCheck[] = [
           title: `${uses.communications.length} communication(s) refer to stored content that is missing (${missing.length} item(s))`,
           seen: uses.seen,
           cause: `The files are gone from ${messages.location}: deleted by hand, lost in a disk fault, or a restore of the database without the message store. comms raw and comms attachment fail for these.`,
-          fix: `Restore ${messages.location} from the backup taken with the database (restoring more files is harmless: store gc removes what nothing refers to). ${coverage[0]!.toUpperCase()}${coverage.slice(1)}.`,
+          fix: `Restore ${messages.location} from the backup taken with the database (restoring more files is harmless: store gc removes what nothing refers to).`,
           command: `mailctl comms show ${uses.communications[0] ?? ''}`.trim(),
         });
+      }
+      // How much was read back is about the items that are there, not about the missing ones.
+      if (corrupt.length === 0) {
+        report.passed({ check: this.id, symptom: this.symptom, summary: `the other ${items - missing.length} stored item(s) are there, none corrupt: ${coverage}` });
       }
       if (corrupt.length > 0) {
         const uses = describeUses(db, corrupt);

@@ -184,6 +184,45 @@ export class CommunicationsRepo {
     cachedStatement(this.db, 'UPDATE communications SET record_id = ? WHERE id = ?').run(recordId, id);
   }
 
+  /**
+   * The end of `id`'s replay chain: its replay, that replay's replay, and so on (a replay that
+   * did not take effect can be replayed again); undefined when `id` was never replayed.
+   */
+  lastReplay(id: number): CommunicationRow | undefined {
+    let last: CommunicationRow | undefined;
+    const seen = new Set<number>([id]);
+    for (let next = this.replayOf(id); next && !seen.has(next.id); next = this.replayOf(next.id)) {
+      seen.add(next.id);
+      last = next;
+    }
+    return last;
+  }
+
+  /** True when any communication names `table` (a table may be gone while its mail stays). */
+  hasTable(table: string): boolean {
+    return cachedStatement(this.db, 'SELECT 1 FROM communications WHERE table_name = ? LIMIT 1').get(table) !== undefined;
+  }
+
+  /** True when any communication has `disposition` (one an earlier version wrote, too). */
+  hasDisposition(disposition: string): boolean {
+    return cachedStatement(this.db, 'SELECT 1 FROM communications WHERE disposition = ? LIMIT 1').get(disposition) !== undefined;
+  }
+
+  /**
+   * Inbound communications quarantined at or after `since` (ISO) that nobody replayed yet
+   * (the ones left to look at: a replay quarantined again counts, its original does not):
+   * how many per account, and the newest `newest` of them.
+   */
+  quarantinedNotReplayed(since: string, newest = 5): { byAccount: Record<string, number>; total: number; newest: CommunicationRow[] } {
+    const where = `c.direction = 'inbound' AND c.disposition = 'quarantined' AND c.created_at >= ?
+      AND NOT EXISTS (SELECT 1 FROM communications r WHERE r.replay_of = c.id)`;
+    const counts = cachedStatement(this.db, `SELECT COALESCE(c.account, c.table_name, '') AS account, count(*) AS n FROM communications c WHERE ${where} GROUP BY 1`)
+      .all(since) as Array<{ account: string; n: number }>;
+    const rows = cachedStatement(this.db, `SELECT ${columns} FROM communications c WHERE ${where} ORDER BY c.id DESC LIMIT ?`)
+      .all(since, newest) as CommunicationRow[];
+    return { byAccount: Object.fromEntries(counts.map((c) => [c.account, c.n])), total: counts.reduce((sum, c) => sum + c.n, 0), newest: rows };
+  }
+
   /** Newest first. `since` is an ISO time: communications taken (or queued) at or after it. */
   list(filter: { table?: string; recordId?: number; dispositions?: readonly string[]; since?: string; limit?: number } = {}): CommunicationRow[] {
     const where: string[] = [];

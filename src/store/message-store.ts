@@ -93,14 +93,29 @@ export class StoredContentMissing extends UserError {
 
 /** The stored bytes no longer hash to their name: the file was damaged or changed. */
 export class StoredContentCorrupt extends UserError {
+  /**
+   * `actual` is the SHA-256 the bytes have, or "unreadable (why)" when they cannot even be
+   * decompressed; `detail` says either in words ("it hashes to …", "it cannot be decompressed (…)").
+   */
+  readonly detail: string;
+
   constructor(readonly hash: string, readonly actual: string, location: string) {
-    super('E_STORE_CORRUPT', `The stored content ${hash} is corrupt: its bytes hash to ${actual} (${location}).`, {
+    const detail = corruptionDetail(actual);
+    super('E_STORE_CORRUPT', `The stored content ${hash} is corrupt: ${detail.replace(/^it hashes/, 'its bytes hash')} (${location}).`, {
       fix: 'Restore that file of the message store from a backup; mailctl doctor lists every communication affected.',
       command: 'mailctl doctor --only store',
       exitCode: ExitCode.store,
       details: { hash, actual },
     });
+    this.detail = detail;
   }
+}
+
+/** What is wrong with a corrupt blob, in words: "it hashes to <sha256>", or "it cannot be decompressed (why)". */
+export function corruptionDetail(actual: string): string {
+  const unreadable = /^unreadable\b:?\s*(.*)$/s.exec(actual);
+  if (unreadable) return `it cannot be decompressed${unreadable[1] ? ` ${unreadable[1]}` : ''}`;
+  return `it hashes to ${actual}`;
 }
 
 /** The message store's filesystem has no room: the message is not taken, and is taken once there is. */

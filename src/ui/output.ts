@@ -144,6 +144,17 @@ export function mailText(text: string): string {
   });
 }
 
+/**
+ * Text from mail for a one-line field (a label line, a table cell, a title, an address): like
+ * `mailText`, and a line break is shown as ␤ (CR LF or LF; a lone CR as ␍), a tab as a space,
+ * so an encoded-word subject with a line break cannot add a line that looks like ours
+ * ("disposition  record-updated: …"). Every mail-derived string in a one-line field goes
+ * through here; multi-line bodies go through `mailText`, line by line.
+ */
+export function mailLine(text: string): string {
+  return mailText(text.replace(/\r?\n|[\u2028\u2029]/g, '\u2424').replace(/\t/g, ' '));
+}
+
 /** The text cut to `width` characters, the last one an ellipsis when it was cut. */
 export function cut(text: string, width: number): string {
   const chars = [...text];

@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, symlinkSync, writeFileSync } from 'node:fs';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,8 @@ import { stampReference } from '../../src/refs/stamp-reference.js';
 import { FileSecretStore } from '../../src/secrets/file-secret-store.js';
 import { startDovecot, type Dovecot } from '../helpers/dovecot.js';
 import { runCli, runCliBytes } from '../helpers/run-cli.js';
+import { useTempDirs } from '../helpers/temp-dir.js';
+import { ingestAt } from '../store/store-fixture.js';
 import { hostileAttachments, messageWithAttachments, type TestAttachment } from './comms-messages.js';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
@@ -292,6 +295,98 @@ describe('comms show / raw / attachment, records show, headers decode --comm, co
     expect(bad.stderr).toContain('--since takes a duration');
   });
 
+  it('-o FILE --force replaces only a regular file: a symbolic link, a FIFO, a device or a folder is refused, untouched; -o - is standard output', async () => {
+    const a = byMessageId('hostile-1@acme.test');
+    const dir = join(work, 'not-regular');
+    mkdirSync(dir);
+    const victim = join(dir, 'victim.txt');
+    writeFileSync(victim, 'keep me');
+    symlinkSync(victim, join(dir, 'link.eml'));
+    execFileSync('mkfifo', [join(dir, 'fifo.eml')]);
+    execFileSync('mknod', [join(dir, 'null.eml'), 'c', '1', '3']); // a second /dev/null
+    mkdirSync(join(dir, 'folder.eml'));
+    for (const [name, kind] of [['link.eml', 'a symbolic link'], ['fifo.eml', 'a FIFO'], ['null.eml', 'a device'], ['folder.eml', 'a folder']] as const) {
+      for (const args of [['comms', 'raw', String(a.id)], ['comms', 'attachment', String(a.id), '1']]) {
+        for (const force of [[], ['--force']]) {
+          const r = await cli([...args, '-o', join(dir, name), ...force]);
+          expect(r.code, `${args.join(' ')} ${name} ${force}: ${r.stderr}`).toBe(1);
+          expect(r.stderr).toContain(`${join(dir, name)} is ${kind}`);
+          expect(r.stderr).toContain('nothing was written');
+        }
+      }
+    }
+    expect(readlinkSync(join(dir, 'link.eml'))).toBe(victim);
+    expect(readFileSync(victim, 'utf8')).toBe('keep me');
+    expect(lstatSync(join(dir, 'fifo.eml')).isFIFO()).toBe(true);
+    expect(lstatSync(join(dir, 'null.eml')).isCharacterDevice()).toBe(true);
+    expect(readdirSync(join(dir, 'folder.eml'))).toEqual([]);
+    expect(readdirSync(dir).sort()).toEqual(['fifo.eml', 'folder.eml', 'link.eml', 'null.eml', 'victim.txt']); // no temporary left
+
+    // --all --force: a link among the names is refused before anything is written.
+    const all = join(work, 'all-with-link');
+    mkdirSync(all);
+    symlinkSync(victim, join(all, 'logo.png'));
+    const refused = await cli(['comms', 'attachment', String(a.id), '--all', all, '--force']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('not a regular file');
+    expect(readdirSync(all)).toEqual(['logo.png']);
+    expect(readFileSync(victim, 'utf8')).toBe('keep me');
+
+    // -o - writes to standard output (a pipe here), verified, for raw mail and an attachment.
+    const raw = await runCliBytes(['comms', 'raw', String(a.id), '-o', '-'], { env });
+    expect(raw.code, raw.stderr.toString()).toBe(0);
+    expect(raw.stdout.equals(hostile)).toBe(true);
+    const pdf = await runCliBytes(['comms', 'attachment', String(a.id), '1', '-o', '-'], { env });
+    expect(pdf.code, pdf.stderr.toString()).toBe(0);
+    expect(pdf.stdout.equals(attachments[0]!.bytes)).toBe(true);
+    expect(existsSync('-')).toBe(false);
+    expect((await cli(['comms', 'attachment', String(a.id), '1', '-o', '-', '--json'])).code).toBe(2);
+  });
+
+  it('comms attachment --all that fails part-way says which files it already saved (not "nothing was written")', async () => {
+    const a = byMessageId('hostile-1@acme.test');
+    const data = await json(['comms', 'show', String(a.id)]);
+    const third = data.attachments[2] as { sha256: string };
+    const blob = join(home, 'messages', 'objects', third.sha256.slice(0, 2), `${third.sha256}.gz`);
+    const original = readFileSync(blob);
+    writeFileSync(blob, gzipSync(Buffer.from('not what was stored')));
+    try {
+      const dir = join(work, 'partly');
+      const r = await cli(['comms', 'attachment', String(a.id), '--all', dir]);
+      expect(r.code).toBe(5);
+      expect(r.stderr).toContain(`Saved 2 of 6 attachments in ${dir}, then attachment 3 (${join(dir, 'passwd')}) failed: The stored content ${third.sha256} is corrupt`);
+      expect(r.stderr).toMatch(new RegExp(`Already saved \\(kept\\):\\n.*1  ${join(dir, 'contract.pdf')}\\n.*2  ${join(dir, 'logo.png')}`));
+      expect(r.stderr).not.toContain('nothing was written');
+      expect(readdirSync(dir).sort()).toEqual(['contract.pdf', 'logo.png']);
+      const j = await cli(['comms', 'attachment', String(a.id), '--all', join(work, 'partly-json'), '--json']);
+      expect(JSON.parse(j.stdout).error).toMatchObject({ code: 'E_STORE_CORRUPT', saved: [{ position: 1 }, { position: 2 }], failed: { position: 3 } });
+    } finally {
+      writeFileSync(blob, original);
+    }
+  });
+
+  it('comms list: a mistyped disposition, an unknown table, --limit 0 or below are usage errors, not "No communications."', async () => {
+    const typo = await cli(['comms', 'list', '--disposition', 'quarantied']);
+    expect(typo.code).toBe(2);
+    expect(typo.stderr).toContain('"quarantied" is not a disposition');
+    expect(typo.stderr).toMatch(/is not a disposition\. Known dispositions: .*record-created.*quarantined.*sent/);
+    const one = await cli(['comms', 'list', '--disposition', 'quarantined,ignord']);
+    expect(one.code).toBe(2);
+    expect(one.stderr).toContain('"ignord" is not a disposition');
+    expect((await cli(['comms', 'list', '--disposition', ','])).code).toBe(2);
+    const table = await cli(['comms', 'list', '--table', 'contrcts']);
+    expect(table.code).toBe(2);
+    expect(table.stderr).toContain('--table "contrcts": there is no such table');
+    expect(table.stderr).toContain('Known tables: contracts');
+    for (const limit of ['0', '-1', '00']) {
+      const r = await cli(['comms', 'list', '--limit', limit]);
+      expect(r.code, limit).toBe(2);
+      expect(r.stderr).toContain('--limit must be a whole number of at least 1');
+    }
+    expect((await json(['comms', 'list', '--table', 'contracts', '--limit', '1'])).communications).toHaveLength(1);
+    expect((await json(['comms', 'list', '--disposition', 'sent'])).communications).toEqual([]); // known, none yet: no error
+  });
+
   it('a purged message says when and by which retention (exit 1); a corrupt stored file is refused with the hash mismatch and leaves no file', async () => {
     const reply = byMessageId('reply-1@partner.test');
     const db = new Database(join(home, 'mailctl.db'));
@@ -322,8 +417,45 @@ describe('comms show / raw / attachment, records show, headers decode --comm, co
     writeFileSync(blob, 'not gzip');
     const garbage = await cli(['comms', 'raw', String(a.id), '-o', out]);
     expect(garbage.code).toBe(5);
-    expect(garbage.stderr).toContain('is corrupt');
+    expect(garbage.stderr).toMatch(new RegExp(`The stored content ${a.rawHash} is corrupt: it cannot be decompressed \\(.+\\) \\(`));
+    expect(garbage.stderr).not.toContain('hashes to unreadable');
     expect(garbage.stderr).not.toContain('    at ');
     expect(readdirSync(join(work, 'corrupt'))).toEqual([]);
+  });
+});
+
+describe('an attachment without a name (a forwarded message)', () => {
+  const tempDir = useTempDirs();
+
+  it('comms show says (no name) and its type, and names the file it would be saved as: attachment-1.eml', async () => {
+    const home = tempDir();
+    const env = { MAILCTL_HOME: home, MAILCTL_SECRET_BACKEND: 'file' };
+    await runCli(['init', '--name', 'acme', '--url', 'https://records.acme.test', '--environment', 'production'], { env });
+    await runCli(['tables', 'add', 'contracts'], { env });
+    await runCli(['contacts', 'add', 'pat@acme.test', '--can-create', 'contracts'], { env });
+    const forwarded = 'From: lee@partner.test\r\nTo: pat@acme.test\r\nSubject: The original\r\nMessage-ID: <orig-1@partner.test>\r\n\r\nThe original text.\r\n';
+    const raw = ['From: pat@acme.test', 'To: contracts@acme.test', 'Subject: Fwd: The original', 'Message-ID: <fwd-1@acme.test>', 'Date: Fri, 27 Nov 2026 10:00:00 +0000',
+      'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary="b0"', '', '--b0', 'Content-Type: text/plain; charset=utf-8', '', 'See below.',
+      '--b0', 'Content-Type: message/rfc822', '', forwarded, '--b0', 'Content-Type: application/pdf', 'Content-Transfer-Encoding: base64', '', Buffer.from('%PDF-1.4 no name').toString('base64'),
+      '--b0--', ''].join('\r\n');
+    const [taken] = await ingestAt(home, [{ raw, at: new Date() }]);
+    const id = taken!.communicationId;
+    const data = JSON.parse((await runCli(['comms', 'show', String(id), '--json'], { env })).stdout);
+    expect(data.attachments.map((a: { filename: string | null; contentType: string }) => [a.filename, a.contentType])).toEqual([[null, 'message/rfc822'], [null, 'application/pdf']]);
+
+    const shown = await runCli(['comms', 'show', String(id)], { env });
+    expect(shown.code, shown.stderr).toBe(0);
+    expect(shown.stdout).toMatch(/1\s+\(no name\)\s+message\/rfc822\s/);
+    expect(shown.stdout).toMatch(/2\s+\(no name\)\s+application\/pdf\s/);
+    expect(shown.stdout).toContain(`Save one:  mailctl comms attachment ${id} 1 -o attachment-1.eml`);
+    expect(shown.stdout).toContain('Without a name in the mail, --all saves 1 as attachment-1.eml, 2 as attachment-2.pdf.');
+
+    const dir = join(home, 'saved');
+    const all = await runCli(['comms', 'attachment', String(id), '--all', dir, '--json'], { env });
+    expect(all.code, all.stderr).toBe(0);
+    expect(readdirSync(dir).sort()).toEqual(['attachment-1.eml', 'attachment-2.pdf']);
+    expect(readFileSync(join(dir, 'attachment-1.eml'), 'utf8')).toContain('The original text.');
+    const one = await runCli(['comms', 'attachment', String(id), '1', '-o', join(home, 'one.eml')], { env });
+    expect(one.stdout).toContain('Saved attachment 1 ((no name), message/rfc822,');
   });
 });

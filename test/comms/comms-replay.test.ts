@@ -42,6 +42,7 @@ describe('mailctl comms replay: a stored inbound message through the rules again
     dovecot.deliver('contracts@acme.test', fromStranger);
     dovecot.deliver('contracts@acme.test', simpleMessage({ from: 'kim@elsewhere.test', subject: 'Second stranger', messageId: 'stranger-2@elsewhere.test' }));
     dovecot.deliver('contracts@acme.test', simpleMessage({ from: 'kim@elsewhere.test', subject: 'Third stranger', messageId: 'stranger-3@elsewhere.test' }));
+    dovecot.deliver('contracts@acme.test', simpleMessage({ from: 'kim@elsewhere.test', subject: 'Fourth stranger', messageId: 'stranger-4@elsewhere.test' }));
     const twice = simpleMessage({ from: 'pat@acme.test', subject: 'New NDA', messageId: 'nda-1@acme.test', body: 'Please open a record.' });
     dovecot.deliver('contracts@acme.test', twice);
     dovecot.deliver('contracts@acme.test', twice);
@@ -94,8 +95,28 @@ describe('mailctl comms replay: a stored inbound message through the rules again
     expect((await cli(['daemon', '--once'])).code).toBe(0);
     expect((await list()).find((c) => c.messageId === 'stranger-1@elsewhere.test' && c.disposition === 'duplicate')).toMatchObject({ duplicateOf: replayed.id, recordId: replayed.recordId });
 
+    // A replay that did not take effect (kim is no contact yet: ignored again) is what to replay next, and the refusal says so.
+    const fourth = by('stranger-4@elsewhere.test');
+    const ignoredAgain = await cli(['comms', 'replay', String(fourth.id)]);
+    expect(ignoredAgain.code, ignoredAgain.stderr).toBe(0);
+    const replay4 = (await list()).find((c) => c.replayOf === fourth.id)!;
+    expect(replay4.disposition).toBe('ignored');
+    expect(ignoredAgain.stderr).toContain(`It did not take effect; once the cause is fixed, run  mailctl comms replay ${replay4.id}`);
+    const pointed = await cli(['comms', 'replay', String(fourth.id)]);
+    expect(pointed.code).toBe(1);
+    expect(pointed.stderr).toContain(`Communication ${fourth.id} was already replayed, as communication ${replay4.id} (ignored)`);
+    expect(pointed.stderr).toContain(`try: mailctl comms replay ${replay4.id}`);
+    expect(pointed.stderr).not.toContain('comms show');
+
     // Two replays of one message at the same moment: one wins, the other is told.
     await cli(['contacts', 'add', 'kim@elsewhere.test', '--can-create', 'contracts']);
+    // Now the replay of the replay takes effect; the first one's refusal names the end of the chain.
+    const took = await json(['comms', 'replay', String(replay4.id)]);
+    expect(took.communication).toMatchObject({ disposition: 'record-created', replayOf: replay4.id });
+    const end = await cli(['comms', 'replay', String(fourth.id)]);
+    expect(end.code).toBe(1);
+    expect(end.stderr).toContain(`that replay was itself replayed, last as communication ${took.communication.id} (record-created)`);
+    expect(end.stderr).toContain(`try: mailctl comms show ${took.communication.id}`);
     const second2 = by('stranger-2@elsewhere.test');
     const race = await Promise.all([cli(['comms', 'replay', String(second2.id)]), cli(['comms', 'replay', String(second2.id)])]);
     expect(race.map((r) => r.code).sort(), race.map((r) => r.stderr).join("\n")).toEqual([0, 1]);
@@ -111,7 +132,10 @@ describe('mailctl comms replay: a stored inbound message through the rules again
     const qAgain = await cli(['comms', 'replay', String(quarantined.id)]);
     expect(qAgain.code).toBe(1);
     expect(qAgain.stderr).toContain(`mailctl comms replay ${q.communication.id}`);
-    expect((await json(['comms', 'replay', String(q.communication.id)])).communication).toMatchObject({ disposition: 'quarantined', replayOf: q.communication.id });
+    const q2 = await json(['comms', 'replay', String(q.communication.id)]);
+    expect(q2.communication).toMatchObject({ disposition: 'quarantined', replayOf: q.communication.id });
+    const qChain = await cli(['comms', 'replay', String(quarantined.id)]);
+    expect(qChain.stderr).toContain(`try: mailctl comms replay ${q2.communication.id}`); // the end of the chain, not the replay already replayed
 
     // What cannot be replayed says why.
     const dup = await cli(['comms', 'replay', String(duplicate.id)]);

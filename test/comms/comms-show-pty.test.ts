@@ -56,7 +56,7 @@ describe('an admin at a terminal opens a communication and saves its attachment 
       await show.waitFor(/Attachments \(2\):/);
       await show.waitFor(/1\s+msa-signed\.pdf\s+application\/pdf\s+12 KB/);
       await show.waitFor(/2\s+\.\.\/\.\.\/\.bashrc\s+text\/plain/);
-      await show.waitFor(`mailctl comms attachment ${comm.id} N -o FILE`);
+      await show.waitFor(`mailctl comms attachment ${comm.id} 1 -o msa-signed.pdf`); // the name --all would give it
       expect(await show.exited).toBe(0);
       expect(show.rawOutput).toContain('\u001b[1m'); // our own bold: this is a terminal
       // The mail's own sequences arrive as pictures, never as sequences.
@@ -70,7 +70,7 @@ describe('an admin at a terminal opens a communication and saves its attachment 
     const file = join(home, 'msa-signed.pdf');
     const save = new PtySession(['comms', 'attachment', String(comm.id), '1', '-o', file], env);
     try {
-      await save.waitFor(`✓ Saved attachment 1 (msa-signed.pdf, 12 KB) of communication ${comm.id} to ${file}.`);
+      await save.waitFor(`✓ Saved attachment 1 (msa-signed.pdf, application/pdf, 12 KB) of communication ${comm.id} to ${file}.`);
       expect(await save.exited).toBe(0);
     } finally {
       save.kill();
@@ -85,6 +85,18 @@ describe('an admin at a terminal opens a communication and saves its attachment 
       expect(raw.screen).not.toContain('Signed copy attached.');
     } finally {
       raw.kill();
+    }
+    // -o - is standard output: the same rule for raw mail and for an attachment.
+    for (const args of [['comms', 'raw', String(comm.id), '-o', '-'], ['comms', 'attachment', String(comm.id), '2', '-o', '-']]) {
+      const session = new PtySession(args, env);
+      try {
+        await session.waitFor(/Not writing (raw mail|an attachment) to the terminal/);
+        expect(await session.exited).toBe(2);
+        expect(session.screen).not.toContain('curl evil');
+        expect(session.screen).not.toContain('Signed copy attached.');
+      } finally {
+        session.kill();
+      }
     }
   }, 60_000);
 });

@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { resolveGlobals } from '../../src/config/globals.js';
 import { resolvePaths } from '../../src/config/paths.js';
-import { runDoctorChecks } from '../../src/doctor/doctor-checks.js';
+import { doctorChecks, runDoctorChecks, runsUnder } from '../../src/doctor/doctor-checks.js';
+import { doctorAreas, sectionArea } from '../../src/doctor/finding.js';
 import { FileSecretStore } from '../../src/secrets/file-secret-store.js';
 import { openDatabase } from '../../src/store/database.js';
 import { FsMessageStore } from '../../src/store/fs-message-store.js';
@@ -23,9 +24,21 @@ describe('doctor\'s runner', () => {
       { network: false },
     );
     const broken = result.findings.filter((f) => f.title.endsWith('could not run'));
-    expect(broken.map((f) => f.check).sort()).toEqual(['daemon.heartbeat', 'queue.deferred', 'queue.duplicates', 'queue.over-limits', 'queue.rule-repeats', 'queue.size-failures', 'store.content']);
+    expect(broken.map((f) => f.check).sort()).toEqual(['daemon.heartbeat', 'inbound.quarantined', 'queue.deferred', 'queue.duplicates', 'queue.over-limits', 'queue.rule-repeats', 'queue.size-failures', 'store.content']);
     expect(broken.every((f) => f.severity === 'error' && /database connection is not open/i.test(f.seen))).toBe(true);
     expect(result.passed.map((p) => p.check)).toEqual(expect.arrayContaining(['config.email-enabled', 'store.disk-space']));
     expect(result.skipped).toEqual(['outbound.login', 'inbound.accounts', 'outbound.server-size', 'oauth.renew']);
+  });
+
+  it('--only AREA runs only that area\'s checks: a check in the Configuration, OAuth or Stored-messages section belongs to that area alone', () => {
+    for (const check of doctorChecks) {
+      const owner = sectionArea[check.symptom];
+      if (owner) expect(check.areas, check.id).toEqual([owner]);
+    }
+    const sections = (area: (typeof doctorAreas)[number]) => [...new Set(doctorChecks.filter((c) => runsUnder(c, area)).map((c) => c.symptom))].sort();
+    expect(sections('inbound')).toEqual(['not-moving']);
+    expect(sections('store')).toEqual(['store']);
+    expect(sections('oauth')).toEqual(['oauth']);
+    expect(doctorChecks.filter((c) => runsUnder(c, 'inbound')).map((c) => c.id)).toEqual(expect.arrayContaining(['inbound.accounts', 'inbound.last-poll', 'inbound.mailbox-marking', 'inbound.quarantined', 'daemon.heartbeat']));
   });
 });

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, rmSync, statfsSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, readFileSync, rmSync, statfsSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -41,6 +41,8 @@ describe('doctor --only store: the message store\'s disk, and every communicatio
     expect(findingsOf(healthy, 'store.content')).toEqual([]);
     expect(healthy.passed.find((p) => p.check === 'store.content')!.summary).toMatch(/^all 4 stored item\(s\) communications refer to are in .*; 4 of 4 read back and verified by hash \(the newest 256 MB; --verify-store reads all\)$/);
 
+    copyFileSync(blobPath(home, intact!.rawHash), join(home, 'intact.gz'));
+    copyFileSync(blobPath(home, attached!.attachments[0]!), join(home, 'pdf.gz'));
     unlinkSync(blobPath(home, plain!.rawHash)); // deleted by hand
     writeFileSync(blobPath(home, attached!.attachments[0]!), gzipSync(Buffer.from('not the contract'))); // replaced: a valid gzip file, other bytes
     const report = await doctor(env, '--only', 'store');
@@ -48,6 +50,7 @@ describe('doctor --only store: the message store\'s disk, and every communicatio
     const [missing, corrupt] = findingsOf(report, 'store.content');
     expect(missing).toMatchObject({ severity: 'error', symptom: 'store', title: '1 communication(s) refer to stored content that is missing (1 item(s))', command: `mailctl comms show ${plain!.communicationId}` });
     expect(missing!.seen).toBe(`communication ${plain!.communicationId}: the raw message (${plain!.rawHash.slice(0, 12)}…)`);
+    expect(missing!.fix).toMatch(/^Restore .* store gc removes what nothing refers to\)\.$/); // not how much was verified: that is about the items that are there
     expect(corrupt).toMatchObject({ severity: 'error', title: '1 communication(s) refer to stored content that is corrupt (1 item(s))', command: 'mailctl doctor --only store --verify-store' });
     const actual = createHash('sha256').update('not the contract').digest('hex');
     expect(corrupt!.seen).toBe(`communication ${attached!.communicationId}: attachment 1 "msa.pdf" (${attached!.attachments[0]!.slice(0, 12)}…, it hashes to ${actual})`);
@@ -58,7 +61,15 @@ describe('doctor --only store: the message store\'s disk, and every communicatio
     const full = await doctor(env, '--only', 'store', '--verify-store');
     const corruptAll = findingsOf(full, 'store.content').find((f) => f.title.includes('corrupt'))!;
     expect(corruptAll.title).toBe('2 communication(s) refer to stored content that is corrupt (2 item(s))');
-    expect(corruptAll.seen).toContain(`communication ${intact!.communicationId}: the raw message (${intact!.rawHash.slice(0, 12)}…, it hashes to unreadable (`);
+    expect(corruptAll.seen).toContain(`communication ${intact!.communicationId}: the raw message (${intact!.rawHash.slice(0, 12)}…, it cannot be decompressed (`);
+    expect(JSON.stringify(full.findings)).not.toContain('hashes to unreadable');
+
+    // Only missing content: the rest is there and verified, said as a pass beside the finding.
+    writeFileSync(blobPath(home, intact!.rawHash), readFileSync(join(home, 'intact.gz')));
+    writeFileSync(blobPath(home, attached!.attachments[0]!), readFileSync(join(home, 'pdf.gz')));
+    const onlyMissing = await doctor(env, '--only', 'store', '--verify-store');
+    expect(findingsOf(onlyMissing, 'store.content').map((f) => f.title)).toEqual(['1 communication(s) refer to stored content that is missing (1 item(s))']);
+    expect(onlyMissing.passed.find((p) => p.check === 'store.content')!.summary).toBe('the other 3 stored item(s) are there, none corrupt: all 3 read back and verified by hash');
     expect(corruptAll.fix).toContain('Every stored item was verified.');
 
   }, 60_000);

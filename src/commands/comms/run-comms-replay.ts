@@ -8,15 +8,24 @@ import { loadKbKeys } from '../../kb/load-kb.js';
 import { CommunicationsRepo, type CommunicationRow } from '../../store/communications-repo.js';
 import { commitReserved } from '../../store/store-reservations.js';
 import { requireRawHash } from '../../store/stored-content-of.js';
-import { mailText } from '../../ui/output.js';
+import { mayChangeOnReplay } from '../../store/dispositions.js';
+import { mailLine } from '../../ui/output.js';
 import { parseCommId } from './comm-id.js';
 
-/** The message was replayed before: a message is replayed at most once. */
+/**
+ * The message was replayed before: a message is replayed at most once. `last` is the end of
+ * its replay chain; when that did not take effect (quarantined, ignored, rejected again),
+ * replaying it is what works next, and the message says so.
+ */
 class AlreadyReplayed extends UserError {
-  constructor(id: number, replay: CommunicationRow) {
-    super('E_ALREADY_REPLAYED', `Communication ${id} was already replayed, as communication ${replay.id} (${replay.disposition}); a message is replayed only once.`, {
-      ...(replay.disposition === 'quarantined' ? { fix: `That replay was quarantined again: once the cause is fixed, replay it.`, command: `mailctl comms replay ${replay.id}` } : { command: `mailctl comms show ${replay.id}` }),
-      details: { id, replayedAs: replay.id, disposition: replay.disposition },
+  constructor(id: number, replay: CommunicationRow, last: CommunicationRow) {
+    const chain = last.id === replay.id ? '' : `; that replay was itself replayed, last as communication ${last.id} (${last.disposition})`;
+    const again = mayChangeOnReplay(last.disposition);
+    super('E_ALREADY_REPLAYED', `Communication ${id} was already replayed, as communication ${replay.id} (${replay.disposition})${chain}; a message is replayed only once.`, {
+      ...(again
+        ? { fix: `Communication ${last.id} did not take effect (${last.disposition}${last.reason ? `: ${mailLine(last.reason)}` : ''}): once the cause is fixed, replay that one.`, command: `mailctl comms replay ${last.id}` }
+        : { fix: `Its outcome (${last.disposition}) is what the rules decide for it; see it with comms show.`, command: `mailctl comms show ${last.id}` }),
+      details: { id, replayedAs: replay.id, disposition: replay.disposition, last: { id: last.id, disposition: last.disposition } },
     });
   }
 }
@@ -38,7 +47,7 @@ export async function runCommsReplay(deps: Deps, idText: string): Promise<number
     throw new UserError('E_REPLAY_OUTBOUND', `Communication ${id} is outbound: only received mail is run through the inbound rules.`, { command: 'mailctl queue list' });
   }
   const before = comms.replayOf(id);
-  if (before) throw new AlreadyReplayed(id, before);
+  if (before) throw new AlreadyReplayed(id, before, comms.lastReplay(id) ?? before);
   if (row.disposition === 'duplicate' && row.duplicateOf !== null) {
     throw new UserError('E_REPLAY_DUPLICATE', `Communication ${id} is a duplicate of communication ${row.duplicateOf}: replaying it would only find that one again.`, { command: `mailctl comms replay ${row.duplicateOf}` });
   }
@@ -47,7 +56,7 @@ export async function runCommsReplay(deps: Deps, idText: string): Promise<number
   const accountName = row.account ?? row.table ?? '';
   const account = config.inbound?.[accountName];
   if (!account) {
-    throw new UserError('E_NO_ACCOUNT', `The inbound account "${mailText(accountName)}" that took communication ${id} is no longer configured: its rules are needed to replay it.`, { command: `mailctl configure inbound ${accountName}`, exitCode: ExitCode.config });
+    throw new UserError('E_NO_ACCOUNT', `The inbound account "${mailLine(accountName)}" that took communication ${id} is no longer configured: its rules are needed to replay it.`, { command: `mailctl configure inbound ${accountName}`, exitCode: ExitCode.config });
   }
   const keys = await loadKbKeys(config, (await deps.secrets()).store);
   const globals = resolveGlobals(config.globals ?? {});
@@ -79,7 +88,7 @@ export async function runCommsReplay(deps: Deps, idText: string): Promise<number
       outcome = db.transaction(() => commitMessage(ctx, account, null, taken, { replayOf: id })).immediate();
     } catch (error) {
       const replayed = /UNIQUE constraint failed: communications\.replay_of/.test((error as Error).message) ? comms.replayOf(id) : undefined;
-      if (replayed) throw new AlreadyReplayed(id, replayed);
+      if (replayed) throw new AlreadyReplayed(id, replayed, comms.lastReplay(id) ?? replayed);
       throw error;
     }
   } catch (error) {
@@ -91,8 +100,8 @@ export async function runCommsReplay(deps: Deps, idText: string): Promise<number
   if (outcome.kind !== 'processed') throw new Error(`replay of communication ${id} was not processed (${outcome.kind})`);
   const replay = comms.require(outcome.communicationId);
   const { out } = deps;
-  const line = `communication ${replay.id}: ${replay.disposition}${replay.reason ? ` — ${mailText(replay.reason)}` : ''}`;
-  if (replay.disposition === 'quarantined') out.warn(`Replayed communication ${id} as ${line}. It is quarantined again; once the cause is fixed, run  mailctl comms replay ${replay.id}`);
+  const line = `communication ${replay.id}: ${replay.disposition}${replay.reason ? ` — ${mailLine(replay.reason)}` : ''}`;
+  if (mayChangeOnReplay(replay.disposition)) out.warn(`Replayed communication ${id} as ${line}. It did not take effect; once the cause is fixed, run  mailctl comms replay ${replay.id}`);
   else out.success(`Replayed communication ${id} as ${line}`);
   if (outcome.recordId !== null) out.line(`  record #${outcome.recordId}`);
   out.line(`  communication ${id} keeps its first outcome (${row.disposition}).`);

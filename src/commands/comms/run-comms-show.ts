@@ -8,8 +8,9 @@ import { CommunicationsRepo } from '../../store/communications-repo.js';
 import { RecordsRepo } from '../../store/records-repo.js';
 import { storedHeaderText } from '../../store/stored-content-of.js';
 import { TablesRepo } from '../../store/tables-repo.js';
-import { mailText } from '../../ui/output.js';
+import { mailLine, mailText } from '../../ui/output.js';
 import { parseCommId } from './comm-id.js';
+import { saveNames, shellWord } from './save-names.js';
 
 type ReferenceOutcome =
   | { found: true; reference: ReferenceView; rejected: Array<{ source: string; reason: string }> }
@@ -20,8 +21,9 @@ type ReferenceOutcome =
  * `mailctl comms show ID [--headers]`: one communication as the admin needs it — who, when,
  * what was done and why, the decoded reference, the record, the text and the attachments;
  * with --headers, the header block as received (the guide's "view the header in the
- * communication record"). Everything that came with the mail is shown through mailText, so a
- * message cannot drive the terminal; --json gives it all exactly.
+ * communication record"). Everything that came with the mail is shown through mailLine (one-line
+ * fields: a line break shows as ␤, so a subject cannot forge a line) or mailText (the text and
+ * headers, line by line), so a message cannot drive the terminal; --json gives it all exactly.
  */
 export async function runCommsShow(deps: Deps, idText: string, options: { headers?: boolean }): Promise<number> {
   const id = parseCommId(idText);
@@ -61,9 +63,9 @@ export async function runCommsShow(deps: Deps, idText: string, options: { header
   const reference = headerText === undefined ? null : await decodeReference(deps, headerText);
 
   const label = (name: string, value: string) => out.line(`  ${out.color.dim(name.padEnd(12))} ${value}`);
-  const m = (text: string | null) => mailText(text ?? '');
+  const m = (text: string | null) => mailLine(text ?? '');
   out.line(out.color.bold(`Communication ${row.id}`) + ` · ${row.direction} · ${out.color.bold(row.disposition)}`);
-  label('account', row.account ?? (row.table ? `(table ${row.table})` : '—'));
+  label('account', m(row.account ?? (row.table ? `(table ${row.table})` : '—')));
   label('date', `${row.sentAt ? m(row.sentAt) : '(no Date header)'}; ${row.direction === 'inbound' ? 'taken' : 'queued'} ${row.createdAt}`);
   label('from', m(row.from) || '—');
   label('to', m(row.to) || '—');
@@ -100,12 +102,18 @@ export async function runCommsShow(deps: Deps, idText: string, options: { header
     out.line(`Attachments (${attachments.length}):`);
     out.table(attachments, [
       { header: '  #', value: (a) => `  ${a.position}` },
-      { header: 'NAME', value: (a) => mailText(a.filename ?? `(no name: attachment-${a.position})`) },
-      { header: 'TYPE', value: (a) => mailText(a.contentType) },
+      { header: 'NAME', value: (a) => (a.filename ? mailLine(a.filename) : '(no name)') },
+      { header: 'TYPE', value: (a) => mailLine(a.contentType) },
       { header: 'SIZE', value: (a) => approxSize(a.size) },
       { header: 'INLINE', value: (a) => (a.inline ? 'inline' : '') },
     ]);
-    if (!row.contentPurgedAt) out.line(`Save one:  mailctl comms attachment ${id} N -o FILE   (or --all DIR)`);
+    if (!row.contentPurgedAt) {
+      // The example names the file as --all would save it: attachment-1.eml for a forwarded message without a name.
+      const names = saveNames(attachments);
+      out.line(`Save one:  mailctl comms attachment ${id} ${attachments[0]!.position} -o ${shellWord(names[0]!)}   (or all of them: --all DIR)`);
+      const unnamed = attachments.flatMap((a, i) => (a.filename ? [] : [`${a.position} as ${names[i]}`]));
+      if (unnamed.length) out.line(`Without a name in the mail, --all saves ${unnamed.join(', ')}.`);
+    }
   }
   if (row.direction === 'inbound' && row.disposition === 'quarantined' && !replayedBy && row.rawHash && !row.contentPurgedAt) {
     out.line(`Run it through the rules again:  mailctl comms replay ${id}`);
@@ -145,10 +153,10 @@ function referenceLine(reference: ReferenceOutcome | null): string {
   if (reference.found === null) return `(not decoded: ${reference.error})`;
   if (!reference.found) {
     return reference.rejected.length
-      ? `none that authenticates (${reference.rejected.map((r) => `${r.source}: ${mailText(r.reason)}`).join('; ')})`
+      ? `none that authenticates (${reference.rejected.map((r) => `${r.source}: ${mailLine(r.reason)}`).join('; ')})`
       : 'none (not a reply to mail from this KB)';
   }
   const r = reference.reference;
   const where = `${r.table ?? (r.tableHash ? `table hash ${r.tableHash}` : 'no table')}${r.recordId !== null ? ` record ${r.recordId}` : ''}`;
-  return `KB ${mailText(r.kb)}, ${mailText(where)}${r.origin ? `, ${mailText(r.origin)}` : ''}, sent ${r.sentAt} (${r.subjectOnly ? 'subject token only' : `in the ${r.source}`}, key ${r.keyId})`;
+  return `KB ${mailLine(r.kb)}, ${mailLine(where)}${r.origin ? `, ${mailLine(r.origin)}` : ''}, sent ${r.sentAt} (${r.subjectOnly ? 'subject token only' : `in the ${r.source}`}, key ${r.keyId})`;
 }

@@ -6,7 +6,7 @@ import { describeReference } from '../../refs/describe-reference.js';
 import { CommunicationsRepo } from '../../store/communications-repo.js';
 import { storedHeaderText } from '../../store/stored-content-of.js';
 import { TablesRepo } from '../../store/tables-repo.js';
-import { mailText } from '../../ui/output.js';
+import { mailLine } from '../../ui/output.js';
 import { readTextFile } from '../../ui/read-text-file.js';
 import { parseCommId } from '../comms/comm-id.js';
 
@@ -31,7 +31,7 @@ export async function runHeadersDecode(deps: Deps, file: string | undefined, opt
   if (!r) {
     out.error(`No reference from this KB (${keys.kb.name}) in this message.`);
     if (rejected.length === 0) out.line('  It carries no mailctl reference at all: it was not sent by mailctl, or every trace was removed on the way.');
-    for (const x of rejected) out.line(`  ${x.source}: ${mailText(x.reason)}`);
+    for (const x of rejected) out.line(`  ${x.source}: ${mailLine(x.reason)}`);
     out.line('  A message sent by another KB decodes only with that KB\'s keys: run this command there.');
     out.data({ ok: false, found: false, rejected });
     return ExitCode.failure;
@@ -48,9 +48,9 @@ export async function runHeadersDecode(deps: Deps, file: string | undefined, opt
         ['rule or workflow', r.origin ?? '(none)'],
         ['sent at', r.sentAt],
       ],
-      [{ header: 'FIELD', value: (row) => row[0]! }, { header: 'VALUE', value: (row) => mailText(row[1]!) }],
+      [{ header: 'FIELD', value: (row) => row[0]! }, { header: 'VALUE', value: (row) => mailLine(row[1]!) }],
     );
-    if (r.kb !== keys.kb.name) out.warn(`This KB is "${keys.kb.name}", but the message names KB "${mailText(r.kb)}": the keys are shared or copied between KBs.`);
+    if (r.kb !== keys.kb.name) out.warn(`This KB is "${keys.kb.name}", but the message names KB "${mailLine(r.kb)}": the keys are shared or copied between KBs.`);
     out.data({ ok: true, found: true, source: r.source, keyId: r.keyId, reference: { kb: r.kb, serverUrl: r.serverUrl, table: r.table, recordId: r.recordId, origin: r.origin, sentAt: r.sentAt }, rejected });
     return ExitCode.ok;
   }

@@ -2,6 +2,7 @@ import type { Deps } from '../../deps.js';
 import { ExitCode, UsageError, UserError } from '../../errors.js';
 import { CommunicationsRepo } from '../../store/communications-repo.js';
 import { QueueRepo, type QueueEntry, type QueueStatus } from '../../store/queue-repo.js';
+import { mailLine } from '../../ui/output.js';
 
 const statuses: QueueStatus[] = ['queued', 'deferred', 'sending', 'sent', 'failed', 'abandoned', 'duplicate', 'held'];
 
@@ -30,9 +31,10 @@ export async function runQueueList(deps: Deps, options: { status?: QueueStatus }
     { header: 'STATUS', value: (e) => e.status },
     { header: 'TRIES', value: (e) => String(e.attempts) },
     { header: 'NEXT TRY', value: (e) => (e.status === 'deferred' || e.status === 'queued' ? e.nextAttemptAt : '') },
-    { header: 'TO', value: (e) => e.to.join(', ') },
+    { header: 'TO', value: (e) => mailLine(e.to.join(', ')) },
     { header: 'RULE', value: (e) => e.ruleId ?? '' },
-    { header: 'SUBJECT', value: (e) => e.subject.slice(0, 40) },
+    // A subject may quote a record's title, which may come from mail.
+    { header: 'SUBJECT', value: (e) => mailLine(e.subject.slice(0, 40)) },
   ]);
   deps.out.line(`\n${Object.entries(counts).map(([s, n]) => `${s}: ${n}`).join(', ') || 'no messages'}`);
   deps.out.data({ ok: true, counts, entries: entries.map(view) });
@@ -45,7 +47,7 @@ export async function runQueueShow(deps: Deps, id: string): Promise<number> {
   const entry = entryOf(queue, id);
   const attempts = queue.attempts(entry.id);
   const { out } = deps;
-  out.line(`#${entry.id} ${entry.status}: "${entry.subject}" from ${entry.from} to ${entry.to.join(', ')}`);
+  out.line(`#${entry.id} ${entry.status}: "${mailLine(entry.subject)}" from ${mailLine(entry.from)} to ${mailLine(entry.to.join(', '))}`);
   out.line(`  table ${entry.table ?? '-'}, record ${entry.recordId ?? '-'}, rule ${entry.ruleId ?? '-'}; queued ${entry.createdAt}`);
   if (entry.lastError) out.line(`  last error: ${entry.lastError}`);
   if (entry.status === 'deferred') out.line(`  next try: ${entry.nextAttemptAt} (first failure ${entry.firstFailureAt})`);

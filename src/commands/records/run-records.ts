@@ -4,7 +4,7 @@ import { approxSize } from '../../config/units.js';
 import { CommunicationsRepo } from '../../store/communications-repo.js';
 import { RecordsRepo } from '../../store/records-repo.js';
 import { TablesRepo } from '../../store/tables-repo.js';
-import { cut, mailText } from '../../ui/output.js';
+import { cut, mailLine, mailText } from '../../ui/output.js';
 
 function parseId(text: string, what: string): number {
   if (!/^\d+$/.test(text)) throw new UsageError('E_ID', `${what} must be a whole number, not "${text}".`);
@@ -21,14 +21,19 @@ export async function runRecordsList(deps: Deps, options: { table?: string; limi
     { header: 'ID', value: (r) => String(r.id) },
     { header: 'TABLE', value: (r) => r.table },
     { header: 'STATUS', value: (r) => r.status },
-    { header: 'UPDATED BY', value: (r) => r.updatedBy },
-    { header: 'TITLE', value: (r) => r.title },
+    // Titles come from subjects, authors from senders: mail, one line each.
+    { header: 'UPDATED BY', value: (r) => mailLine(r.updatedBy) },
+    { header: 'TITLE', value: (r) => mailLine(r.title) },
   ]);
   deps.out.data({ ok: true, records });
   return 0;
 }
 
-/** `mailctl records show ID`: the record, its additional notes, its communications and their attachments. */
+/**
+ * `mailctl records show ID`: the record, its additional notes, its communications and their
+ * attachments. Titles, authors and notes come from mail: one-line fields through mailLine, the
+ * notes' text line by line through mailText.
+ */
 export async function runRecordsShow(deps: Deps, id: string): Promise<number> {
   const db = await deps.db();
   const repo = new RecordsRepo(db, deps.clock);
@@ -38,13 +43,13 @@ export async function runRecordsShow(deps: Deps, id: string): Promise<number> {
   const communications = comms.forRecord(record.id);
   const attachments = comms.attachmentsForRecord(record.id);
   const { out } = deps;
-  out.line(`${out.color.bold(`#${record.id}`)} ${mailText(record.title)}`);
-  out.line(`  table: ${record.table}   status: ${record.status}`);
-  out.line(`  created by ${record.createdBy} at ${record.createdAt}; updated by ${record.updatedBy} at ${record.updatedAt}`);
+  out.line(`${out.color.bold(`#${record.id}`)} ${mailLine(record.title)}`);
+  out.line(`  table: ${mailLine(record.table)}   status: ${mailLine(record.status)}`);
+  out.line(`  created by ${mailLine(record.createdBy)} at ${record.createdAt}; updated by ${mailLine(record.updatedBy)} at ${record.updatedAt}`);
   out.line(notes.length ? '  additional notes:' : '  additional notes: (none)');
   for (const note of notes) {
-    out.line(`  --- ${note.addedAt} ${note.author}${note.communicationId ? ` (communication ${note.communicationId})` : ''}`);
-    for (const line of note.body.split('\n')) out.line(`    ${mailText(line)}`);
+    out.line(`  --- ${note.addedAt} ${mailLine(note.author)}${note.communicationId ? ` (communication ${note.communicationId})` : ''}`);
+    for (const line of note.body.replace(/\r\n/g, '\n').split('\n')) out.line(`    ${mailText(line)}`);
   }
   out.line();
   if (communications.length === 0) out.line('  communications: (none)');
@@ -54,7 +59,7 @@ export async function runRecordsShow(deps: Deps, id: string): Promise<number> {
       { header: '  ID', value: (c) => `  ${c.id}` },
       { header: 'DIR', value: (c) => (c.direction === 'inbound' ? 'in' : 'out') },
       { header: 'DATE', value: (c) => c.createdAt.slice(0, 16).replace('T', ' ') },
-      { header: 'FROM', value: (c) => cut(mailText(c.from ?? ''), 40) },
+      { header: 'FROM', value: (c) => cut(mailLine(c.from ?? ''), 40) },
       { header: 'DISPOSITION', value: (c) => c.disposition },
     ]);
   }
@@ -64,8 +69,8 @@ export async function runRecordsShow(deps: Deps, id: string): Promise<number> {
     out.table(attachments, [
       { header: '  COMM', value: (a) => `  ${a.communicationId}` },
       { header: '#', value: (a) => String(a.position) },
-      { header: 'NAME', value: (a) => mailText(a.filename ?? '(no name)') },
-      { header: 'TYPE', value: (a) => mailText(a.contentType) },
+      { header: 'NAME', value: (a) => (a.filename ? mailLine(a.filename) : '(no name)') },
+      { header: 'TYPE', value: (a) => mailLine(a.contentType) },
       { header: 'SIZE', value: (a) => approxSize(a.size) },
       { header: '', value: (a) => [a.inline ? 'inline' : '', a.purged ? 'purged' : ''].filter(Boolean).join(', ') },
     ]);

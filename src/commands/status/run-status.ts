@@ -4,6 +4,7 @@ import { resolveGlobals } from '../../config/globals.js';
 import { approxSize, parseDuration } from '../../config/units.js';
 import { requireKb } from '../../kb/load-kb.js';
 import { daemonLiveness } from '../../daemon/daemon-liveness.js';
+import { CommunicationsRepo } from '../../store/communications-repo.js';
 import { DaemonStateRepo } from '../../store/daemon-state-repo.js';
 import type { Database } from '../../store/database.js';
 import { SyncRepo, type MarkWarning } from '../../store/sync-repo.js';
@@ -13,7 +14,7 @@ interface StatusView {
   environment: string;
   emailEnabled: boolean;
   daemon: { state: 'up' | 'down' | 'never'; pid: number | null; host: string | null; since: string | null; heartbeatAt: string | null };
-  accounts: Array<{ table: string; protocol: string; lastPollAt: string | null; lastOkAt: string | null; lastError: string | null; failures: number; nextPollAt: string | null; markWarning: MarkWarning | null }>;
+  accounts: Array<{ table: string; protocol: string; lastPollAt: string | null; lastOkAt: string | null; lastError: string | null; failures: number; nextPollAt: string | null; markWarning: MarkWarning | null; quarantined: number }>;
   queue: { counts: Record<string, number>; oldestDeferred: string | null; nextRetry: string | null };
   store: StoreView;
 }
@@ -42,6 +43,9 @@ async function measureStore(deps: Deps): Promise<StoreView> {
   return { location: store.location, blobs: usage?.blobs ?? null, bytes: usage?.bytes ?? null, exact: usage?.exact ?? true, filesystem };
 }
 
+/** Quarantined mail still waiting for a look is counted over this many days (as doctor does). */
+const quarantineDays = 7;
+
 function gather(deps: Deps, db: Database, config: import('../../config/config-schema.js').MailctlConfig, store: StoreView): StatusView {
   const kb = requireKb(config);
   const globals = resolveGlobals(config.globals ?? {});
@@ -49,6 +53,7 @@ function gather(deps: Deps, db: Database, config: import('../../config/config-sc
   const state = daemonLiveness(beat, deps.clock.now(), globals.inbound_check_frequency);
   const sync = new SyncRepo(db);
   const counts = Object.fromEntries((db.prepare('SELECT status, count(*) AS n FROM outbound_queue GROUP BY status').all() as Array<{ status: string; n: number }>).map((r) => [r.status, r.n]));
+  const quarantined = new CommunicationsRepo(db, deps.clock).quarantinedNotReplayed(new Date(deps.clock.now().getTime() - quarantineDays * 86_400_000).toISOString(), 0).byAccount;
   const deferred = db.prepare(`SELECT MIN(COALESCE(first_failure_at, created_at)) AS oldest, MIN(next_attempt_at) AS next FROM outbound_queue WHERE status IN ('deferred', 'queued')`).get() as { oldest: string | null; next: string | null };
   return {
     kb: kb.name,
@@ -57,7 +62,7 @@ function gather(deps: Deps, db: Database, config: import('../../config/config-sc
     daemon: { state, pid: beat?.pid ?? null, host: beat?.host ?? null, since: beat?.startedAt ?? null, heartbeatAt: beat?.heartbeatAt ?? null },
     accounts: Object.values(config.inbound ?? {}).map((a) => {
       const s = sync.get(a.table);
-      return { table: a.table, protocol: a.protocol, lastPollAt: s.lastPollAt, lastOkAt: s.lastOkAt, lastError: s.lastError, failures: s.failures, nextPollAt: s.nextPollAt, markWarning: s.markWarning };
+      return { table: a.table, protocol: a.protocol, lastPollAt: s.lastPollAt, lastOkAt: s.lastOkAt, lastError: s.lastError, failures: s.failures, nextPollAt: s.nextPollAt, markWarning: s.markWarning, quarantined: quarantined[a.table] ?? 0 };
     }),
     queue: { counts, oldestDeferred: deferred.oldest, nextRetry: deferred.next },
     store,
@@ -79,6 +84,7 @@ function show(deps: Deps, v: StatusView): void {
       : w?.kind === 'failed' ? c.red(`✗ mail taken, but "${w.action}" failed for ${w.messages} message(s) at ${w.at}: ${w.detail.slice(0, 160)}`)
       : a.lastOkAt ? c.green('✓ ok') : 'not polled yet';
     out.line(`inbound  ${a.table} (${a.protocol}): last poll ${a.lastPollAt ?? '-'}  ${result}`);
+    if (a.quarantined > 0) out.line(`         ${c.yellow(`⚠ ${a.quarantined} message(s) quarantined in the last ${quarantineDays} days, not replayed: mailctl comms list --disposition quarantined --since ${quarantineDays}d`)}`);
     if (w?.kind === 'left-flagged') out.line(`         ${c.yellow(`⚠ ${w.detail.slice(0, 200)} (${w.messages} message(s) at ${w.at}; see mailctl doctor)`)}`);
   }
   const counts = Object.entries(v.queue.counts).map(([s, n]) => `${s} ${n}`).join(', ') || 'empty';
