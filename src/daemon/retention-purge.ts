@@ -46,17 +46,21 @@ export class RetentionPurge {
     const now = clock.now();
     if (now.getTime() < this.#retryAt) return undefined;
     const housekeeping = new HousekeepingRepo(db);
-    const last = housekeeping.lastRun(purgeTask);
+    const label = formatDuration(retention);
+    // Per retention value: a message_retention changed today is applied now, not tomorrow.
+    const last = housekeeping.lastRun(`${purgeTask}:${label}`);
     // A last run "in the future" means the clock went back: run rather than wait for it.
     if (last && last.getTime() <= now.getTime() && now.getTime() - last.getTime() < dayMs) return undefined;
-    const label = formatDuration(retention);
     const started = Date.now();
     try {
       const result = await purgeContent(db, store, {
         before: new Date(now.getTime() - retention), now, reason: `message_retention ${label}`,
         stop: () => Boolean(options.stop?.()) || Date.now() - started > budgetMs,
       });
-      if (result.complete) housekeeping.completed(purgeTask, now);
+      if (result.complete) {
+        housekeeping.completed(purgeTask, now);
+        housekeeping.completed(`${purgeTask}:${label}`, now);
+      }
       if (result.communications > 0) {
         new AuditRepo(db, clock).record({ actor: 'daemon', action: 'comms.purge', target: `message_retention ${label}`, details: { ...result } });
       }

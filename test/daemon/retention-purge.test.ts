@@ -60,6 +60,8 @@ describe('the daemon purges stored content past message_retention, at most once 
     dovecot.deliver('contracts@acme.test', simpleMessage({ from: 'pat@acme.test', subject: 'Second', messageId: 'second@acme.test' }));
     expect((await onceAt(0.5)).purge).toBeUndefined(); // half a day later: not due
     expect(await lastPurge()).toBe(new Date(t0).toISOString());
+    dovecot.deliver('contracts@acme.test', simpleMessage({ from: 'pat@acme.test', subject: 'Third', messageId: 'third@acme.test' }));
+    expect((await onceAt(20)).purge).toMatchObject({ communications: 0 }); // takes Third; nothing is 30 days old
     const firstRaw = (await comm('First')).rawHash!;
     const secondRaw = (await comm('Second')).rawHash!;
     expect(blobExists(env.MAILCTL_HOME, firstRaw) && blobExists(env.MAILCTL_HOME, secondRaw)).toBe(true);
@@ -81,6 +83,13 @@ describe('the daemon purges stored content past message_retention, at most once 
     expect(human.stdout).toContain('retention purge (message_retention 30d): purged the content of 1 communication(s): 1 stored item(s)');
     expect(blobExists(env.MAILCTL_HOME, secondRaw)).toBe(false);
     expect(await lastPurge()).toBe(new Date(t0 + 31.3 * dayMs).toISOString());
+
+    // A shorter retention set the same day is applied on the next cycle, not a day later:
+    // Third (taken on day 20) is 11.5 days old, the 30d purge ran 0.2 days ago.
+    expect((await comm('Third')).contentPurgedAt).toBeNull();
+    await ok(env, ['config', 'set', 'message_retention', '10d']);
+    expect((await onceAt(31.5)).purge).toMatchObject({ communications: 1, retention: '10d' });
+    expect(await comm('Third')).toMatchObject({ contentPurgeReason: 'message_retention 10d' });
   }, 120_000);
 
   it('the long-running daemon purges at start when due, logs it, and a restart the same day does not purge again', async () => {
