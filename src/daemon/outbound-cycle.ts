@@ -58,14 +58,50 @@ export async function runOutboundCycle(ctx: OutboundCycleContext): Promise<Outbo
   result.claimed = due.length;
   if (due.length === 0) return result;
   // A few connections, each sending its share of the batch in turn (like nodemailer's pool);
-  // a connection a failure left unusable is opened again for the next message.
+  // a connection a failure left unusable is opened again for the next message. The messages
+  // are stored a few at a time while the connections send those stored before: storing the
+  // whole batch first left every connection idle through its fsyncs.
   const block = nonProductionBlock(ctx.kb, ctx.globals);
-  const prepared = block ? new Map<number, Prepared>() : await storeFirstAttempts(ctx, queue, due, result);
-  const work = block ? [...due] : due.filter((entry) => prepared.has(entry.id));
+  const prepared = new Map<number, Prepared>();
+  const work: QueueEntry[] = [];
+  let producing = true;
+  const waiting: Array<() => void> = [];
+  const wake = () => {
+    for (const resolve of waiting.splice(0)) resolve();
+  };
+  const producer = (async () => {
+    try {
+      if (block) {
+        work.push(...due);
+        return;
+      }
+      for (let i = 0; i < due.length; i += storeGroup) {
+        const group = due.slice(i, i + storeGroup);
+        const ready = await storeFirstAttempts(ctx, queue, group, result);
+        for (const entry of group) {
+          const message = ready.get(entry.id);
+          if (!message) continue;
+          prepared.set(entry.id, message);
+          work.push(entry);
+        }
+        wake();
+      }
+    } finally {
+      producing = false;
+      wake();
+    }
+  })();
+  const next = async (): Promise<QueueEntry | undefined> => {
+    for (;;) {
+      const entry = work.shift();
+      if (entry || !producing) return entry;
+      await new Promise<void>((resolve) => waiting.push(resolve));
+    }
+  };
   const worker = async () => {
     let session: SmtpSession | undefined;
     try {
-      for (let entry = work.shift(); entry; entry = work.shift()) {
+      for (let entry = await next(); entry; entry = await next()) {
         if (block) {
           queue.setStatus(entry.id, 'held', { lastError: block });
           result.held++;
@@ -74,6 +110,7 @@ export async function runOutboundCycle(ctx: OutboundCycleContext): Promise<Outbo
         const now = ctx.clock.now();
         try {
           const message = prepared.get(entry.id)!;
+          prepared.delete(entry.id);
           const raw = message.raw ?? await readStored(ctx.store, message.hash);
           session ??= await openSmtpSession(await ctx.target());
           await sendOne(ctx, queue, entry, session, raw);
@@ -88,9 +125,12 @@ export async function runOutboundCycle(ctx: OutboundCycleContext): Promise<Outbo
       session?.close();
     }
   };
-  await Promise.all(Array.from({ length: Math.min(ctx.connections ?? 4, work.length) }, worker));
+  await Promise.all([producer, ...Array.from({ length: Math.min(ctx.connections ?? 4, due.length) }, worker)]);
   return result;
 }
+
+/** Messages stored (built, fsynced, linked) at a time while the connections send the ones before. */
+const storeGroup = 25;
 
 /** A message ready to send: its bytes in the store, and in memory when small. */
 interface Prepared {
