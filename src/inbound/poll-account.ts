@@ -1,3 +1,4 @@
+import { durableTransaction } from '../store/database.js';
 import { commitReserved } from '../store/store-reservations.js';
 import type { InboundAccount } from './inbound-config.js';
 import { CommunicationsRepo } from '../store/communications-repo.js';
@@ -65,7 +66,8 @@ export async function pollAccount(ctx: IngestContext, account: InboundAccount, s
     try {
       // IMMEDIATE: the rules read before they write; a deferred transaction would fail at once
       // (SQLITE_BUSY, no waiting) when another process wrote in between.
-      outcomes = ctx.db.transaction(() => taken.map((t) => commitMessage(ctx, account, t.ref.key, t.taken))).immediate();
+      // Durable before the mark: with --after delete, a commit lost to a power loss would lose the mail.
+      outcomes = durableTransaction(ctx.db, () => taken.map((t) => commitMessage(ctx, account, t.ref.key, t.taken)));
     } catch (error) {
       // The database can fill before the store does (it keeps text the store compresses): say so.
       throw databaseFull(error, ctx.db.name) ?? error;

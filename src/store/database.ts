@@ -85,3 +85,18 @@ function ensureMigrationTable(db: Database): void {
     version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL
   ) STRICT`);
 }
+
+/**
+ * Runs `work` in an IMMEDIATE transaction whose commit is on disk when this returns: the
+ * connection runs `synchronous = NORMAL` (in WAL mode a power loss can lose the last commits,
+ * fine for the queue's bookkeeping), but a commit after which mail is deleted from its mailbox
+ * must survive a power loss (`synchronous = FULL` for that one commit: one fsync of the WAL).
+ */
+export function durableTransaction<T>(db: Database, work: () => T): T {
+  db.pragma('synchronous = FULL');
+  try {
+    return db.transaction(work).immediate();
+  } finally {
+    db.pragma('synchronous = NORMAL');
+  }
+}
