@@ -1,3 +1,4 @@
+import type { CommunicationAttachment } from '../store/communications-repo.js';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { PassThrough, type Readable } from 'node:stream';
@@ -5,18 +6,8 @@ import { boundedText } from '../mime/bounded-text.js';
 import { decodeHeaderValue, parseHeaderBlock, type HeaderBlock } from '../mime/header-block.js';
 import type { StoreBatch, StoredBlob } from '../store/message-store.js';
 
-/** An attachment as kept: what it is, and its bytes in the message store under `sha256`. */
-export interface ParsedAttachment {
-  filename: string | null;
-  contentType: string;
-  /** Decoded bytes. */
-  size: number;
-  sha256: string;
-  /** Content-ID without its angle brackets (an inline image's `cid:`), or null. */
-  contentId: string | null;
-  /** Shown in the body (Content-Disposition inline, or part of multipart/related) rather than attached. */
-  inline: boolean;
-}
+/** An attachment as kept: what it is, and its bytes in the message store under `sha256` (the communication's attachment row, before it has a position). */
+export type ParsedAttachment = Omit<CommunicationAttachment, 'position'>;
 
 /** What the inbound rules need from a message, and the content kept with its communication. */
 export interface ParsedMessage {
