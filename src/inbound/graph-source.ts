@@ -1,7 +1,8 @@
 import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { TokenProvider } from '../auth/token-provider.js';
 import type { Clock } from '../clock.js';
+import { graphNextLinkTarget } from './graph-next-link.js';
+import { boundedBodyStream, HttpExchange, readBoundedBody } from './http-exchange.js';
 import { InboundFailure, type InboundPhase } from './inbound-failure.js';
 import type { AfterProcessing } from './inbound-config.js';
 import type { AccountCheck, ListOptions, MailSource, MessageRef, ServerCheck } from './mail-source.js';
@@ -19,7 +20,44 @@ export interface GraphSourceOptions {
   maxThrottleWaitMs?: number;
   sleep?: (ms: number) => Promise<void>;
   clock?: Clock;
+  /** The bounds below (tests make them small). */
+  limits?: Partial<GraphLimits>;
 }
+
+/**
+ * What one Graph mailbox may cost, whatever its server sends. Each wait on the server is
+ * bounded by `timeoutMs` (--timeout); each request by a deadline of
+ * max(deadlineBaseMs, 3 × timeout) + its expected size at `minBytesPerSecond`, the expected
+ * size being the declared Content-Length, or the most the answer may be when it declares
+ * none (and never more): `maxJsonBytes` for a JSON answer (≈ 9.5 min), `maxMessageBytes`
+ * for a message (≈ 81 min).
+ */
+export interface GraphLimits {
+  /** A JSON answer (a listing page, a folder) is read into memory up to this, then refused. */
+  maxJsonBytes: number;
+  /** The largest message Exchange Online takes (150 MB): only the download's deadline uses it. */
+  maxMessageBytes: number;
+  deadlineBaseMs: number;
+  minBytesPerSecond: number;
+  /** Listing pages read per poll; the rest of the folder is listed next poll. */
+  maxListPages: number;
+  /** Messages listed per poll (the newest); the rest next poll. */
+  maxListItems: number;
+}
+
+export const graphLimits: GraphLimits = {
+  maxJsonBytes: 16 * 1024 * 1024,
+  maxMessageBytes: 150 * 1024 * 1024,
+  deadlineBaseMs: 60_000,
+  minBytesPerSecond: 32 * 1024,
+  maxListPages: 100,
+  maxListItems: 10_000,
+};
+
+/** An error answer is shown, not kept: its first bytes are enough. */
+const maxErrorBodyBytes = 64 * 1024;
+/** Items asked per listing page (Graph's default is 10, its maximum for messages 1000). */
+const pageSize = 100;
 
 interface GraphError { error?: { code?: string; message?: string } }
 
@@ -31,6 +69,8 @@ interface GraphError { error?: { code?: string; message?: string } }
 export class GraphSource implements MailSource {
   readonly protocol = 'graph' as const;
   readonly #o: GraphSourceOptions;
+  /** Requests whose answer is still being read: close() ends them. */
+  readonly #running = new Set<HttpExchange>();
 
   constructor(options: GraphSourceOptions) {
     this.#o = options;
@@ -55,22 +95,62 @@ export class GraphSource implements MailSource {
     return { folder: folder.displayName ?? this.#o.folder, messages: folder.totalItemCount ?? 0, unseen: folder.unreadItemCount ?? null };
   }
 
+  /**
+   * The folder's messages, newest first as Graph pages them, at most `maxListItems` from at
+   * most `maxListPages` pages (the rest next poll), returned oldest first. A nextLink is
+   * followed only to the configured origin (else an InboundFailure: the token is never sent
+   * elsewhere); one that leads back to a page already read ends the listing there, with what
+   * was listed (a server looping on its own link would otherwise be asked forever).
+   */
   async list(_options: ListOptions): Promise<MessageRef[]> {
     // Graph ignores read marks (SPEC): every message in the folder is listed; ids tell them apart.
+    // Newest first, so that a folder kept larger than the cap (mark-read, keep) never hides new mail.
+    const limits = this.#limits;
     const refs: MessageRef[] = [];
-    let url: string | undefined = `${this.#mailboxPath()}/mailFolders/${encodeURIComponent(this.#o.folder)}/messages?$select=id,isRead&$top=100&$orderby=receivedDateTime%20asc`;
-    while (url) {
-      const page: { value?: Array<{ id: string; isRead?: boolean }>; '@odata.nextLink'?: string } = await this.#json('list', url);
-      for (const m of page.value ?? []) refs.push({ key: `graph:${m.id}`, size: 0, seen: m.isRead ?? null });
-      url = page['@odata.nextLink'];
+    const keys = new Set<string>();
+    const pagesRead = new Set<string>();
+    let url: string | undefined = new URL(`${this.#mailboxPath()}/mailFolders/${encodeURIComponent(this.#o.folder)}/messages?$select=id,isRead&$top=${pageSize}&$orderby=receivedDateTime%20desc`).href;
+    while (url && pagesRead.size < limits.maxListPages && refs.length < limits.maxListItems) {
+      pagesRead.add(url);
+      const page: { value?: unknown; '@odata.nextLink'?: unknown } = await this.#json('list', url);
+      for (const m of Array.isArray(page.value) ? (page.value as Array<{ id?: unknown; isRead?: unknown }>) : []) {
+        if (refs.length >= limits.maxListItems) break;
+        if (typeof m?.id !== 'string' || keys.has(m.id)) continue; // a page shifted by new mail repeats an item
+        keys.add(m.id);
+        refs.push({ key: `graph:${m.id}`, size: 0, seen: typeof m.isRead === 'boolean' ? m.isRead : null });
+      }
+      const next = page['@odata.nextLink'];
+      if (typeof next !== 'string') break;
+      const target = graphNextLinkTarget(next, url, this.#o.baseUrl);
+      url = pagesRead.has(target) ? undefined : target;
     }
-    return refs;
+    return refs.reverse();
   }
 
+  /**
+   * The raw MIME of a message, streamed. A failure of this one download (the idle limit, the
+   * deadline, the network, an error answer) is an InboundFailure naming the message — phase
+   * "fetch", or "auth" when the token was refused — and leaves the source usable for the next.
+   */
   async open(ref: MessageRef): Promise<Readable> {
-    const response = await this.#request('fetch', `${this.#mailboxPath()}/messages/${encodeURIComponent(idOf(ref))}/$value`);
-    if (!response.body) throw new InboundFailure('graph', 'fetch', `Graph returned no content for ${ref.key}.`);
-    return Readable.fromWeb(response.body as unknown as WebReadableStream<Uint8Array>);
+    const what = `download of message ${ref.key}`;
+    const named = (error: unknown) => {
+      const f = error instanceof InboundFailure ? error : networkFailure(error, 'fetch');
+      const message = f.message.includes(ref.key) ? f.message : `Downloading message ${ref.key} from Graph failed: ${f.message}`;
+      return new InboundFailure('graph', f.phase === 'auth' ? 'auth' : 'fetch', message, { detailCode: f.detailCode, serverSaid: f.serverSaid, status: f.status });
+    };
+    let sent: { response: Response; exchange: HttpExchange };
+    try {
+      sent = await this.#request('fetch', `${this.#mailboxPath()}/messages/${encodeURIComponent(idOf(ref))}/$value`, {}, { maxBytes: this.#limits.maxMessageBytes, what });
+    } catch (error) {
+      throw named(error);
+    }
+    const { response, exchange } = sent;
+    if (!response.body) {
+      exchange.finish();
+      throw new InboundFailure('graph', 'fetch', `Graph returned no content for ${ref.key}.`);
+    }
+    return boundedBodyStream(response, exchange, (error) => named(this.#stopFailure(exchange, error, 'fetch', what)));
   }
 
   async markDone(ref: MessageRef): Promise<void> {
@@ -95,43 +175,103 @@ export class GraphSource implements MailSource {
     }
   }
 
-  async close(): Promise<void> {}
+  /** Ends every request still running (a download the daemon gave up on). */
+  async close(): Promise<void> {
+    for (const exchange of [...this.#running]) exchange.stop('closed');
+  }
+
+  get #limits(): GraphLimits {
+    return { ...graphLimits, ...this.#o.limits };
+  }
+
+  /** The deadline of a request whose answer is expected to be `bytes` long. */
+  #deadlineMs(bytes: number): number {
+    const l = this.#limits;
+    return Math.max(l.deadlineBaseMs, 3 * this.#o.timeoutMs) + Math.ceil((bytes / l.minBytesPerSecond) * 1000);
+  }
+
+  /** The InboundFailure for an exchange that failed: ours when we stopped it, else the network's. */
+  #stopFailure(exchange: HttpExchange, error: unknown, phase: InboundPhase, what: string): InboundFailure {
+    if (error instanceof InboundFailure) return error;
+    const secs = (ms: number) => `${Math.round(ms / 100) / 10} s`;
+    if (exchange.stopped === 'idle') {
+      return new InboundFailure('graph', phase, `Graph sent nothing for ${secs(this.#o.timeoutMs)} (--timeout) during the ${what}: stopped.`, { detailCode: 'ETIMEDOUT' });
+    }
+    if (exchange.stopped === 'deadline') {
+      return new InboundFailure('graph', phase, `The ${what} took longer than the ${secs(exchange.deadlineMs)} allowed for its size (at least ${this.#limits.minBytesPerSecond / 1024} KB/s after the first ${secs(Math.max(this.#limits.deadlineBaseMs, 3 * this.#o.timeoutMs))}): stopped.`, { detailCode: 'ETIMEDOUT' });
+    }
+    if (exchange.stopped === 'closed') return new InboundFailure('graph', phase, `The ${what} was stopped: the mailbox was closed.`, { detailCode: 'ECANCELED' });
+    return networkFailure(error, phase);
+  }
 
   #mailboxPath(): string {
     return `${this.#o.baseUrl.replace(/\/$/, '')}/users/${encodeURIComponent(this.#o.mailbox)}`;
   }
 
-  async #drain(response: Response): Promise<void> {
-    await response.body?.cancel();
+  async #drain(sent: { response: Response; exchange: HttpExchange }): Promise<void> {
+    sent.exchange.finish();
+    await sent.response.body?.cancel().catch(() => undefined);
   }
 
+  /** A JSON answer, read up to `maxJsonBytes` (past it: an InboundFailure, nothing more is read). */
   async #json<T>(phase: InboundPhase, url: string): Promise<T> {
-    const response = await this.#request(phase, url);
-    return (await response.json()) as T;
+    const max = this.#limits.maxJsonBytes;
+    const what = `answer to GET ${pathOf(url)}`;
+    const { response, exchange } = await this.#request(phase, url, {}, { maxBytes: max, what });
+    const tooLarge = (size: string) => new InboundFailure('graph', phase, `Graph's ${what} is larger than ${mib(max)} (${size}): not read further. A Graph page is normally well under 1 MB; is the Graph URL right?`, { detailCode: 'E_GRAPH_TOO_LARGE' });
+    const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+    if (declared > max) {
+      exchange.stop('too-large');
+      throw tooLarge(`${mib(declared)} declared`);
+    }
+    let body: Buffer;
+    try {
+      body = await readBoundedBody(response, exchange, max, { onTooLarge: (received) => tooLarge(`${mib(received)} read so far`) });
+    } catch (error) {
+      throw this.#stopFailure(exchange, error, phase, what);
+    }
+    try {
+      return JSON.parse(body.toString('utf8')) as T;
+    } catch (error) {
+      throw new InboundFailure('graph', phase, `Graph's ${what} is not JSON (${(error as Error).message}).`, { detailCode: 'E_GRAPH_NOT_JSON', serverSaid: body.subarray(0, 300).toString('utf8') });
+    }
   }
 
-  /** One Graph call: bearer token, timeout, bounded waits on throttling, errors with Graph's own code. */
-  async #request(phase: InboundPhase, url: string, init: { method?: string; body?: unknown } = {}): Promise<Response> {
+  /**
+   * One Graph call: bearer token, the idle limit on each wait, a deadline for the whole
+   * exchange (from the answer's expected size, `maxBytes` at most), bounded waits on
+   * throttling, errors with Graph's own code. The caller reads the body, under the same clocks.
+   */
+  async #request(phase: InboundPhase, url: string, init: { method?: string; body?: unknown } = {}, expect: { maxBytes: number; what: string } = { maxBytes: this.#limits.maxJsonBytes, what: `answer to ${init.method ?? 'GET'} ${pathOf(url)}` }): Promise<{ response: Response; exchange: HttpExchange }> {
     const sleep = this.#o.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
     let waited = 0;
     const maxWait = this.#o.maxThrottleWaitMs ?? 60_000;
     for (;;) {
       const token = await this.#o.tokens.getToken();
+      const exchange: HttpExchange = new HttpExchange({ idleMs: this.#o.timeoutMs, deadlineMs: this.#deadlineMs(expect.maxBytes), onEnd: () => this.#running.delete(exchange) });
+      this.#running.add(exchange);
       let response: Response;
       try {
-        response = await fetch(url, {
+        // A redirect to another origin is followed without the Authorization header (fetch
+        // drops it, WHATWG Fetch "HTTP-redirect fetch"), so only the nextLink needs our check.
+        response = await exchange.wait(fetch(url, {
           method: init.method ?? 'GET',
           headers: { authorization: `Bearer ${token}`, ...(init.body ? { 'content-type': 'application/json' } : {}) },
           ...(init.body ? { body: JSON.stringify(init.body) } : {}),
-          signal: AbortSignal.timeout(this.#o.timeoutMs),
-        });
+          signal: exchange.signal,
+        }));
       } catch (error) {
-        throw networkFailure(error, phase);
+        exchange.finish();
+        throw this.#stopFailure(exchange, error, phase, expect.what);
       }
-      if (response.ok) return response;
+      if (response.ok) {
+        const declared = Number(response.headers.get('content-length') ?? Number.NaN);
+        if (Number.isFinite(declared) && declared >= 0 && declared < expect.maxBytes) exchange.setDeadline(this.#deadlineMs(declared));
+        return { response, exchange };
+      }
       if (response.status === 429 || response.status === 503) {
         const retryAfter = retryAfterMs(response.headers.get('retry-after'));
-        await response.body?.cancel();
+        await this.#drain({ response, exchange });
         if (waited + retryAfter > maxWait) {
           throw new InboundFailure('graph', phase, `Graph is throttling this mailbox (HTTP ${response.status}) and asked to wait ${Math.round(retryAfter / 1000)} s more than allowed.`, { status: response.status, detailCode: 'ApplicationThrottled' });
         }
@@ -139,7 +279,12 @@ export class GraphSource implements MailSource {
         await sleep(retryAfter);
         continue;
       }
-      const text = await response.text();
+      let text: string;
+      try {
+        text = (await readBoundedBody(response, exchange, maxErrorBodyBytes, { truncate: true })).toString('utf8');
+      } catch (error) {
+        throw this.#stopFailure(exchange, error, phase, expect.what);
+      }
       let body: GraphError = {};
       try {
         body = JSON.parse(text) as GraphError;
@@ -157,6 +302,17 @@ export class GraphSource implements MailSource {
     }
   }
 }
+
+/** A URL's path, for messages: its query may be long and says nothing to an admin. */
+function pathOf(url: string): string {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return url.slice(0, 200);
+  }
+}
+
+const mib = (bytes: number) => `${Math.round((bytes / 1048576) * 10) / 10} MB`;
 
 function idOf(ref: MessageRef): string {
   return ref.key.slice('graph:'.length);

@@ -9,6 +9,8 @@ export interface GraphFixture {
   /** Messages per mailbox folder: id → raw MIME (a Buffer is served byte for byte). */
   messages: Map<string, { raw: string | Buffer; isRead: boolean }>;
   requests: string[];
+  /** Every request's Authorization header, in order (a token must go nowhere else). */
+  authorizations: string[];
   /** Answer the next N requests with 429 Retry-After: seconds. */
   throttle(times: number, retryAfterSeconds: number): void;
   close(): Promise<void>;
@@ -25,9 +27,16 @@ export const graphErrors = {
  * `folders`: folders besides the inbox, by id or well-known name (as Graph's move takes them),
  * answered by GET mailFolders/{x} and accepted as a move's destinationId.
  */
-export async function startGraphFixture(options: { token: string; mailbox: string; deniedMailbox?: string; pageSize?: number; validate?: (token: string) => Promise<boolean>; folders?: string[] }): Promise<GraphFixture> {
+/**
+ * `intercept`: a hostile server's own answer to an authorised request (a trickled download, a
+ * nextLink elsewhere, an endless page); return true when it answered, false to let the fixture.
+ */
+export type GraphIntercept = (req: IncomingMessage, res: ServerResponse, url: URL) => boolean | Promise<boolean>;
+
+export async function startGraphFixture(options: { token: string; mailbox: string; deniedMailbox?: string; pageSize?: number; validate?: (token: string) => Promise<boolean>; folders?: string[]; intercept?: GraphIntercept }): Promise<GraphFixture> {
   const messages = new Map<string, { raw: string | Buffer; isRead: boolean }>();
   const requests: string[] = [];
+  const authorizations: string[] = [];
   let throttleLeft = 0;
   let throttleSeconds = 1;
   const send = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
@@ -36,7 +45,8 @@ export async function startGraphFixture(options: { token: string; mailbox: strin
   };
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', 'http://fixture');
-    requests.push(`${req.method} ${url.pathname}${url.search}`);
+    requests.push(`${req.method} ${url.pathname}${decodeURIComponent(url.search)}`);
+    authorizations.push(req.headers.authorization ?? '');
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on('end', async () => {
@@ -54,17 +64,23 @@ export async function startGraphFixture(options: { token: string; mailbox: strin
       const rest = m[2]!;
       if (mailbox === options.deniedMailbox) return send(res, 403, graphErrors.accessDenied);
       if (mailbox !== options.mailbox) return send(res, 404, { error: { code: 'ErrorInvalidUser', message: `The requested user '${mailbox}' is invalid.` } });
+      if (options.intercept && (await options.intercept(req, res, url))) return;
       const folder = /^mailFolders\/([^/]+)(\/messages)?$/.exec(rest);
       if (folder) {
         const name = decodeURIComponent(folder[1]!);
         if (!folder[2] && (options.folders ?? []).includes(name)) return send(res, 200, { id: name, displayName: name });
         if (name.toLowerCase() !== 'inbox') return send(res, 404, graphErrors.itemNotFound);
         if (!folder[2]) return send(res, 200, { displayName: 'Inbox', totalItemCount: messages.size, unreadItemCount: [...messages.values()].filter((x) => !x.isRead).length });
+        // Messages are received in the order they were added; Graph pages newest first by default.
         const ids = [...messages.keys()];
+        if (!/receivedDateTime asc/i.test(url.searchParams.get('$orderby') ?? '')) ids.reverse();
         const skip = Number(url.searchParams.get('$skip') ?? '0');
         const size = options.pageSize ?? 2;
         const page = ids.slice(skip, skip + size).map((id) => ({ id, isRead: messages.get(id)!.isRead }));
-        const next = skip + size < ids.length ? `http://${req.headers.host}${url.pathname}?$skip=${skip + size}` : undefined;
+        // As Graph's: the same query, with $skip moved on.
+        const nextUrl = new URL(url.pathname + url.search, `http://${req.headers.host}`);
+        nextUrl.searchParams.set('$skip', String(skip + size));
+        const next = skip + size < ids.length ? nextUrl.href : undefined;
         return send(res, 200, { value: page, ...(next ? { '@odata.nextLink': next } : {}) });
       }
       const message = /^messages\/([^/]+)(\/\$value|\/move)?$/.exec(rest);
@@ -101,6 +117,7 @@ export async function startGraphFixture(options: { token: string; mailbox: strin
     baseUrl: `http://127.0.0.1:${port}/v1.0`,
     messages,
     requests,
+    authorizations,
     throttle(times, seconds) {
       throttleLeft = times;
       throttleSeconds = seconds;
