@@ -89,7 +89,8 @@ export class Pop3Client {
   /** Message number → size in octets (at most `pop3Limits.maxListed`). */
   async list(): Promise<Map<number, number>> {
     const lines = await this.#listing('LIST');
-    return new Map(lines.map((line) => { const [n, size] = line.split(' '); return [Number(n), Number(size)] as const; }));
+    // A size that is no number counts as 0 (the message then gets the smallest allowance).
+    return new Map(lines.map((line) => { const [n, size] = line.split(' '); return [Number(n), Number(size) || 0] as const; }));
   }
 
   /**
@@ -125,7 +126,7 @@ export class Pop3Client {
         for (;;) {
           const piece = decoder.push(await socket.readChunk(timer));
           if (timer.bytes > allowance) {
-            throw new InboundFailure('pop3', 'fetch', `the server sent more than ${allowance} bytes for a message it listed at ${options.listedSize} (the most taken is twice the listed size + 1 MB)`, { detailCode: 'MESSAGE_TOO_LARGE' });
+            throw new InboundFailure('pop3', 'fetch', `the server sent more than ${allowance} bytes for a message it listed at ${options.listedSize} (the most taken is twice the listed size + 1 MB, and 1 GB at most)`, { detailCode: 'MESSAGE_TOO_LARGE' });
           }
           if (stream.destroyed) return;
           let wantsMore = true;

@@ -19,15 +19,18 @@ export const pop3Limits = {
    */
   messageSizeFactor: 2,
   messageSlackBytes: 1024 * 1024,
+  /** ...and never more than this, whatever the listing says (a hostile server lists 10^15 bytes). */
+  maxMessageBytes: 1024 * 1024 * 1024,
   /** The whole of a long reply arrives at least this fast on average over its allowance (bytes/s: 32 KB/s). */
   minAverageRate: 32 * 1024,
   /** ...and keeps coming at this much per second, over each `--timeout` spent waiting (bytes/s: 2 KB/s). */
   minPaceRate: 2 * 1024,
 } as const;
 
-/** The most bytes a message listed at `listedSize` may take on the wire. */
+/** The most bytes a message listed at `listedSize` may take on the wire (a listed size that is no number counts as 0). */
 export function messageAllowance(listedSize: number): number {
-  return pop3Limits.messageSizeFactor * Math.max(0, listedSize) + pop3Limits.messageSlackBytes;
+  const listed = Number.isFinite(listedSize) && listedSize > 0 ? listedSize : 0;
+  return Math.min(pop3Limits.messageSizeFactor * listed + pop3Limits.messageSlackBytes, pop3Limits.maxMessageBytes);
 }
 
 /**

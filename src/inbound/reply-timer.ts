@@ -61,10 +61,10 @@ export class ReplyTimer {
    */
   nextWait(now: number, waitingMs: number): number | ReplyTimeout {
     const { what, idleMs, deadlineAt, paceBytes } = this.limits;
-    if (waitingMs >= idleMs) return new ReplyTimeout(`no answer from the server within ${idleMs} ms (${what})`);
+    if (waitingMs >= idleMs) return new ReplyTimeout(`no answer from the server within ${idleMs} ms while reading ${what}`);
     if (now >= deadlineAt) {
       return new ReplyTimeout(paceBytes === 0
-        ? `no complete answer from the server within ${deadlineAt - this.#startedAt} ms (${what})`
+        ? `no complete answer from the server within ${deadlineAt - this.#startedAt} ms while reading ${what}`
         : `${what} was not complete within its deadline of ${seconds(deadlineAt - this.#startedAt)} (${this.#bytes} bytes had come)`);
     }
     let left = Math.min(idleMs - waitingMs, deadlineAt - now);
