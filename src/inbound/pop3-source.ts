@@ -9,6 +9,12 @@ export type Pop3SourceOptions = MailboxConnection;
 /**
  * A POP3 mailbox. POP3 has no read flag, so messages are told apart by UIDL (the daemon
  * remembers which it has taken); "delete" takes effect when the session ends with QUIT.
+ *
+ * One message's failure leaves the source usable: a RETR that fails part-way breaks the
+ * connection (the client is `broken`), and the next call connects and logs in again, and lists
+ * UIDLs again to find the message numbers of the new session. Deletions not yet committed by
+ * a QUIT are lost with the old session; those messages are listed again on the next poll,
+ * recognised as taken by their key, and deleted then.
  */
 export class Pop3Source implements MailSource {
   readonly protocol = 'pop3' as const;
@@ -16,6 +22,8 @@ export class Pop3Source implements MailSource {
   #client: Pop3Client | undefined;
   /** UIDL → message number in the current session. */
   #numbers = new Map<string, number>();
+  /** Whether list() ran: a new session must list UIDLs again before it can RETR or DELE. */
+  #listed = false;
 
   constructor(options: Pop3SourceOptions) {
     this.#options = options;
@@ -37,12 +45,17 @@ export class Pop3Source implements MailSource {
     const ids = await client.uidl();
     const sizes = await client.list();
     this.#numbers = new Map([...ids].map(([n, id]) => [id, n]));
+    this.#listed = true;
     return [...ids].map(([n, id]) => ({ key: `pop3:${id}`, size: sizes.get(n) ?? 0, seen: null }));
   }
 
+  /**
+   * The message as a stream. Its failures (here or while it streams) are InboundFailures of
+   * phase "fetch" that name `ref.key`; reconnecting first fails with its own phase.
+   */
   async open(ref: MessageRef): Promise<Readable> {
     const client = await this.#connect();
-    return client.retrieve(this.#numberOf(ref));
+    return client.retrieve(this.#numberOf(ref), { listedSize: ref.size, label: ref.key });
   }
 
   async markDone(ref: MessageRef): Promise<void> {
@@ -70,7 +83,10 @@ export class Pop3Source implements MailSource {
   }
 
   async #connect(): Promise<Pop3Client> {
-    if (this.#client) return this.#client;
+    if (this.#client && !this.#client.broken) return this.#client;
+    const again = this.#client !== undefined;
+    this.#client?.close();
+    this.#client = undefined;
     const o = this.#options;
     const client = await Pop3Client.connect({ host: o.host, port: o.port, tls: o.security === 'tls', starttls: o.security === 'starttls', tlsSkipVerify: o.tlsSkipVerify, tlsCa: o.tlsCa, timeoutMs: o.timeoutMs });
     try {
@@ -78,6 +94,14 @@ export class Pop3Source implements MailSource {
     } catch (error) {
       client.close();
       throw error;
+    }
+    if (again && this.#listed) {
+      // Message numbers belong to a session: the new one's come from its own UIDL.
+      const ids = await client.uidl().catch((error: unknown) => {
+        client.close();
+        throw error;
+      });
+      this.#numbers = new Map([...ids].map(([n, id]) => [id, n]));
     }
     this.#client = client;
     return client;
