@@ -503,7 +503,7 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
       return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     }
     const out = deps?.out ?? new Output({ stdout, stderr, json: Boolean(globals.json), color: false });
-    exitCode = renderError(out, error, Boolean(globals.debug));
+    exitCode = renderError(out, error, Boolean(globals.debug), deps?.paths.databasePath);
   } finally {
     deps?.close();
   }

@@ -1,6 +1,7 @@
 import type { Clock } from './clock.js';
 import type { ConfigStore } from './config/config-store.js';
 import type { MailctlPaths } from './config/paths.js';
+import { pathsToTrust, requireTrusted } from './fs/trusted-paths.js';
 import type { SecretStoreChoice } from './secrets/open-secret-store.js';
 import type { Database } from './store/database.js';
 import type { MessageStore } from './store/message-store.js';
@@ -43,7 +44,11 @@ export interface DepsInput {
   readStdin: () => Promise<string>;
 }
 
-/** Wires the real stores behind lazy, memoised getters. */
+/**
+ * Wires the real stores behind lazy, memoised getters. Each refuses (UntrustedPathError) when
+ * another user could have changed its files or folders: the config store checks on every read,
+ * the others once, when opened.
+ */
 export function createDeps(input: DepsInput): Deps {
   let config: Promise<ConfigStore> | undefined;
   let secrets: Promise<SecretStoreChoice> | undefined;
@@ -57,6 +62,7 @@ export function createDeps(input: DepsInput): Deps {
     secrets: () =>
       (secrets ??= Promise.all([deps.config(), import('./secrets/open-secret-store.js'), import('./rotation/rotation-journal.js')]).then(
         async ([store, { openSecretStore }, { recoverRotation }]) => {
+          requireTrusted(pathsToTrust(input.paths, ['secrets']));
           const choice = await openSecretStore(store, input.paths, { backend: input.settings.secretBackend, masterKey: input.settings.masterKey });
           // A rotate-secret killed half-way is finished or undone before anything reads a secret.
           const recovered = await recoverRotation(choice.store);
@@ -72,11 +78,15 @@ export function createDeps(input: DepsInput): Deps {
       )),
     db: () =>
       (db ??= import('./store/database.js').then(async ({ openDatabase }) => {
+        requireTrusted(pathsToTrust(input.paths, ['database']));
         openDb = await openDatabase(input.paths.databasePath);
         return openDb;
       })),
     messageStore: () =>
-      (messageStore ??= import('./store/fs-message-store.js').then(({ FsMessageStore }) => new FsMessageStore(input.paths.messageStoreDir))),
+      (messageStore ??= import('./store/fs-message-store.js').then(({ FsMessageStore }) => {
+        requireTrusted(pathsToTrust(input.paths, ['messages']));
+        return new FsMessageStore(input.paths.messageStoreDir);
+      })),
     close: () => {
       openDb?.close();
     },

@@ -2,6 +2,7 @@ import { closeSync, existsSync, openSync, readFileSync, rmSync, writeSync } from
 import { hostname } from 'node:os';
 import { processAlive } from '../process-alive.js';
 import { ExitCode, UserError } from '../errors.js';
+import { diskWriteError } from '../fs/disk-write-error.js';
 
 export interface LockHolder {
   pid: number;
@@ -19,10 +20,19 @@ export function acquireDaemonLock(path: string, now: Date): { release(): void } 
     try {
       const fd = openSync(path, 'wx', 0o600);
       const holder: LockHolder = { pid: process.pid, host: hostname(), startedAt: now.toISOString() };
-      writeSync(fd, JSON.stringify(holder));
+      try {
+        writeSync(fd, JSON.stringify(holder));
+      } catch (error) {
+        // A full disk: no half-written lock file left behind.
+        closeSync(fd);
+        rmSync(path, { force: true });
+        throw error;
+      }
       closeSync(fd);
       return { release: () => { if (readHolder(path)?.pid === process.pid) rmSync(path, { force: true }); } };
     } catch (error) {
+      const disk = diskWriteError(error, path, { what: 'the daemon lock file', exitCode: ExitCode.store });
+      if (disk) throw disk;
       if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
       const holder = readHolder(path);
       if (holder && holder.host === hostname() && processAlive(holder.pid)) {

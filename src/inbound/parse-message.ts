@@ -183,7 +183,8 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
   await parserEnded;
   const [blob] = await Promise.all([rawPut, ...attachmentPuts.map((p) => p.catch((error: Error) => {
     // A store failure (disk full) is the store's error; anything else is the attachment's (a decoding fault).
-    if ((error as { code?: string }).code === 'E_STORE_FULL') throw error;
+    const code = (error as { code?: string }).code;
+    if (code === 'E_STORE_FULL' || code === 'E_STORE_READ_ONLY') throw error;
     parseError ??= error;
   }))]);
   const headerBytes = head.bytes();

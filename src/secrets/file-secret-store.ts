@@ -1,7 +1,10 @@
 import { createCipheriv, createDecipheriv, randomBytes, scryptSync } from 'node:crypto';
-import { chmodSync, closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, constants as fsConstants, copyFileSync, existsSync, fsyncSync, linkSync, mkdirSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { UserError, ExitCode } from '../errors.js';
+import { diskWriteError } from '../fs/disk-write-error.js';
+import { acquireFileLock } from '../fs/file-lock.js';
+import { createExclusive, replaceFile, temporaryPathFor } from '../fs/replace-file.js';
 import type { SecretStore } from './secret-store.js';
 
 interface EncryptedEntry { iv: string; tag: string; data: string }
@@ -94,10 +97,8 @@ export class FileSecretStore implements SecretStore {
 
   #write(file: SecretFile): void {
     const { path } = this.#options;
-    mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-    const temp = `${path}.${process.pid}.tmp`;
-    writeFileSync(temp, JSON.stringify(file, null, 2), { mode: 0o600 });
-    renameSync(temp, path);
+    makeFolder(dirname(path));
+    replaceFile(path, JSON.stringify(file, null, 2), { mode: 0o600, what: 'the secret file', exitCode: ExitCode.secrets });
   }
 
   #keyFor(file: SecretFile): Buffer {
@@ -110,13 +111,8 @@ export class FileSecretStore implements SecretStore {
       return this.#key;
     }
     if (!existsSync(keyPath)) {
-      mkdirSync(dirname(keyPath), { recursive: true, mode: 0o700 });
-      // 'wx' so two processes creating the key at once cannot both win.
-      try {
-        writeFileSync(keyPath, randomBytes(32).toString('base64') + '\n', { mode: 0o600, flag: 'wx' });
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-      }
+      makeFolder(dirname(keyPath));
+      createKeyFile(keyPath);
     }
     const mode = statSync(keyPath).mode & 0o777;
     if (mode & 0o077) chmodSync(keyPath, 0o600);
@@ -128,35 +124,66 @@ export class FileSecretStore implements SecretStore {
     return key;
   }
 
-  /** A lock file so the daemon and a CLI command never lose each other's writes. */
+  /**
+   * A lock file so the daemon and a CLI command never lose each other's writes. A live holder
+   * is waited for (10 s), never pushed aside; one whose process is gone is taken over.
+   */
   #withLock<T>(work: () => T): T {
     const lockPath = `${this.#options.path}.lock`;
-    mkdirSync(dirname(lockPath), { recursive: true, mode: 0o700 });
-    const deadline = Date.now() + 5000;
-    let fd: number | undefined;
-    while (fd === undefined) {
-      try {
-        fd = openSync(lockPath, 'wx', 0o600);
-      } catch (error) {
-        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-        if (isStaleLock(lockPath) || Date.now() > deadline) rmSync(lockPath, { force: true });
-        else Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 20);
-      }
-    }
+    makeFolder(dirname(lockPath));
+    const lock = acquireFileLock(lockPath, { what: 'the secret file', code: 'E_SECRET_LOCKED', exitCode: ExitCode.secrets });
     try {
       return work();
     } finally {
-      closeSync(fd);
-      rmSync(lockPath, { force: true });
+      lock.release();
     }
   }
 }
 
-function isStaleLock(lockPath: string): boolean {
+function makeFolder(folder: string): void {
   try {
-    return Date.now() - statSync(lockPath).mtimeMs > 10_000;
-  } catch {
-    return true;
+    mkdirSync(folder, { recursive: true, mode: 0o700 });
+  } catch (error) {
+    throw diskWriteError(error, folder, { what: 'the secret file\'s folder', exitCode: ExitCode.secrets }) ?? error;
+  }
+}
+
+/**
+ * Writes a new random key to `keyPath` unless one is there: whole or not at all (a temporary
+ * file, fsynced, then linked to the name, which fails if another process made the key first —
+ * then that key is the one). A full disk leaves no empty key file behind.
+ */
+function createKeyFile(keyPath: string): void {
+  const temp = temporaryPathFor(keyPath);
+  try {
+    const fd = createExclusive(temp, 0o600);
+    try {
+      writeSync(fd, randomBytes(32).toString('base64') + '\n');
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    try {
+      linkSync(temp, keyPath);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') return;
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP') throw error;
+      // A filesystem without hard links: an exclusive copy never replaces a key either.
+      try {
+        copyFileSync(temp, keyPath, fsConstants.COPYFILE_EXCL);
+      } catch (copyError) {
+        if ((copyError as NodeJS.ErrnoException).code !== 'EEXIST') throw copyError;
+      }
+    }
+  } catch (error) {
+    throw diskWriteError(error, keyPath, { what: 'the master key file', exitCode: ExitCode.secrets }) ?? error;
+  } finally {
+    try {
+      unlinkSync(temp);
+    } catch {
+      // never created
+    }
   }
 }
 

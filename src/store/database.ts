@@ -2,6 +2,7 @@ import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { ExitCode, UserError } from '../errors.js';
+import { databaseDiskError } from './database-full.js';
 import { migrations as allMigrations, type Migration } from './migrations.js';
 
 export type Database = BetterSqlite3.Database;
@@ -26,6 +27,8 @@ export async function openDatabase(path: string, options: { upTo?: number; migra
     db.pragma('busy_timeout = 5000');
     db.pragma('synchronous = NORMAL');
   } catch (error) {
+    const disk = databaseDiskError(error, path);
+    if (disk) throw disk;
     throw new UserError('E_DB_OPEN', `The database ${path} cannot be opened: ${(error as Error).message}.`, {
       fix: 'Check that the file is a mailctl database and that this user can write its folder.',
       exitCode: ExitCode.store,

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip, gzipSync } from 'node:zlib';
-import { isBlobHash, StoredContentCorrupt, StoredContentMissing, StoreFullError, type MessageStore, type StoreBatch, type StoredBlob, type StoredEntry, type StoreUsage } from './message-store.js';
+import { isBlobHash, StoredContentCorrupt, StoredContentMissing, StoreFullError, StoreReadOnlyError, type MessageStore, type StoreBatch, type StoredBlob, type StoredEntry, type StoreUsage } from './message-store.js';
 
 /**
  * gzip level 4: mail is mostly text and base64 (which shrinks to about 3/4); higher levels cost
@@ -47,7 +47,7 @@ export class FsMessageStore implements MessageStore {
       put: async (content) => {
         if (closed) throw new Error('this store batch is already committed or discarded');
         await this.#ensureDirs();
-        const tmp = join(this.#tmp, `${process.pid}-${++this.#counter}-${randomBytes(4).toString('hex')}`);
+        const tmp = join(this.#tmp, `${process.pid}-${++this.#counter}-${randomBytes(8).toString('hex')}`);
         try {
           const blob = await writeCompressed(tmp, content);
           pending.push({ tmp, blob });
@@ -330,8 +330,9 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** ENOSPC / EDQUOT as the store's own error; undefined for anything else. */
-function full(error: unknown, location: string): StoreFullError | undefined {
+/** ENOSPC / EDQUOT / EROFS as the store's own errors (exit 5, not a bug); undefined for anything else. */
+function full(error: unknown, location: string): StoreFullError | StoreReadOnlyError | undefined {
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'EROFS') return new StoreReadOnlyError(location, error);
   return code === 'ENOSPC' || code === 'EDQUOT' ? new StoreFullError(location, error) : undefined;
 }

@@ -130,6 +130,18 @@ export class StoreFullError extends UserError {
   }
 }
 
+/** The message store's filesystem is mounted read-only: nothing can be stored, so nothing is taken. */
+export class StoreReadOnlyError extends UserError {
+  constructor(location: string, cause: unknown) {
+    super('E_STORE_READ_ONLY', `The message store's filesystem is read-only (${location}): the message was not stored, so it stays in its mailbox and is taken once the store can be written.`, {
+      fix: `Remount that filesystem read-write (or point MAILCTL_HOME at a writable folder); nothing was written to ${location}.`,
+      command: `findmnt -T ${location}`,
+      exitCode: ExitCode.store,
+      cause,
+    });
+  }
+}
+
 /** True for a 64-character lower-case hex SHA-256: the only names the store takes. */
 export function isBlobHash(text: string): boolean {
   return /^[0-9a-f]{64}$/.test(text);

@@ -1,11 +1,15 @@
 import { ExitCode, isUserError } from '../errors.js';
-import { databaseFull } from '../store/database-full.js';
+import { databaseDiskError, databaseFull } from '../store/database-full.js';
 import type { Output } from './output.js';
 
-/** Shows a failure the way every command does, and returns its exit code. */
-export function renderError(out: Output, thrown: unknown, debug: boolean): number {
-  // A full disk under the database is the admin's to fix, not a bug, wherever it is hit.
-  const error = databaseFull(thrown) ?? thrown;
+/**
+ * Shows a failure the way every command does, and returns its exit code. `databasePath` names
+ * the database in a disk-full or read-only error hit while writing it.
+ */
+export function renderError(out: Output, thrown: unknown, debug: boolean, databasePath?: string): number {
+  // A full or read-only disk under the database is the admin's to fix, not a bug, wherever it is hit.
+  const sqlite = /^SQLITE_/.test(String((thrown as { code?: unknown } | undefined)?.code ?? ''));
+  const error = (sqlite && databasePath ? databaseDiskError(thrown, databasePath) : databaseFull(thrown)) ?? thrown;
   if (isUserError(error)) {
     out.error(error.message);
     if (error.fix) out.error(`  fix: ${error.fix}`);

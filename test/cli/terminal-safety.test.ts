@@ -74,16 +74,54 @@ describe('text from mail cannot drive the admin\'s terminal', () => {
     expect(records.stdout).toContain('pat␛[8m@evil␛[0m␤  table: x');
   });
 
-  it('printable keeps line feeds, tabs and our own colours', () => {
+  it('printable keeps line feeds and tabs, and lets no escape through — not even a colour: Output adds its own after (issue 14)', () => {
     expect(printable('a\tb\nc')).toBe('a\tb\nc');
-    expect(printable('\u001b[32m✓\u001b[39m ok')).toBe('\u001b[32m✓\u001b[39m ok');
+    expect(printable('\u001b[32m✓\u001b[39m ok')).toBe('␛[32m✓␛[39m ok');
     expect(printable('x\u0000y\u007fz\u009b')).toBe('x␀y␡z\ufffd');
+    expect(printable('a\u200eb\u200fc\u061cd\u202ae\u2069')).toBe('a<U+200E>b<U+200F>c<U+061C>d<U+202A>e<U+2069>');
+  });
+
+  it('the bidi marks U+200E, U+200F and U+061C from a subject, a sender and a note are shown, not obeyed, by comms list/show and records show (issue 14)', async () => {
+    const home = tempDir();
+    const env = { MAILCTL_HOME: home, MAILCTL_SECRET_BACKEND: 'file', COLUMNS: '400' };
+    await runCli(['init', '--name', 'acme', '--url', 'https://records.acme.test', '--environment', 'production'], { env });
+    await runCli(['tables', 'add', 'contracts'], { env });
+    await runCli(['contacts', 'add', 'pat@acme.test', '--can-create', 'contracts'], { env });
+    // "invoice.exe" that a right-to-left mark and an Arabic letter mark make read otherwise.
+    const subject = 'Contract \u200fexe.pdf\u200e \u061cpaid';
+    const name = 'Pat \u200fAdmin\u200e';
+    const raw = ['From: =?UTF-8?B?' + Buffer.from(name).toString('base64') + '?= <pat@acme.test>', 'To: contracts@acme.test', `Subject: =?UTF-8?B?${Buffer.from(subject).toString('base64')}?=`,
+      'Message-ID: <bidi-1@acme.test>', 'Date: Fri, 27 Nov 2026 10:00:00 +0000', 'MIME-Version: 1.0', 'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 8bit', '',
+      'body \u200fmarked\u061c text', ''].join('\r\n');
+    const [taken] = await ingestAt(home, [{ raw, at: new Date() }]);
+    const id = taken!.communicationId;
+    const data = JSON.parse((await runCli(['comms', 'show', String(id), '--json'], { env })).stdout);
+    expect(data.communication.subject).toBe(subject); // exact in JSON
+    const recordId = data.communication.recordId as number;
+    const db = new Database(join(home, 'mailctl.db'));
+    db.prepare('UPDATE record_notes SET author = ? WHERE record_id = ?').run('Mallory \u200ftxt.exe\u061c', recordId);
+    db.close();
+
+    const marks = /[\u061c\u200e\u200f]/;
+    const list = await runCli(['comms', 'list'], { env });
+    expect(list.stdout).not.toMatch(marks);
+    expect(list.stdout).toContain('Contract <U+200F>exe.pdf<U+200E> <U+061'); // the SUBJECT column is 40 wide
+    const show = await runCli(['comms', 'show', String(id)], { env });
+    expect(show.stdout).not.toMatch(marks);
+    expect(show.stdout).toContain('body <U+200F>marked<U+061C> text');
+    const record = await runCli(['records', 'show', String(recordId)], { env });
+    expect(record.stdout).not.toMatch(marks);
+    expect(record.stdout).toContain('Contract <U+200F>exe.pdf<U+200E> <U+061C>paid');
+    expect(record.stdout).toContain('Mallory <U+200F>txt.exe<U+061C>');
+    const records = await runCli(['records', 'list'], { env });
+    expect(records.stdout).not.toMatch(marks);
   });
 
   it('mailText (text that came with a message) lets no ESC through, not even colours, and shows bidirectional overrides', () => {
     expect(mailText('a\u001b[8mhidden\u001b[0m\tb\nc')).toBe('a␛[8mhidden␛[0m\tb\nc');
     expect(mailText('evil\u202efdp.exe \u2067x\u2069')).toBe('evil<U+202E>fdp.exe <U+2067>x<U+2069>');
     expect(mailText('\r\u0000\u007f\u009b')).toBe('␍␀␡\ufffd');
+    expect(mailText('\u200f\u200e\u061c')).toBe('<U+200F><U+200E><U+061C>');
     expect(cut('0123456789', 5)).toBe('0123…');
   });
 

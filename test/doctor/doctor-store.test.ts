@@ -77,7 +77,7 @@ describe('doctor --only store: the message store\'s disk, and every communicatio
   it('warns when the store\'s filesystem is over 90 % full (a 2 MB tmpfs as the data directory)', async () => {
     const home = join(tempDir(), 'small');
     mkdirSync(home);
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', home]);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m,mode=0700', 'tmpfs', home]);
     mounts.push(home);
     const env = { MAILCTL_HOME: home, MAILCTL_SECRET_BACKEND: 'file' };
     await newKb(env);

@@ -46,8 +46,10 @@ export async function runConfigGet(deps: Deps, name: string): Promise<number> {
 export async function runConfigSet(deps: Deps, name: string, value: string): Promise<number> {
   const canonical = normalizeGlobal(name, value);
   const store = await deps.config();
-  const before = store.read().globals?.[name] ?? findGlobal(name).default;
+  let before = findGlobal(name).default;
+  // What it was is read under the lock, in the same read-modify-write: another `config set` may have just changed it.
   store.update((config) => {
+    before = config.globals?.[name] ?? findGlobal(name).default;
     config.globals = { ...config.globals, [name]: canonical };
   });
   const { AuditRepo } = await import('../../store/audit-repo.js');

@@ -6,6 +6,8 @@ import { requireKb } from '../../kb/load-kb.js';
 import { doctorAreas, symptoms, type DoctorArea, type Finding, type Severity, type Symptom } from '../../doctor/finding.js';
 import { snapshotFileModes } from '../../doctor/config-checks.js';
 import { runDoctorChecks, type DoctorResult } from '../../doctor/doctor-checks.js';
+import { untrustedPathFindings } from '../../doctor/untrusted-path-findings.js';
+import { pathsToTrust, untrustedPaths } from '../../fs/trusted-paths.js';
 
 export interface DoctorOptions {
   only?: string;
@@ -24,6 +26,15 @@ export async function runDoctor(deps: Deps, options: DoctorOptions): Promise<num
   }
   const timeoutMs = parseDuration(options.timeout);
   if (timeoutMs === undefined || timeoutMs < 1000) throw new UsageError('E_TIMEOUT', `--timeout "${options.timeout}" is not a duration of at least 1s.`);
+  // Before anything is read: a config another user could have written is not checked, it is refused.
+  const untrusted = untrustedPaths(pathsToTrust(deps.paths, ['config', 'secrets', 'database', 'messages']));
+  if (untrusted.length > 0) {
+    const findings = untrustedPathFindings(untrusted);
+    show(deps, { findings, passed: [], skipped: [] });
+    deps.out.line('Doctor stopped there: it reads nothing that another user could have changed.');
+    deps.out.data({ ok: false, counts: { ...countBySeverity(findings), passed: 0, skipped: 0 }, findings, passed: [], skipped: [] });
+    return ExitCode.failure;
+  }
   const configStore = await deps.config();
   const config = configStore.read();
   requireKb(config);

@@ -1,6 +1,7 @@
 import type { Deps } from '../../deps.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import { secretRefId, secretRefsIn } from '../../config/property-secrets.js';
+import type { InboundAccount } from '../../inbound/inbound-config.js';
 import { AuditRepo } from '../../store/audit-repo.js';
 
 /** `mailctl inbound list` */
@@ -27,12 +28,15 @@ export async function runInboundList(deps: Deps): Promise<number> {
 /** `mailctl inbound remove TABLE`: the account and its secrets. */
 export async function runInboundRemove(deps: Deps, table: string): Promise<number> {
   const configStore = await deps.config();
-  const account = configStore.read().inbound?.[table];
-  if (!account) throw new UsageError('E_INBOUND_UNKNOWN', `There is no inbound account for the table "${table}".`, { command: 'mailctl inbound list' });
   const { store } = await deps.secrets();
+  // The account removed is the one read under the lock: its secrets, not an older version's, are deleted next.
+  let account: InboundAccount | undefined;
   configStore.update((config) => {
+    account = config.inbound?.[table];
+    if (!account) throw new UsageError('E_INBOUND_UNKNOWN', `There is no inbound account for the table "${table}".`, { command: 'mailctl inbound list' });
     delete config.inbound![table];
   });
+  if (!account) return ExitCode.failure; // not reached: update threw
   const refs = [account.auth.type === 'password' ? account.auth.password : account.auth.clientSecret, ...secretRefsIn(account.properties ?? '').map((id) => `\${secret:${id}}`)];
   for (const ref of refs) {
     const id = ref ? secretRefId(ref) : undefined;

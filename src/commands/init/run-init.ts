@@ -60,24 +60,35 @@ export async function runInit(deps: Deps, options: InitOptions): Promise<number>
   }));
 
   const { store } = await deps.secrets();
-  let kb: KbConfig;
-  if (existing) {
-    kb = { ...existing, name, url: new URL(url).toString().replace(/\/$/, ''), environment };
-  } else {
-    // The key goes to the secret store before the config names it, so a crash between
-    // the two leaves an unused key, never a config pointing at a missing key.
-    await createRefKey(store, 'k1');
-    kb = { name, url: new URL(url).toString().replace(/\/$/, ''), environment, refKeyIds: ['k1'], activeRefKeyId: 'k1', createdAt: deps.clock.now().toISOString() };
-  }
-  configStore.update((config) => {
-    config.kb = kb;
+  // The answers were asked for outside the lock; what the KB is now is read again under it, so a
+  // `keys rotate` or another init meanwhile is neither lost nor overwritten.
+  const { kb, updated } = await configStore.transaction(async () => {
+    const current = configStore.read().kb;
+    if (current && !existing) {
+      throw new UsageError('E_KB_EXISTS', `This installation became the KB "${current.name}" (${current.environment}, ${current.url}) while init was running.`, {
+        fix: 'Pass --force to change its name, URL or environment; its reference keys are kept.',
+      });
+    }
+    let kb: KbConfig;
+    if (current) {
+      kb = { ...current, name, url: new URL(url).toString().replace(/\/$/, ''), environment };
+    } else {
+      // The key goes to the secret store before the config names it, so a crash between
+      // the two leaves an unused key, never a config pointing at a missing key.
+      await createRefKey(store, 'k1');
+      kb = { name, url: new URL(url).toString().replace(/\/$/, ''), environment, refKeyIds: ['k1'], activeRefKeyId: 'k1', createdAt: deps.clock.now().toISOString() };
+    }
+    configStore.update((config) => {
+      config.kb = kb;
+    });
+    return { kb, updated: current !== undefined };
   });
   const db = await deps.db();
   const { AuditRepo } = await import('../../store/audit-repo.js');
-  new AuditRepo(db, deps.clock).record({ actor: 'cli', action: existing ? 'kb.update' : 'kb.init', target: name, details: { environment, url: kb.url } });
+  new AuditRepo(db, deps.clock).record({ actor: 'cli', action: updated ? 'kb.update' : 'kb.init', target: name, details: { environment, url: kb.url } });
 
-  out.success(`${existing ? 'Updated' : 'Created'} KB "${kb.name}" (${kb.environment}) for ${kb.url}.`);
-  if (!existing) out.line(`  Reference key ${kb.activeRefKeyId} stored in the ${store.backend} secret store (${store.location}).`);
+  out.success(`${updated ? 'Updated' : 'Created'} KB "${kb.name}" (${kb.environment}) for ${kb.url}.`);
+  if (!updated) out.line(`  Reference key ${kb.activeRefKeyId} stored in the ${store.backend} secret store (${store.location}).`);
   if (kb.environment !== 'production') {
     out.line('  This is not a production KB: the daemon sends no mail until you set nonproduction_redirect or nonproduction_allow_outbound.');
   }

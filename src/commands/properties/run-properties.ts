@@ -44,12 +44,17 @@ export async function runPropertiesSet(deps: Deps, place: string, options: { fil
   const text = options.file === '-' ? await deps.readStdin() : readTextFile(options.file);
   const { store } = await deps.secrets();
   const configStore = await deps.config();
-  const before = String(configStore.read().outbound?.properties ?? '');
-  const stored = await externalizeSecrets(text, 'outbound', store);
-  configStore.update((config) => {
-    config.outbound = { ...config.outbound, properties: stored };
+  // Read, store the secrets, write and drop the old ones under the config lock: a second
+  // `properties set` at the same time must not drop the secrets this one refers to.
+  const stored = await configStore.transaction(async () => {
+    const before = String(configStore.read().outbound?.properties ?? '');
+    const stored = await externalizeSecrets(text, 'outbound', store);
+    configStore.update((config) => {
+      config.outbound = { ...config.outbound, properties: stored };
+    });
+    await dropUnusedSecrets(before, stored, store);
+    return stored;
   });
-  await dropUnusedSecrets(before, stored, store);
   const secretCount = parseProperties(stored).filter((l) => l.kind === 'entry' && isSecretKey(l.key!)).length;
   deps.out.success(`Saved ${parseProperties(stored).length} lines of outbound properties; ${secretCount} secret value(s) kept in the ${store.backend} store.`);
   deps.out.data({ ok: true, place, lines: parseProperties(stored).length, secrets: secretCount });

@@ -53,7 +53,7 @@ export async function runRotateSecret(deps: Deps, options: RotateSecretOptions):
   const { store } = await deps.secrets();
 
   let config = configStore.read();
-  if (!options.dryRun) config = await externalizeLiterals(deps, config);
+  if (!options.dryRun) config = await externalizeLiterals(deps);
   const plan = planRotation(await findSecretOccurrences(config, store));
   if (plan.occurrences.length === 0) {
     throw new UserError('E_NO_SECRETS', 'No client_secret was found in the outbound server or any inbound account.', { command: 'mailctl configure server', exitCode: ExitCode.failure });
@@ -139,17 +139,21 @@ export async function runRotateSecret(deps: Deps, options: RotateSecretOptions):
 }
 
 /** A client_secret typed in clear in the config (by hand) is moved to the store first. */
-async function externalizeLiterals(deps: Deps, config: MailctlConfig): Promise<MailctlConfig> {
+async function externalizeLiterals(deps: Deps): Promise<MailctlConfig> {
   const { store } = await deps.secrets();
   const configStore = await deps.config();
-  const outboundProps = config.outbound?.properties;
-  const inbound = Object.entries(config.inbound ?? {});
-  const newOutbound = outboundProps ? await externalizeSecrets(outboundProps, 'outbound', store) : outboundProps;
-  const newInbound = await Promise.all(inbound.map(async ([t, a]) => [t, a.properties ? await externalizeSecrets(a.properties, `inbound/${t}`, store) : a.properties] as const));
-  if (newOutbound === outboundProps && newInbound.every(([t, p]) => p === config.inbound?.[t]?.properties)) return config;
-  return configStore.update((c) => {
-    if (c.outbound && newOutbound !== undefined) c.outbound.properties = newOutbound;
-    for (const [t, p] of newInbound) if (c.inbound?.[t] && p !== undefined) c.inbound[t]!.properties = p;
+  // Under the config lock, from the config as it is now: properties set meanwhile are not overwritten with older ones.
+  return configStore.transaction(async () => {
+    const current = configStore.read();
+    const outboundProps = current.outbound?.properties;
+    const inbound = Object.entries(current.inbound ?? {});
+    const newOutbound = outboundProps ? await externalizeSecrets(outboundProps, 'outbound', store) : outboundProps;
+    const newInbound = await Promise.all(inbound.map(async ([t, a]) => [t, a.properties ? await externalizeSecrets(a.properties, `inbound/${t}`, store) : a.properties] as const));
+    if (newOutbound === outboundProps && newInbound.every(([t, p]) => p === current.inbound?.[t]?.properties)) return current;
+    return configStore.update((c) => {
+      if (c.outbound && newOutbound !== undefined) c.outbound.properties = newOutbound;
+      for (const [t, p] of newInbound) if (c.inbound?.[t] && p !== undefined) c.inbound[t]!.properties = p;
+    });
   });
 }
 
