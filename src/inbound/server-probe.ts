@@ -1,5 +1,6 @@
 import { InboundFailure } from './inbound-failure.js';
 import { LineSocket, LineSocketError, type LineSocketOptions } from './line-socket.js';
+import { ReplyTimer } from './reply-timer.js';
 import type { ServerCheck } from './mail-source.js';
 import type { SmtpSecurity } from '../outbound/smtp-session.js';
 
@@ -42,13 +43,13 @@ export async function probeServer(target: ProbeTarget): Promise<ServerCheck> {
       phase = 'tls';
       const command = target.protocol === 'imap' ? 'S1 STARTTLS' : 'STLS';
       socket.write(command);
-      const reply = await readReply(socket, target.protocol, 'S1');
+      const reply = await readReply(socket, target.protocol, 'S1', target.timeoutMs);
       if (!reply.ok) throw new InboundFailure(target.protocol, 'tls', `STARTTLS is required for this account, but the server refused it: ${reply.last}`, { serverSaid: reply.last, detailCode: 'STARTTLS_UNAVAILABLE' });
       await socket.startTls();
     }
     phase = 'list';
     socket.write(target.protocol === 'imap' ? 'S2 CAPABILITY' : 'CAPA');
-    const caps = await readReply(socket, target.protocol, 'S2', true);
+    const caps = await readReply(socket, target.protocol, 'S2', target.timeoutMs, true);
     const capabilities = target.protocol === 'imap'
       ? caps.lines.filter((l) => /^\* CAPABILITY /i.test(l)).flatMap((l) => l.replace(/^\* CAPABILITY /i, '').split(' '))
       : caps.ok ? caps.lines.slice(1).filter((l) => l !== '.') : [];
@@ -61,11 +62,24 @@ export async function probeServer(target: ProbeTarget): Promise<ServerCheck> {
   }
 }
 
-/** Reads an IMAP tagged reply (with untagged lines before it) or a POP3 +OK/-ERR (multi-line when asked). */
-async function readReply(socket: LineSocket, protocol: 'imap' | 'pop3', tag: string, multiline = false): Promise<{ ok: boolean; lines: string[]; last: string }> {
+/** The most lines a STARTTLS or capability answer may have (Dovecot's has 1–3; 200 is generous). */
+export const maxProbeReplyLines = 200;
+
+/**
+ * Reads an IMAP tagged reply (with untagged lines before it) or a POP3 +OK/-ERR (multi-line
+ * when asked): the whole reply within `timeoutMs` (one line after another each arriving in time
+ * is no excuse: a server trickling capability lines would hold `test-inbound` for ever) and at
+ * most `maxProbeReplyLines` lines (an endless CAPA answer would grow memory without bound).
+ */
+async function readReply(socket: LineSocket, protocol: 'imap' | 'pop3', tag: string, timeoutMs: number, multiline = false): Promise<{ ok: boolean; lines: string[]; last: string }> {
   const lines: string[] = [];
+  const what = protocol === 'imap' ? `the answer to ${tag === 'S1' ? 'STARTTLS' : 'CAPABILITY'}` : `the answer to ${multiline ? 'CAPA' : 'STLS'}`;
+  const timer = ReplyTimer.oneLine(what, timeoutMs);
   for (;;) {
-    const line = await socket.readText();
+    if (lines.length >= maxProbeReplyLines) {
+      throw new InboundFailure(protocol, 'list', `the server's ${what} went on past ${maxProbeReplyLines} lines: not read further`, { detailCode: 'REPLY_TOO_LONG' });
+    }
+    const line = await socket.readText({ timer });
     lines.push(line);
     if (protocol === 'imap') {
       if (line.startsWith(`${tag} `)) return { ok: /^\S+ OK\b/i.test(line), lines, last: line };
