@@ -24,7 +24,7 @@ export interface ParsedMessage {
   text: string;
   /** The HTML body, at most `maxTextChars`, or null. */
   html: string | null;
-  /** True when the text or HTML body was longer than the limit and was cut. */
+  /** True when the text or HTML body was longer than the limit and was cut (the raw message is whole). */
   truncated: boolean;
   attachments: ParsedAttachment[];
   /** Raw text of embedded message parts (a bounce's copy of the message it returns), capped. */
@@ -76,14 +76,18 @@ interface ParserText {
 /**
  * Takes a message as it streams in: the exact bytes go into the message store (`batch`), and at
  * the same time through mailparser, whose attachments stream into the store too. Nothing is
- * held whole: a 25 MB message passes in pieces. A message mailparser cannot read is still
- * stored whole (parseError says why); a failing source stream throws SourceStreamError.
+ * held whole: a 25 MB message passes in pieces, and its text parts are cut as they pass
+ * (TextPartCap: `maxTextChars` characters of text and of HTML are kept, at most
+ * inboundTextCeiling; `truncated` says when some were dropped), so a 600 MB text body costs
+ * no more memory than a small one. A message mailparser cannot read is still stored whole
+ * (parseError says why); a failing source stream throws SourceStreamError.
  */
 export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { maxTextChars: number }): Promise<TakenMessage> {
-  const [{ MailParser }, { TextPartCap }] = await Promise.all([import('mailparser'), import('../mime/text-part-cap.js'), loadHtmlToText()]);
+  const [{ MailParser }, { TextPartCap, inboundTextCeiling }] = await Promise.all([import('mailparser'), import('../mime/text-part-cap.js'), loadHtmlToText()]);
   const parser = new MailParser(parserOptions) as unknown as NodeJS.ReadWriteStream & PassThrough;
+  const maxTextChars = Math.min(limits.maxTextChars, inboundTextCeiling);
   // mailparser keeps every text part whole: the text is cut in front of it, as it streams.
-  const textCap = new TextPartCap(limits.maxTextChars, parserOptions);
+  const textCap = new TextPartCap(maxTextChars, parserOptions);
   textCap.pipe(parser);
   // The cap's error is the one mailparser's own splitter would have raised on the same bytes.
   textCap.on('error', (error: Error) => parser.destroy(error));
@@ -114,12 +118,12 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
   parser.on('data', (data: ParserText | ParserAttachment) => {
     if (data.type === 'text') {
       const fullHtml = typeof data.html === 'string' ? data.html : null;
-      if (fullHtml !== null) html = boundedText(fullHtml, limits.maxTextChars);
+      if (fullHtml !== null) html = boundedText(fullHtml, maxTextChars);
       // No text part: the text of the HTML as kept — unless mailparser tried that already on the
       // same HTML and failed (nested too deep); HTML too long for it is cut here first.
       const fullText = data.text || (html !== null && !(data.textConversionError && fullHtml!.length <= htmlToTextCap) ? htmlAsText(html) : '');
-      text = boundedText(fullText, limits.maxTextChars);
-      truncated = textCap.cut || fullText.length > limits.maxTextChars || (fullHtml !== null && fullHtml.length > limits.maxTextChars);
+      text = boundedText(fullText, maxTextChars);
+      truncated = textCap.cut || fullText.length > maxTextChars || (fullHtml !== null && fullHtml.length > maxTextChars);
       return;
     }
     const contentType = data.contentType ?? 'application/octet-stream';
