@@ -24,7 +24,7 @@ export interface ParsedMessage {
   text: string;
   /** The HTML body, at most `maxTextChars`, or null. */
   html: string | null;
-  /** True when the text or HTML body was longer than the limit and was cut. */
+  /** True when the text or HTML body was longer than the limit and was cut (the raw message is whole). */
   truncated: boolean;
   attachments: ParsedAttachment[];
   /** Raw text of embedded message parts (a bounce's copy of the message it returns), capped. */
@@ -76,14 +76,21 @@ interface ParserText {
 /**
  * Takes a message as it streams in: the exact bytes go into the message store (`batch`), and at
  * the same time through mailparser, whose attachments stream into the store too. Nothing is
- * held whole: a 25 MB message passes in pieces. A message mailparser cannot read is still
- * stored whole (parseError says why); a failing source stream throws SourceStreamError.
+ * held whole: a 25 MB message passes in pieces, and its text parts are cut as they pass
+ * (TextPartCap: `maxTextChars` characters of text and of HTML are kept, at most
+ * inboundTextCeiling; `truncated` says when some were dropped), so a 600 MB text body costs
+ * no more memory than a small one. A message mailparser cannot read is still stored whole
+ * (parseError says why); a failing source stream throws SourceStreamError.
  */
 export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { maxTextChars: number }): Promise<TakenMessage> {
-  const [{ MailParser }] = await Promise.all([import('mailparser'), loadHtmlToText()]);
-  // ignoreEmbedded: an attached message/rfc822 stays one attachment, byte for byte, instead of
-  // being parsed into; checksumAlgo false: MailParser would MD5 every attachment for nothing.
-  const parser = new MailParser({ skipHtmlToText: false, skipTextToHtml: true, skipImageLinks: true, maxHtmlLengthToParse: htmlToTextCap, checksumAlgo: false, ignoreEmbedded: true }) as unknown as NodeJS.ReadWriteStream & PassThrough;
+  const [{ MailParser }, { TextPartCap, inboundTextCeiling }] = await Promise.all([import('mailparser'), import('../mime/text-part-cap.js'), loadHtmlToText()]);
+  const parser = new MailParser(parserOptions) as unknown as NodeJS.ReadWriteStream & PassThrough;
+  const maxTextChars = Math.min(limits.maxTextChars, inboundTextCeiling);
+  // mailparser keeps every text part whole: the text is cut in front of it, as it streams.
+  const textCap = new TextPartCap(maxTextChars, parserOptions);
+  textCap.pipe(parser);
+  // The cap's error is the one mailparser's own splitter would have raised on the same bytes.
+  textCap.on('error', (error: Error) => parser.destroy(error));
   const rawSink = new PassThrough();
   const rawPut = batch.put(rawSink);
   // Awaited below; a failure must not be unhandled meanwhile. Once it has failed (the disk is
@@ -105,14 +112,18 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
 
   parser.on('error', (error: Error) => {
     parseError ??= error;
+    // Nothing reads the cap any more: it would hold what it has split.
+    textCap.destroy();
   });
   parser.on('data', (data: ParserText | ParserAttachment) => {
     if (data.type === 'text') {
-      // No text part: the HTML's text (unless mailparser tried that already and failed).
-      const fullText = data.text || (typeof data.html === 'string' && !data.textConversionError ? htmlAsText(data.html) : '');
-      text = boundedText(fullText, limits.maxTextChars);
-      if (typeof data.html === 'string') html = boundedText(data.html, limits.maxTextChars);
-      truncated = fullText.length > limits.maxTextChars || (typeof data.html === 'string' && data.html.length > limits.maxTextChars);
+      const fullHtml = typeof data.html === 'string' ? data.html : null;
+      if (fullHtml !== null) html = boundedText(fullHtml, maxTextChars);
+      // No text part: the text of the HTML as kept — unless mailparser tried that already on the
+      // same HTML and failed (nested too deep); HTML too long for it is cut here first.
+      const fullText = data.text || (html !== null && !(data.textConversionError && fullHtml!.length <= htmlToTextCap) ? htmlAsText(html) : '');
+      text = boundedText(fullText, maxTextChars);
+      truncated = textCap.cut || fullText.length > maxTextChars || (fullHtml !== null && fullHtml.length > maxTextChars);
       return;
     }
     const contentType = data.contentType ?? 'application/octet-stream';
@@ -150,6 +161,7 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
   /** Stops parsing and storing this message, and waits until every put has ended. */
   const abandon = async () => {
     rawSink.destroy(); // without the error: the put may not be listening yet
+    textCap.destroy();
     parser.destroy();
     // A destroyed parser never ends the attachment streams it opened: without this their puts,
     // and so the message, waited forever (a connection lost in the middle of an attachment).
@@ -165,7 +177,7 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
       // Read to the end even when storing failed: the mailbox session stays in step.
       if (rawFailed) continue;
       if (!rawSink.write(chunk)) await drained(rawSink);
-      if (!parseError && !rawFailed && !parser.write(chunk)) await Promise.race([drained(parser), parserEnded]);
+      if (!parseError && !rawFailed && !textCap.write(chunk)) await Promise.race([drained(textCap), parserEnded]);
     }
   } catch (error) {
     sourceError = error as Error;
@@ -179,7 +191,7 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
     await rawPut; // throws the store's error (StoreFullError when the disk is full)
   }
   rawSink.end();
-  parser.end();
+  textCap.end(); // ends the parser (pipe) once the rest has passed
   await parserEnded;
   const [blob] = await Promise.all([rawPut, ...attachmentPuts.map((p) => p.catch((error: Error) => {
     // A store failure (disk full) is the store's error; anything else is the attachment's (a decoding fault).
@@ -272,6 +284,13 @@ export function messageFingerprint(message: ParsedMessage): string | null {
   return hash.digest('hex');
 }
 
+/**
+ * ignoreEmbedded: an attached message/rfc822 stays one attachment, byte for byte, instead of
+ * being parsed into; checksumAlgo false: MailParser would MD5 every attachment for nothing.
+ * The text cap reads the MIME structure with the same options, so both see the same parts.
+ */
+const parserOptions = { skipHtmlToText: false, skipTextToHtml: true, skipImageLinks: true, maxHtmlLengthToParse: 2_000_000, checksumAlgo: false as const, ignoreEmbedded: true };
+
 let htmlToText: typeof import('html-to-text').htmlToText | undefined;
 
 /** Loads html-to-text (mailparser loads it too, so it is usually in the module cache already). */
@@ -280,7 +299,7 @@ async function loadHtmlToText(): Promise<void> {
 }
 
 /** HTML longer than this is not turned into text (mailparser's own limit: maxHtmlLengthToParse above). */
-const htmlToTextCap = 2_000_000;
+const htmlToTextCap = parserOptions.maxHtmlLengthToParse;
 
 /**
  * The text of an HTML body, for a message that has no text part. mailparser makes one only when
