@@ -206,7 +206,7 @@ describe(`${count} hostile emails (seed ${seed}, ${reliabilityTier} tier) throug
 
     // CRLF injection: the subject is stored as the one value it decodes to (a line break
     // in it included), and never becomes a header: the notices to rejected senders go
-    // out with the injected text folded into their subject, to the sender only.
+    // out to the sender only, with a subject of our own (the injected text is not in it).
     const injected = delivered.filter((m) => m.kind === 'crlf-injection');
     expect(injected.length).toBeGreaterThan(0);
     for (const m of injected) expect(commOf.get(m.seq)!.from, describeMessage(m)).toBe(`sender${m.seq}@outside.test`);
@@ -220,9 +220,10 @@ describe(`${count} hostile emails (seed ${seed}, ${reliabilityTier} tier) throug
     const outboundMs = Date.now() - outboundStart;
     const rejected = delivered.filter((m) => commOf.get(m.seq)!.disposition === 'rejected' && commOf.get(m.seq)!.from);
     expect(rejected.length).toBeGreaterThan(0);
-    // One notice per rejected sender, each tried (sent, or refused by the server for a hostile address); none left sending.
+    // One notice per rejected sender (at most one per reject_notice_interval), each tried (sent,
+    // or refused by the server for a hostile address); none left sending.
     const queue = (await json(['queue', 'list'])).counts as Record<string, number>;
-    expect(Object.values(queue).reduce((a, b) => a + b, 0), JSON.stringify(queue)).toBe(rejected.length);
+    expect(Object.values(queue).reduce((a, b) => a + b, 0), JSON.stringify(queue)).toBe(new Set(rejected.map((m) => commOf.get(m.seq)!.from)).size);
     expect(queue.sending ?? 0).toBe(0);
     expect(queue.queued ?? 0).toBe(0);
     expect(queue.sent, JSON.stringify(queue)).toBe(sink.messages.length);
@@ -241,8 +242,7 @@ describe(`${count} hostile emails (seed ${seed}, ${reliabilityTier} tier) throug
       if (/victim|Injected/.test(head)) injectedNotices++;
     }
     expect(sink.messages.length, `queue: ${JSON.stringify(queue)}`).toBeGreaterThan(0);
-    const injectedToSupport = injected.filter((m) => m.mailbox === 'support').length;
-    if (injectedToSupport > 0) expect(injectedNotices).toBeGreaterThan(0);
+    expect(injectedNotices).toBe(0);
 
     // Nothing is left behind or taken twice: every message was marked read after its
     // commit, and a full sweep over the whole folder recognises every one of them.
