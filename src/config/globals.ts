@@ -67,9 +67,13 @@ export interface GlobalValues {
 
 const emailPattern = /^[^\s@<>()",;:]+@[^\s@<>()",;:]+\.[^\s@<>()",;:]+$/;
 
-/** True for a plain addr-spec such as "ops@acme.test" (no display name). */
+/**
+ * True for a plain addr-spec such as "ops@acme.test" (no display name), of at most 254
+ * characters (RFC 5321 §4.5.3.1.3's 256-octet path less its angle brackets): a longer one no
+ * server takes, and it would not fit a header line.
+ */
 export function isEmailAddress(text: string): boolean {
-  return emailPattern.test(text);
+  return text.length <= 254 && emailPattern.test(text);
 }
 
 export function findGlobal(name: string): GlobalDefinition {

@@ -1,4 +1,5 @@
 import type { MailctlConfig } from '../config/config-schema.js';
+import { isEmailAddress } from '../config/globals.js';
 import { formatDuration } from '../config/units.js';
 import { addressIn } from './parse-message.js';
 
@@ -42,6 +43,7 @@ export function planRejectNotice(input: { policy: NoticePolicy; sender: string |
   const { policy, sender } = input;
   if (!policy.from) return { send: false, why: 'no outbound from-address to send a notice from' };
   if (!sender) return { send: false, why: 'the sender has no address' };
+  if (!isEmailAddress(sender)) return { send: false, why: 'no notice: the sender\'s address is not one mail can be sent to' };
   const own = [...policy.ownAddresses, addressIn(policy.from)].includes(sender);
   if (own) return { send: false, why: `no notice: ${sender} is this KB's own address` };
   const last = input.lastNoticeAt(sender);

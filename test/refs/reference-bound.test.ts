@@ -44,27 +44,23 @@ describe('a reference does not let its holder append to a record for ever', () =
     return { db, record, reply, close: () => db.close() };
   }
 
-  it('expires after reference_lifetime (365 days by default): an older one is refused with the reason, a younger one updates', async () => {
-    const { reply, record, close } = await kb();
+  it('expires after reference_lifetime (365 days by default): an older one is refused with the reason, a younger one updates; "forever" keeps them all', async () => {
     const now = new Date('2026-11-27T10:00:00Z');
+    const bounded = await kb();
     try {
-      const old = await reply(new Date(now.getTime() - 400 * day), now);
+      const old = await bounded.reply(new Date(now.getTime() - 400 * day), now);
       expect(old.disposition).toBe('ignored');
       expect(old.recordId).toBeNull();
       expect(old.reason).toContain('in-reply-to: sealed 2025-10-23T10:00:00Z, older than reference_lifetime 365d');
-      expect(await reply(new Date(now.getTime() - 30 * day), now)).toMatchObject({ disposition: 'record-updated', recordId: record.id });
+      expect(await bounded.reply(new Date(now.getTime() - 30 * day), now)).toMatchObject({ disposition: 'record-updated', recordId: bounded.record.id });
     } finally {
-      close();
+      bounded.close();
     }
-  });
-
-  it('reference_lifetime forever keeps every reference', async () => {
-    const { reply, record, close } = await kb({ lifetimeMs: null });
-    const now = new Date('2026-11-27T10:00:00Z');
+    const forever = await kb({ lifetimeMs: null });
     try {
-      expect(await reply(new Date(now.getTime() - 4000 * day), now)).toMatchObject({ disposition: 'record-updated', recordId: record.id });
+      expect(await forever.reply(new Date(now.getTime() - 4000 * day), now)).toMatchObject({ disposition: 'record-updated', recordId: forever.record.id });
     } finally {
-      close();
+      forever.close();
     }
   });
 
