@@ -322,7 +322,7 @@ Examples:
     .option('--body <text>', 'the body text')
     .option('--body-file <file>', 'read the body from a file')
     .option('--attach <file...>', 'attachments')
-    .option('--rule <id>', 'the rule or workflow that sends it (shown in the reference)')
+    .option('--rule <id>', 'the rule or workflow that sends it (shown in the reference; at most 64 letters, digits, . _ : / -)')
     .option('--from <address>', 'from-address (default: the outbound server\'s)')
     .addHelpText('after', '\nExample:\n  $ mailctl send --table contracts --record 42 --to pat@acme.test --subject "Renewal due" --body-file note.txt --rule renewal-reminder')
     .action(lazy(async () => (await import('./commands/send/run-send.js')).runSend as Runner));
@@ -441,6 +441,12 @@ Examples:
     .argument('<id>', 'record id')
     .description('show a record with its additional notes, its communications and their attachments')
     .action(lazy(async () => (await import('./commands/records/run-records.js')).runRecordsShow as Runner));
+  records
+    .command('revoke-references')
+    .argument('<id>', 'record id')
+    .description('revoke every reference sent for a record so far: replies carrying one no longer update it (mail sent afterwards works)')
+    .addHelpText('after', '\nA reference also expires after reference_lifetime (default 365d; mailctl config set reference_lifetime 90d).\n\nExample:\n  $ mailctl records revoke-references 42')
+    .action(lazy(async () => (await import('./commands/records/run-records.js')).runRecordsRevokeReferences as Runner));
   records
     .command('add')
     .requiredOption('--table <table>', 'table')

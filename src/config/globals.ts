@@ -37,6 +37,11 @@ export const globalDefinitions: readonly GlobalDefinition[] = [
   // At least a day: a shorter retention would purge a quarantined message before anyone could replay it.
   { name: 'message_retention', kind: 'duration-or-forever', default: 'forever', min: 86_400_000, max: 36_500 * 86_400_000,
     description: 'stored messages and attachments older than this are purged daily (rows and notes stay)' },
+  // RFC 3834 §2: not more than one automatic response to the same sender within several days; 7 recommended.
+  { name: 'reject_notice_interval', kind: 'duration', default: '7d', min: 3_600_000, max: 365 * 86_400_000,
+    description: 'a rejected sender gets at most one "not accepted" notice in this time' },
+  { name: 'reference_lifetime', kind: 'duration-or-forever', default: '365d', min: 86_400_000, max: 36_500 * 86_400_000,
+    description: 'a reply updates its record only while the reference it carries is younger than this' },
 ];
 
 export type GlobalName = (typeof globalDefinitions)[number]['name'];
@@ -54,13 +59,21 @@ export interface GlobalValues {
   nonproduction_allow_outbound: boolean;
   /** Milliseconds, or null for "forever" (nothing is purged). */
   message_retention: number | null;
+  /** Milliseconds between two notices to the same rejected sender. */
+  reject_notice_interval: number;
+  /** Milliseconds a reference stays valid after its message was sent, or null for "forever". */
+  reference_lifetime: number | null;
 }
 
 const emailPattern = /^[^\s@<>()",;:]+@[^\s@<>()",;:]+\.[^\s@<>()",;:]+$/;
 
-/** True for a plain addr-spec such as "ops@acme.test" (no display name). */
+/**
+ * True for a plain addr-spec such as "ops@acme.test" (no display name), of at most 254
+ * characters (RFC 5321 §4.5.3.1.3's 256-octet path less its angle brackets): a longer one no
+ * server takes, and it would not fit a header line.
+ */
 export function isEmailAddress(text: string): boolean {
-  return emailPattern.test(text);
+  return text.length <= 254 && emailPattern.test(text);
 }
 
 export function findGlobal(name: string): GlobalDefinition {
@@ -139,5 +152,7 @@ export function resolveGlobals(stored: Record<string, string | undefined>): Glob
     nonproduction_redirect: text('nonproduction_redirect'),
     nonproduction_allow_outbound: text('nonproduction_allow_outbound') === 'true',
     message_retention: text('message_retention') === 'forever' ? null : parseDuration(text('message_retention'))!,
+    reject_notice_interval: parseDuration(text('reject_notice_interval'))!,
+    reference_lifetime: text('reference_lifetime') === 'forever' ? null : parseDuration(text('reference_lifetime'))!,
   };
 }

@@ -27,6 +27,8 @@ export interface InboundCycleContext {
   open?: (account: InboundAccount) => Promise<MailSource>;
   /** The outbound from-address, for notices to rejected senders. */
   noticeFrom?: string | undefined;
+  /** The KB's own addresses (lower case): never sent a notice. */
+  ownAddresses?: readonly string[] | undefined;
   stop?: () => boolean;
 }
 
@@ -60,7 +62,7 @@ export async function runInboundCycle(ctx: InboundCycleContext, options: { force
     let source: MailSource | undefined;
     try {
       source = ctx.open ? await ctx.open(account) : await openSource(account, { secrets: ctx.secrets, timeoutMs: ctx.timeoutMs, clock: ctx.clock });
-      const poll = await pollAccount({ db: ctx.db, store: ctx.store, clock: ctx.clock, keys: ctx.keys, kb: ctx.kb, maxTextChars: ctx.globals.max_body_size, noticeFrom: ctx.noticeFrom }, account, source, { sweep: swept, ...(ctx.stop ? { stop: ctx.stop } : {}) });
+      const poll = await pollAccount({ db: ctx.db, store: ctx.store, clock: ctx.clock, keys: ctx.keys, kb: ctx.kb, maxTextChars: ctx.globals.max_body_size, noticeFrom: ctx.noticeFrom, noticeIntervalMs: ctx.globals.reject_notice_interval, ownAddresses: ctx.ownAddresses, referenceLifetimeMs: ctx.globals.reference_lifetime }, account, source, { sweep: swept, ...(ctx.stop ? { stop: ctx.stop } : {}) });
       sync.recordSuccess(table, now, swept, new Date(now.getTime() + ctx.globals.inbound_check_frequency));
       recordMarks(sync, account, now, poll.marks);
       ctx.log.info({ account: table, swept, ...poll }, `polled ${table}`);

@@ -4,6 +4,7 @@ import type { Clock } from '../clock.js';
 import type { KbConfig } from '../config/config-schema.js';
 import type { GlobalValues } from '../config/globals.js';
 import type { Logger } from '../logger.js';
+import { automaticHeaders, isAutomaticRule } from '../outbound/automatic-messages.js';
 import { composeMessage } from '../outbound/compose-message.js';
 import type { OutboundConfig } from '../outbound/outbound-config.js';
 import { afterFailure } from '../outbound/retry-policy.js';
@@ -215,6 +216,12 @@ async function composeEntry(ctx: OutboundCycleContext, entry: QueueEntry, now: D
     content: a.sha256 ? await readStored(ctx.store, a.sha256) : Buffer.from(a.content ?? '', 'base64'),
     ...(a.contentType ? { contentType: a.contentType } : {}),
   })));
+  // An automatic message (a reject notice) says so, decided by its reserved rule id when it is
+  // built: a notice queued before this rule existed gets the headers too.
+  const headers = {
+    ...(isAutomaticRule(entry.ruleId) ? automaticHeaders(entry.from) : {}),
+    ...(redirect ? { 'X-Mailctl-Original-To': entry.to.join(', ') } : {}),
+  };
   return composeMessage(
     {
       from: entry.from,
@@ -222,7 +229,7 @@ async function composeEntry(ctx: OutboundCycleContext, entry: QueueEntry, now: D
       subject: entry.subject,
       text: entry.body,
       attachments,
-      ...(redirect ? { headers: { 'X-Mailctl-Original-To': entry.to.join(', ') } } : {}),
+      headers,
     },
     { kb: ctx.kb.name, serverUrl: ctx.kb.url, table: entry.table, recordId: entry.recordId, origin: entry.ruleId ? `rule:${entry.ruleId}` : null, sentAt: now },
     ctx.key,

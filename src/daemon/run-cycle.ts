@@ -8,6 +8,7 @@ import { requireOutbound, smtpTargetFor } from '../outbound/resolve-outbound.js'
 import type { SecretStore } from '../secrets/secret-store.js';
 import type { Database } from '../store/database.js';
 import type { MessageStore } from '../store/message-store.js';
+import { ownAddresses } from '../inbound/reject-notice.js';
 import { runInboundCycle, type AccountCycleResult } from './inbound-cycle.js';
 import { runOutboundCycle, type OutboundCycleResult } from './outbound-cycle.js';
 
@@ -38,7 +39,7 @@ export async function runDaemonCycle(
   const inbound = await runInboundCycle(
     {
       db: deps.db, store: deps.store, clock: deps.clock, secrets: deps.secrets, keys: keys.all, kb: keys.kb.name, globals, accounts: Object.values(config.inbound ?? {}),
-      log: deps.log, timeoutMs: deps.timeoutMs, noticeFrom: config.outbound?.from, ...(options.stop ? { stop: options.stop } : {}),
+      log: deps.log, timeoutMs: deps.timeoutMs, noticeFrom: config.outbound?.from, ownAddresses: ownAddresses(config), ...(options.stop ? { stop: options.stop } : {}),
     },
     { ...(options.force ? { force: true } : {}), ...(options.forceSweep ? { forceSweep: true } : {}) },
   );

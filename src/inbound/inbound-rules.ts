@@ -18,6 +18,12 @@ export interface RuleInput {
   account: Pick<InboundAccount, 'table' | 'allowRecordCreation' | 'unknownSender' | 'guestContact' | 'notes'>;
   message: ParsedMessage;
   automatic: AutomaticKind | null;
+  /**
+   * The message is one of our own automatic notices come back (its reference, in its own header
+   * or Message-ID, names an automatic rule): answering it would start a loop, even when a server on
+   * the way dropped its Auto-Submitted.
+   */
+  ownNotice?: boolean;
   /** A reference that authenticated and names a record that exists. */
   reference: { recordId: number; table: string; source: string } | null;
   /** Why candidate references were refused (forged, foreign, altered). */
@@ -71,6 +77,9 @@ export function decide(input: RuleInput): Decision {
   const { account, message, automatic, reference, sender } = input;
   const senderAddress = message.from ?? '(unknown sender)';
   const refusedNote = input.refused.length ? ` (refused reference: ${input.refused.join('; ')})` : '';
+  if (input.ownNotice) {
+    return { action: 'none', disposition: 'auto-reply', reason: `our own automatic notice came back: never creates records or triggers mail${refusedNote}` };
+  }
   if (automatic) {
     const what = { bounce: 'a delivery status report (bounce)', 'auto-reply': 'an automatic reply', list: 'mailing-list or bulk mail' }[automatic];
     return { action: 'none', disposition: automatic, reason: `${what}: never creates records or triggers mail${refusedNote}`, ...(reference ? { recordId: reference.recordId } : {}) };

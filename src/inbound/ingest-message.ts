@@ -10,6 +10,10 @@ import { TablesRepo } from '../store/tables-repo.js';
 import { QueueRepo } from '../store/queue-repo.js';
 import { decodeHeaderValue, parseHeaderBlock } from '../mime/header-block.js';
 import { automaticKind } from './automatic-mail.js';
+import { resolveGlobals } from '../config/globals.js';
+import { formatDuration } from '../config/units.js';
+import { isAutomaticOrigin, rejectNoticeRule } from '../outbound/automatic-messages.js';
+import { planRejectNotice } from './reject-notice.js';
 import { decide, type Decision } from './inbound-rules.js';
 import type { InboundAccount } from './inbound-config.js';
 import type { MailSource, MessageRef } from './mail-source.js';
@@ -24,6 +28,12 @@ export interface IngestContext {
   kb: string;
   /** From-address for the short notice a rejected sender gets; without it no notice is sent. */
   noticeFrom?: string | undefined;
+  /** At most one notice per recipient in this many ms (reject_notice_interval; default 7 days). */
+  noticeIntervalMs?: number | undefined;
+  /** The KB's own addresses (lower case), never sent a notice; the notice's From and the account's login are always among them. */
+  ownAddresses?: readonly string[] | undefined;
+  /** A reference older than this many ms is refused (reference_lifetime; null: forever; default 365 days). */
+  referenceLifetimeMs?: number | null | undefined;
   maxTextChars: number;
   /** Where the raw messages and attachments go, before their rows commit. */
   store: MessageStore;
@@ -80,10 +90,22 @@ export function commitMessage(ctx: IngestContext, account: InboundAccount, mailb
   }
 
   const decision = decideFor(ctx, account, parsed);
+  const queue = new QueueRepo(ctx.db, ctx.clock);
+  const now = ctx.clock.now();
+  const noticeIntervalMs = ctx.noticeIntervalMs ?? defaults.reject_notice_interval;
+  const notice = decision.disposition === 'rejected'
+    ? planRejectNotice({
+      policy: { from: ctx.noticeFrom, intervalMs: noticeIntervalMs, ownAddresses: [...(ctx.ownAddresses ?? []), ...[account.auth.username, account.mailbox].map((a) => addressIn(a ?? '')).filter((a): a is string => a !== null)] },
+      sender: parsed.from, subject: parsed.subject, table: name,
+      lastNoticeAt: (to) => queue.lastAutomaticTo(rejectNoticeRule, to, new Date(now.getTime() - noticeIntervalMs)),
+    })
+    : undefined;
   const communicationId = comms.insertInbound({
     ...fields,
     recordId: decision.action === 'update' ? decision.recordId : (decision.action === 'none' ? decision.recordId ?? null : null),
-    disposition: decision.disposition, reason: decision.reason,
+    disposition: decision.disposition,
+    // Why no notice went out is part of the story an admin reads (comms show).
+    reason: notice && !notice.send && ctx.noticeFrom ? `${decision.reason}; ${notice.why}`.slice(0, 2000) : decision.reason,
   });
   keep(communicationId);
   const records = new RecordsRepo(ctx.db, ctx.clock);
@@ -103,14 +125,12 @@ export function commitMessage(ctx: IngestContext, account: InboundAccount, mailb
       comms.markOutboundBounced(id, `bounced: ${parsed.subject} (communication ${communicationId})`.slice(0, 500));
     }
   }
-  if (decision.disposition === 'rejected' && ctx.noticeFrom && parsed.from) {
-    // The rejected sender gets a short notice, through the queue like every outbound mail.
-    new QueueRepo(ctx.db, ctx.clock).enqueue({
-      table: name, recordId: null, ruleId: 'inbound-reject', from: ctx.noticeFrom, to: [parsed.from],
-      subject: `Not accepted: ${parsed.subject || '(no subject)'}`.slice(0, 200),
-      // The subject is quoted short: a notice must not echo a 1 MB subject back (backscatter).
-      body: `Your message "${parsed.subject.length > 200 ? `${parsed.subject.slice(0, 199)}…` : parsed.subject}" to ${name} was not accepted: this address takes mail only from known contacts or as a reply to our messages.`,
-      attachments: [], contentHash: `reject:${communicationId}`, status: 'queued',
+  if (notice?.send && ctx.noticeFrom) {
+    // The rejected sender gets a short notice, through the queue like every outbound mail; its
+    // reserved rule id makes it go out with Auto-Submitted (automatic-messages.ts).
+    queue.enqueue({
+      table: name, recordId: null, ruleId: rejectNoticeRule, from: ctx.noticeFrom, to: [notice.to],
+      subject: notice.subject, body: notice.body, attachments: [], contentHash: `reject:${communicationId}`, status: 'queued',
     });
   }
   return { kind: 'processed', disposition: decision.disposition, communicationId, recordId };
@@ -125,24 +145,48 @@ function decideFor(ctx: IngestContext, account: InboundAccount, message: ParsedM
   const found = search.found ?? embedded?.found;
   const refused = [...search.rejected, ...(embedded?.rejected ?? [])].map((r) => `${r.source}: ${r.reason}`);
   let reference: { recordId: number; table: string; source: string } | null = null;
-  if (found) {
+  // Our own automatic notice, come back (the notice itself, not a reply to it): its reference
+  // authenticates, names an automatic rule, and sits in its own header or Message-ID.
+  const ownNotice = found?.kind === 'full' && found.reference.kb === ctx.kb && isAutomaticOrigin(found.reference.origin) && (found.source === 'header' || found.source === 'message-id');
+  if (found && !ownNotice) {
     const table = found.kind === 'full' ? found.reference.table : new TablesRepo(ctx.db, ctx.clock).list().find((t) => tableHash(t.name) === found.reference.tableHash)?.name ?? null;
     const recordId = found.reference.recordId;
     const kbOk = found.kind === 'subject' || found.reference.kb === ctx.kb;
     const record = recordId !== null ? records.get(recordId) : undefined;
-    if (kbOk && record && record.table === table) reference = { recordId: record.id, table: record.table, source: found.source };
-    else refused.push(`${found.source}: names ${table ?? '?'} record ${recordId ?? '?'}, which does not exist here`);
+    const expired = referenceBound(found.reference.sentAt, record?.refsRevokedBefore ?? null, ctx);
+    if (!(kbOk && record && record.table === table)) refused.push(`${found.source}: names ${table ?? '?'} record ${recordId ?? '?'}, which does not exist here`);
+    else if (expired) refused.push(`${found.source}: ${expired}`);
+    else reference = { recordId: record.id, table: record.table, source: found.source };
   }
   const guest = account.guestContact ? contacts.findByEmail(account.guestContact) ?? null : null;
   return decide({
     account,
     message,
     automatic: automaticKind(message),
+    ownNotice,
     reference,
     refused,
     sender: message.from ? contacts.findByEmail(message.from) ?? null : null,
     guest,
   });
+}
+
+/** The global defaults, for a context that does not set its own (tests, older callers). */
+const defaults = resolveGlobals({});
+
+/**
+ * Why a reference that authenticates no longer updates its record, or undefined while it does:
+ * older than reference_lifetime, or sealed before the record's references were revoked. Without
+ * a bound, anyone who ever held one message's reference could append to its record for ever,
+ * under any From. The seal time has whole seconds: one sealed in the second of a revocation counts
+ * as before it.
+ */
+function referenceBound(sentAt: Date, revokedBefore: string | null, ctx: IngestContext): string | undefined {
+  const lifetime = ctx.referenceLifetimeMs === undefined ? defaults.reference_lifetime : ctx.referenceLifetimeMs;
+  const sealed = sentAt.toISOString().replace(/\.000Z$/, 'Z');
+  if (lifetime !== null && ctx.clock.now().getTime() - sentAt.getTime() > lifetime) return `sealed ${sealed}, older than reference_lifetime ${formatDuration(lifetime)}`;
+  if (revokedBefore !== null && sentAt.getTime() < Math.ceil(Date.parse(revokedBefore) / 1000) * 1000) return `sealed ${sealed}, before the record's references were revoked at ${revokedBefore}`;
+  return undefined;
 }
 
 /**

@@ -24,12 +24,12 @@ function oneLine(value: string): string {
 }
 
 /**
- * RFC 2047 encoded-words (B, UTF-8) for text with non-ASCII, split on character
- * boundaries so each word stays under 75 characters.
+ * RFC 2047 encoded-words (B, UTF-8) for text with non-ASCII (or always, with `force`), split
+ * on character boundaries so each word stays under 75 characters.
  */
-export function encodeWords(value: string): string {
+export function encodeWords(value: string, force = false): string {
   const text = oneLine(value);
-  if (!nonAscii.test(text)) return text;
+  if (!force && !nonAscii.test(text)) return text;
   const words: string[] = [];
   let chunk = '';
   for (const ch of text) {
@@ -50,8 +50,50 @@ export function formatAddress(input: string): string {
   const name = m[1]!.replace(/^"(.*)"$/, '$1');
   const address = m[2]!.trim();
   if (!name) return address;
-  if (nonAscii.test(name)) return `${encodeWords(name)} <${address}>`;
+  // A long name is encoded too: encoded-words can be folded, a quoted string cannot.
+  if (nonAscii.test(name) || name.length > maxFoldedLine) return `${encodeWords(name, true)} <${address}>`;
   return /^[A-Za-z0-9!#$%&'*+\-/=?^_`{|}~ ]+$/.test(name) ? `${name} <${address}>` : `"${name.replace(/(["\\])/g, '\\$1')}" <${address}>`;
+}
+
+/** RFC 5322 §2.1.1: a line must not exceed 998 characters (without CRLF) and should not exceed 78. */
+const maxLine = 998;
+const maxFoldedLine = 78;
+
+/**
+ * One header field whose every line fits in 998 characters (RFC 5322 §2.1.1), whatever its
+ * value: a field that fits stays as it is; a longer one is folded before white space into lines
+ * of about 78 (unfolding, §2.2.3, gives the value back exactly). A value with a run of text
+ * too long to fold there is given as encoded-words (RFC 2047), which fold anywhere — for an
+ * unstructured field (`encodable`); a structured one that still does not fit is a bug of ours.
+ */
+export function headerField(name: string, value: string, options: { encodable?: boolean } = {}): string {
+  const field = `${name}: ${value}`;
+  if (field.split(crlf).every((line) => line.length <= maxLine)) return field;
+  const folded = foldAtSpaces(field);
+  if (folded) return folded;
+  if (options.encodable) {
+    const encoded = foldAtSpaces(`${name}: ${encodeWords(value.replace(/\r\n /g, ' '), true).replace(/\r\n /g, ' ')}`);
+    if (encoded) return encoded;
+  }
+  throw new Error(`the ${name} header cannot be folded into lines of at most ${maxLine} characters`);
+}
+
+/** The field folded before spaces into lines of about 78, or undefined when a run of text is longer than 998. */
+function foldAtSpaces(field: string): string | undefined {
+  const words = field.replace(/\r\n /g, ' ').split(' ');
+  const lines: string[] = [];
+  // The field name keeps its first word beside it.
+  let line = words.slice(0, 2).join(' ');
+  for (const word of words.slice(2)) {
+    if (line.length + 1 + word.length > maxFoldedLine && line.trim() !== '') {
+      lines.push(line);
+      line = ` ${word}`;
+    } else {
+      line += ` ${word}`;
+    }
+  }
+  lines.push(line);
+  return lines.every((l) => l.length <= maxLine) ? lines.join(crlf) : undefined;
 }
 
 /** RFC 5322 date-time in UTC ("Fri, 27 Nov 2026 10:00:00 +0000"). */
@@ -118,13 +160,15 @@ function multipart(subtype: 'mixed' | 'alternative', parts: string[]): string {
  * general-purpose composer at every start of test-send or for every queued message.
  */
 export function buildMime(parts: MimeParts): Buffer {
+  // Every field through headerField: no line over 998 characters, whatever a subject, a list of
+  // recipients or an extra header holds (the Message-ID's length is the composer's to bound).
   const headers: string[] = [
-    `From: ${formatAddress(parts.from)}`,
-    `To: ${parts.to.map(formatAddress).join(', ')}`,
-    `Subject: ${encodeWords(parts.subject)}`,
+    headerField('From', formatAddress(parts.from)),
+    headerField('To', parts.to.map(formatAddress).join(', ')),
+    headerField('Subject', encodeWords(parts.subject), { encodable: true }),
     `Date: ${formatDate(parts.date)}`,
-    `Message-ID: <${oneLine(parts.messageId)}>`,
-    ...Object.entries(parts.headers ?? {}).map(([name, value]) => `${name.replace(/[^A-Za-z0-9-]/g, '')}: ${encodeWords(value)}`),
+    headerField('Message-ID', `<${oneLine(parts.messageId)}>`),
+    ...Object.entries(parts.headers ?? {}).map(([name, value]) => headerField(name.replace(/[^A-Za-z0-9-]/g, ''), encodeWords(value), { encodable: true })),
     'MIME-Version: 1.0',
   ];
   const body = parts.html ? multipart('alternative', [textPart(parts.text, 'plain'), textPart(parts.html, 'html')]) : textPart(parts.text, 'plain');

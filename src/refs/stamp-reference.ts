@@ -32,7 +32,9 @@ export function stampReference(ref: Reference, subject: string, keyId: string, k
 
 function safeHost(url: string): string {
   try {
-    return new URL(url).hostname || 'mailctl.invalid';
+    const host = new URL(url).hostname;
+    // A DNS name is at most 253 characters; a longer "host" would make the Message-ID unfoldably long.
+    return host && host.length <= 253 ? host : 'mailctl.invalid';
   } catch {
     return 'mailctl.invalid';
   }

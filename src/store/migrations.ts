@@ -249,4 +249,14 @@ export const migrations: readonly Migration[] = [
       DROP TABLE store_writers;
     `,
   },
+  {
+    // Helper i14-loops (issue 14, item 10): the per-record bound on references.
+    version: 6,
+    name: 'revoking a record\'s references',
+    sql: `
+      -- References sealed before this time (ISO 8601) no longer update the record:
+      -- \`records revoke-references\` sets it; mail sent afterwards carries references that work.
+      ALTER TABLE records ADD COLUMN refs_revoked_before TEXT;
+    `,
+  },
 ];

@@ -19,10 +19,12 @@ export interface RecordRow {
   updatedBy: string;
   createdAt: string;
   updatedAt: string;
+  /** References sealed before this time (ISO 8601) no longer update the record; null: none revoked. */
+  refsRevokedBefore: string | null;
 }
 
 const columns = `id, table_name AS "table", title, status, created_by AS createdBy, updated_by AS updatedBy,
-  created_at AS createdAt, updated_at AS updatedAt`;
+  created_at AS createdAt, updated_at AS updatedAt, refs_revoked_before AS refsRevokedBefore`;
 
 /** Records and their append-only additional notes. */
 export class RecordsRepo {
@@ -61,6 +63,15 @@ export class RecordsRepo {
       cachedStatement(this.db, 'UPDATE records SET updated_by = ?, updated_at = ? WHERE id = ?').run(input.author, now, recordId);
       return { id: Number(result.lastInsertRowid), author: input.author, body: input.body, communicationId: input.communicationId ?? null, addedAt: now };
     })();
+  }
+
+  /**
+   * Revokes every reference sent for the record until now: a reply carrying one no longer
+   * updates it (mail sent afterwards carries new references, which do).
+   */
+  revokeReferences(recordId: number): RecordRow {
+    cachedStatement(this.db, 'UPDATE records SET refs_revoked_before = ? WHERE id = ?').run(this.clock.now().toISOString(), recordId);
+    return this.get(recordId)!;
   }
 
   notes(recordId: number): RecordNote[] {

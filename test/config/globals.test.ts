@@ -42,7 +42,10 @@ describe('global variables', () => {
       nonproduction_redirect: '',
       nonproduction_allow_outbound: false,
       message_retention: null,
+      reject_notice_interval: 7 * 86_400_000,
+      reference_lifetime: 365 * 86_400_000,
     });
+    expect(resolveGlobals({ reference_lifetime: 'forever' }).reference_lifetime).toBeNull();
     expect(resolveGlobals({ message_retention: '90d' }).message_retention).toBe(90 * 86_400_000);
   });
 
@@ -58,6 +61,8 @@ describe('global variables', () => {
     nonproduction_redirect: { good: [['qa@acme.test', 'qa@acme.test'], ['', '']], bad: ['qa', 'QA <qa@acme.test>', 'a@b'] },
     nonproduction_allow_outbound: { good: [['true', 'true'], ['0', 'false']], bad: ['sure', 'truee'] },
     message_retention: { good: [['90d', '90d'], ['Forever', 'forever'], ['2557d', '2557d'], ['24h', '1d']], bad: ['12h', '0d', 'never', '1y', '36501d', ''] },
+    reject_notice_interval: { good: [['7d', '7d'], ['24h', '1d'], ['1h', '1h']], bad: ['30m', '366d', 'forever', ''] },
+    reference_lifetime: { good: [['365d', '365d'], ['Forever', 'forever'], ['90d', '90d']], bad: ['12h', '0d', '36501d', ''] },
   };
 
   it('covers every variable', () => {

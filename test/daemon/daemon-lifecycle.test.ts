@@ -60,7 +60,8 @@ describe('the long-running daemon', () => {
       await waitFor(/"processed":1/, 20_000);
       await waitFor(/"sent":1.*"msg":"outbound cycle"/, 20_000);
       expect(sink.messages.at(-1)!.to).toEqual(['sam@elsewhere.test']);
-      expect(sink.messages.at(-1)!.raw.toString()).toMatch(/Subject: Not accepted: Cheap offer/);
+      expect(sink.messages.at(-1)!.raw.toString()).toMatch(/^Subject: Not accepted: your message to contracts \[ref:/m);
+      expect(sink.messages.at(-1)!.raw.toString()).toMatch(/^Auto-Submitted: auto-replied\r$/m);
 
       const db = await openDatabase(join(env.MAILCTL_HOME, 'mailctl.db'));
       expect(db.prepare('SELECT pid FROM daemon_state').get()).toEqual({ pid: daemon.pid });

@@ -31,8 +31,9 @@ describe('the notice to a rejected sender', () => {
     const notice = db.prepare("SELECT to_addrs AS recipients, subject, body FROM outbound_queue WHERE rule_id = 'inbound-reject'").get() as { recipients: string; subject: string; body: string };
     db.close();
     expect(notice.recipients).toBe('spoofed@victim.test');
-    expect(notice.subject.length).toBeLessThanOrEqual(200);
+    // The subject is ours alone; the body quotes 60 characters of theirs at most.
+    expect(notice.subject).toBe('Not accepted: your message to contracts');
     expect(notice.body.length).toBeLessThan(500);
-    expect(notice.body).toContain(`Your message "Offer ${'x'.repeat(193)}…" to contracts was not accepted`);
+    expect(notice.body).toContain(`Your message "Offer ${'x'.repeat(53)}…" to contracts was not accepted`);
   });
 });

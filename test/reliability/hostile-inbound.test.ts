@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isEmailAddress } from '../../src/config/globals.js';
 import { loadRefKeys } from '../../src/refs/ref-keys.js';
 import { FileSecretStore } from '../../src/secrets/file-secret-store.js';
 import { FsMessageStore } from '../../src/store/fs-message-store.js';
@@ -206,7 +207,7 @@ describe(`${count} hostile emails (seed ${seed}, ${reliabilityTier} tier) throug
 
     // CRLF injection: the subject is stored as the one value it decodes to (a line break
     // in it included), and never becomes a header: the notices to rejected senders go
-    // out with the injected text folded into their subject, to the sender only.
+    // out to the sender only, with a subject of our own (the injected text is not in it).
     const injected = delivered.filter((m) => m.kind === 'crlf-injection');
     expect(injected.length).toBeGreaterThan(0);
     for (const m of injected) expect(commOf.get(m.seq)!.from, describeMessage(m)).toBe(`sender${m.seq}@outside.test`);
@@ -220,9 +221,10 @@ describe(`${count} hostile emails (seed ${seed}, ${reliabilityTier} tier) throug
     const outboundMs = Date.now() - outboundStart;
     const rejected = delivered.filter((m) => commOf.get(m.seq)!.disposition === 'rejected' && commOf.get(m.seq)!.from);
     expect(rejected.length).toBeGreaterThan(0);
-    // One notice per rejected sender, each tried (sent, or refused by the server for a hostile address); none left sending.
+    // One notice per rejected sender with an address mail can go to (at most one per
+    // reject_notice_interval), each tried (sent, or refused by the server); none left sending.
     const queue = (await json(['queue', 'list'])).counts as Record<string, number>;
-    expect(Object.values(queue).reduce((a, b) => a + b, 0), JSON.stringify(queue)).toBe(rejected.length);
+    expect(Object.values(queue).reduce((a, b) => a + b, 0), JSON.stringify(queue)).toBe(new Set(rejected.map((m) => commOf.get(m.seq)!.from!).filter(isEmailAddress)).size);
     expect(queue.sending ?? 0).toBe(0);
     expect(queue.queued ?? 0).toBe(0);
     expect(queue.sent, JSON.stringify(queue)).toBe(sink.messages.length);
@@ -241,8 +243,7 @@ describe(`${count} hostile emails (seed ${seed}, ${reliabilityTier} tier) throug
       if (/victim|Injected/.test(head)) injectedNotices++;
     }
     expect(sink.messages.length, `queue: ${JSON.stringify(queue)}`).toBeGreaterThan(0);
-    const injectedToSupport = injected.filter((m) => m.mailbox === 'support').length;
-    if (injectedToSupport > 0) expect(injectedNotices).toBeGreaterThan(0);
+    expect(injectedNotices).toBe(0);
 
     // Nothing is left behind or taken twice: every message was marked read after its
     // commit, and a full sweep over the whole folder recognises every one of them.

@@ -33,7 +33,8 @@ describe('database migrations', () => {
     expect(schemaVersion(old)).toBe(1);
     new TablesRepo(old, systemClock).add('contracts');
     new ContactsRepo(old, systemClock).add({ email: 'pat@acme.test', name: 'Pat', canCreateIn: ['contracts'] });
-    const record = new RecordsRepo(old, systemClock).create({ table: 'contracts', title: 'MSA renewal', createdBy: 'pat@acme.test' });
+    // A row as version 1 had it (today's repository reads columns added since).
+    const record = { id: Number(old.prepare("INSERT INTO records (table_name, title, status, created_by, updated_by, created_at, updated_at) VALUES ('contracts', 'MSA renewal', 'open', 'pat@acme.test', 'pat@acme.test', '2026-11-27T10:00:00.000Z', '2026-11-27T10:00:00.000Z')").run().lastInsertRowid) };
     old.close();
 
     const db = await openDatabase(path);

@@ -3,6 +3,7 @@ import type { Deps } from '../../deps.js';
 import { resolveGlobals } from '../../config/globals.js';
 import { ExitCode, UserError } from '../../errors.js';
 import { commitMessage, type IngestContext } from '../../inbound/ingest-message.js';
+import { ownAddresses } from '../../inbound/reject-notice.js';
 import { takeMessage } from '../../inbound/parse-message.js';
 import { loadKbKeys } from '../../kb/load-kb.js';
 import { CommunicationsRepo, type CommunicationRow } from '../../store/communications-repo.js';
@@ -65,6 +66,7 @@ export async function runCommsReplay(deps: Deps, idText: string): Promise<number
     db, clock: deps.clock, keys: keys.all, kb: keys.kb.name, maxTextChars: globals.max_body_size, store,
     // A sender already told "not accepted" is not told again by a replay.
     noticeFrom: row.disposition === 'rejected' ? undefined : config.outbound?.from,
+    noticeIntervalMs: globals.reject_notice_interval, ownAddresses: ownAddresses(config), referenceLifetimeMs: globals.reference_lifetime,
   };
 
   const batch = store.batch();

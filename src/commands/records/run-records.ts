@@ -2,6 +2,7 @@ import type { Deps } from '../../deps.js';
 import { UsageError } from '../../errors.js';
 import { approxSize } from '../../config/units.js';
 import { CommunicationsRepo } from '../../store/communications-repo.js';
+import { AuditRepo } from '../../store/audit-repo.js';
 import { RecordsRepo } from '../../store/records-repo.js';
 import { TablesRepo } from '../../store/tables-repo.js';
 import { cut, mailLine, mailText } from '../../ui/output.js';
@@ -46,6 +47,7 @@ export async function runRecordsShow(deps: Deps, id: string): Promise<number> {
   out.line(`${out.color.bold(`#${record.id}`)} ${mailLine(record.title)}`);
   out.line(`  table: ${mailLine(record.table)}   status: ${mailLine(record.status)}`);
   out.line(`  created by ${mailLine(record.createdBy)} at ${record.createdAt}; updated by ${mailLine(record.updatedBy)} at ${record.updatedAt}`);
+  if (record.refsRevokedBefore) out.line(`  references sent before ${record.refsRevokedBefore} are revoked (mailctl records revoke-references)`);
   out.line(notes.length ? '  additional notes:' : '  additional notes: (none)');
   for (const note of notes) {
     out.line(`  --- ${note.addedAt} ${mailLine(note.author)}${note.communicationId ? ` (communication ${note.communicationId})` : ''}`);
@@ -87,5 +89,20 @@ export async function runRecordsAdd(deps: Deps, options: { table: string; title:
   const record = new RecordsRepo(db, deps.clock).create({ table: options.table, title: options.title, createdBy: options.createdBy });
   deps.out.success(`Created record #${record.id} in ${record.table}.`);
   deps.out.data({ ok: true, record });
+  return 0;
+}
+
+/**
+ * `mailctl records revoke-references ID`: every reference sent for the record until now stops
+ * updating it (a leaked or forwarded message can no longer append to it); mail sent afterwards
+ * carries references that work. Recorded in the audit log.
+ */
+export async function runRecordsRevokeReferences(deps: Deps, id: string): Promise<number> {
+  const db = await deps.db();
+  const repo = new RecordsRepo(db, deps.clock);
+  const record = repo.revokeReferences(repo.require(parseId(id, 'The record id')).id);
+  new AuditRepo(db, deps.clock).record({ actor: 'admin', action: 'records.revoke-references', target: String(record.id), details: { before: record.refsRevokedBefore } });
+  deps.out.success(`References sent for record #${record.id} before ${record.refsRevokedBefore} no longer update it; mail sent from now on carries new ones.`);
+  deps.out.data({ ok: true, record: record.id, refsRevokedBefore: record.refsRevokedBefore });
   return 0;
 }

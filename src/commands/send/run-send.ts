@@ -5,6 +5,7 @@ import type { Deps } from '../../deps.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import { resolveGlobals } from '../../config/globals.js';
 import { checkDraft } from '../../outbound/presend-checks.js';
+import { checkRuleId } from '../../outbound/rule-id.js';
 import { requireOutbound } from '../../outbound/resolve-outbound.js';
 import { QueueRepo, type QueuedAttachment } from '../../store/queue-repo.js';
 import { commitReserved } from '../../store/store-reservations.js';
@@ -37,6 +38,7 @@ export async function runSend(deps: Deps, options: SendOptions): Promise<number>
   const { out } = deps;
   if (!/^\d+$/.test(options.record)) throw new UsageError('E_ID', `--record must be a whole number, not "${options.record}".`);
   if ((options.body === undefined) === (options.bodyFile === undefined)) throw new UsageError('E_BODY', 'Give the body with exactly one of --body or --body-file.');
+  if (options.rule !== undefined) checkRuleId(options.rule);
   const config = (await deps.config()).read();
   const outbound = requireOutbound(config);
   const db = await deps.db();

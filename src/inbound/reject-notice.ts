@@ -1,0 +1,70 @@
+import type { MailctlConfig } from '../config/config-schema.js';
+import { isEmailAddress } from '../config/globals.js';
+import { formatDuration } from '../config/units.js';
+import { addressIn } from './parse-message.js';
+
+/** What the notice to a rejected sender may be: from whom, how often, and never to whom. */
+export interface NoticePolicy {
+  /** The notice's From (the outbound server's from-address); without it no notice is sent. */
+  from: string | undefined;
+  /** At most one notice per recipient in this many milliseconds (reject_notice_interval). */
+  intervalMs: number;
+  /** The KB's own addresses, lower case: mail "from" them never gets a notice (it would be sent to ourselves). */
+  ownAddresses: readonly string[];
+}
+
+export type NoticePlan =
+  | { send: true; to: string; subject: string; body: string }
+  | { send: false; why: string };
+
+/** The longest part of a rejected subject a notice quotes. */
+const quoteMax = 60;
+
+/**
+ * The KB's own addresses, lower case: the outbound from-address and login, and every inbound
+ * account's login and Graph mailbox (those that are addresses).
+ */
+export function ownAddresses(config: MailctlConfig): string[] {
+  const auth = config.outbound?.auth;
+  const candidates = [config.outbound?.from, auth && auth.type !== 'none' ? auth.username : undefined];
+  for (const account of Object.values(config.inbound ?? {})) candidates.push(account.auth.username, account.mailbox);
+  return [...new Set(candidates.map((c) => (c ? addressIn(c) : null)).filter((a): a is string => a !== null))];
+}
+
+/**
+ * Whether a rejected sender gets a notice, and its text. Never to the KB's own addresses (a
+ * forged message "from" the KB itself answered itself on every poll), never twice within
+ * `intervalMs` to one address (`lastNoticeAt`: when the last notice to it was queued, if within
+ * the interval; RFC 3834 §2 recommends 7 days), and never quoting more than 60 characters of the
+ * sender's subject — only in the body, without control or direction characters — so a forged
+ * sender cannot use the KB to deliver its text to a victim (backscatter).
+ */
+export function planRejectNotice(input: { policy: NoticePolicy; sender: string | null; subject: string; table: string; lastNoticeAt: (to: string) => string | undefined }): NoticePlan {
+  const { policy, sender } = input;
+  if (!policy.from) return { send: false, why: 'no outbound from-address to send a notice from' };
+  if (!sender) return { send: false, why: 'the sender has no address' };
+  if (!isEmailAddress(sender)) return { send: false, why: 'no notice: the sender\'s address is not one mail can be sent to' };
+  const own = [...policy.ownAddresses, addressIn(policy.from)].includes(sender);
+  if (own) return { send: false, why: `no notice: ${sender} is this KB's own address` };
+  const last = input.lastNoticeAt(sender);
+  if (last) return { send: false, why: `no notice: ${sender} was sent one at ${last} (at most one per reject_notice_interval ${formatDuration(policy.intervalMs)})` };
+  const quoted = quoteSubject(input.subject);
+  return {
+    send: true,
+    to: sender,
+    subject: `Not accepted: your message to ${input.table}`,
+    body: `Your message${quoted ? ` "${quoted}"` : ''} to ${input.table} was not accepted: this address takes mail only from known contacts or as a reply to our messages.\n\nThis notice was sent automatically; you get at most one every ${formatDuration(policy.intervalMs)}.`,
+  };
+}
+
+/** At most 60 characters of a subject, on one line, without control, format (bidi, zero-width) or our notices' prefix. */
+export function quoteSubject(subject: string): string {
+  const clean = subject.slice(0, 4 * quoteMax)
+    .replace(/\u001b\[[0-9;?]*[ -\/]*[@-~]/g, '') // terminal escape sequences whole, not only their ESC
+    .replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]+/gu, ' ')
+    .replace(/\s+/g, ' ')
+    .replace(/^(\s*not accepted:)+/i, '')
+    .trim();
+  const chars = [...clean];
+  return chars.length > quoteMax ? `${chars.slice(0, quoteMax - 1).join('').trimEnd()}…` : clean;
+}
