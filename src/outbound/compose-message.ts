@@ -1,4 +1,4 @@
-import { buildMime } from '../mime/build-mime.js';
+import { buildMime, mimeLayout, streamMime, type StreamedMimeParts } from '../mime/build-mime.js';
 import type { Reference } from '../refs/reference-codec.js';
 import { referenceHeader, stampReference } from '../refs/stamp-reference.js';
 import type { OutboundDraft } from './outbound-draft.js';
@@ -30,4 +30,37 @@ export async function composeMessage(draft: OutboundDraft, ref: Reference, key: 
     headers: { ...draft.headers, [referenceHeader]: stamp.header },
   });
   return { raw, messageId: stamp.messageId, subject: stamp.subject, reference: stamp.header };
+}
+
+/** A message composed as a stream: its bytes come as they are read (attachments from the store). */
+export interface StreamedMessage {
+  content: AsyncIterable<Buffer>;
+  /** The header block, up to and with its empty line. */
+  headers: string;
+  messageId: string;
+  subject: string;
+  reference: string;
+}
+
+/**
+ * As composeMessage, for a draft whose attachments are read when their turn comes: what the
+ * daemon sends, so a queued message with a 25 MB attachment is never held whole in memory.
+ */
+export function composeStreamedMessage(draft: Omit<OutboundDraft, 'attachments'> & { attachments: NonNullable<StreamedMimeParts['attachments']> }, ref: Reference, key: { id: string; bytes: Buffer }): StreamedMessage {
+  const stamp = stampReference(ref, draft.subject, key.id, key.bytes);
+  const parts: StreamedMimeParts = {
+    from: draft.from,
+    to: draft.to,
+    subject: stamp.subject,
+    date: ref.sentAt,
+    messageId: stamp.messageId,
+    text: draft.text,
+    html: draft.html,
+    attachments: draft.attachments,
+    headers: { ...draft.headers, [referenceHeader]: stamp.header },
+  };
+  const layout = mimeLayout(parts);
+  const first = layout[0] as string;
+  const end = first.indexOf('\r\n\r\n');
+  return { content: streamMime(layout, parts), headers: end < 0 ? first : first.slice(0, end + 4), messageId: stamp.messageId, subject: stamp.subject, reference: stamp.header };
 }
