@@ -30,6 +30,12 @@ export interface InboundCycleContext {
   /** The KB's own addresses (lower case): never sent a notice. */
   ownAddresses?: readonly string[] | undefined;
   stop?: () => boolean;
+  /**
+   * Aborted when a stopping daemon's grace is over: the mailbox in use is closed at once, so the
+   * poll fails wherever it waits; the group of messages not yet committed is not committed, and
+   * is taken again next poll.
+   */
+  signal?: AbortSignal;
 }
 
 export type AccountCycleResult =
@@ -60,8 +66,11 @@ export async function runInboundCycle(ctx: InboundCycleContext, options: { force
     if (!state.lastSweepAt) sync.startSweepClock(table, now);
     const swept = account.protocol === 'imap' && (Boolean(options.forceSweep) || (state.lastSweepAt !== null && now.getTime() - Date.parse(state.lastSweepAt) >= ctx.globals.imap_full_sweep_interval));
     let source: MailSource | undefined;
+    const abort = () => { void source?.close().catch(() => undefined); };
+    ctx.signal?.addEventListener('abort', abort, { once: true });
     try {
       source = ctx.open ? await ctx.open(account) : await openSource(account, { secrets: ctx.secrets, timeoutMs: ctx.timeoutMs, clock: ctx.clock });
+      if (ctx.signal?.aborted) throw new Error('the daemon is stopping');
       const poll = await pollAccount({ db: ctx.db, store: ctx.store, clock: ctx.clock, keys: ctx.keys, kb: ctx.kb, maxTextChars: ctx.globals.max_body_size, noticeFrom: ctx.noticeFrom, noticeIntervalMs: ctx.globals.reject_notice_interval, ownAddresses: ctx.ownAddresses, referenceLifetimeMs: ctx.globals.reference_lifetime }, account, source, { sweep: swept, ...(ctx.stop ? { stop: ctx.stop } : {}) });
       sync.recordSuccess(table, now, swept, new Date(now.getTime() + ctx.globals.inbound_check_frequency));
       recordMarks(sync, account, now, poll.marks);
@@ -71,6 +80,12 @@ export async function runInboundCycle(ctx: InboundCycleContext, options: { force
       else if (poll.marks.leftFlagged > 0) ctx.log.info({ account: table, leftFlagged: poll.marks.leftFlagged, reason: poll.marks.warning }, `messages in ${table} were flagged \\Deleted and left in the folder`);
       results.push({ table, status: 'ok', swept, poll });
     } catch (error) {
+      if (ctx.signal?.aborted) {
+        // Stopped by the daemon, not failed by the server: no failure, no back-off.
+        ctx.log.warn({ account: table }, `polling ${table} interrupted: the daemon is stopping; what was not committed is taken again next poll`);
+        results.push({ table, status: 'skipped', reason: 'interrupted: the daemon is stopping' });
+        continue;
+      }
       // A token failure says so: the provider's bare words ("endpoints_resolution_error: …") do not name it.
       const message = error instanceof OAuthFailure ? `Getting an OAuth token failed: ${error.message}` : (error as Error).message;
       const backoff = Math.min(ctx.globals.inbound_check_frequency * 2 ** Math.min(state.failures, 10), maxBackoffMs);
@@ -85,7 +100,8 @@ export async function runInboundCycle(ctx: InboundCycleContext, options: { force
       ctx.log.error({ account: table, error: message, retryAt: retryAt.toISOString() }, `polling ${table} failed`);
       results.push({ table, status: 'failed', error: message, retryAt: retryAt.toISOString() });
     } finally {
-      await source?.close().catch(() => undefined);
+      ctx.signal?.removeEventListener('abort', abort);
+      if (!ctx.signal?.aborted) await source?.close().catch(() => undefined);
     }
   }
   return results;

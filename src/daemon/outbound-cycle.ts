@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import { commitReserved } from '../store/store-reservations.js';
 import { OAuthFailure } from '../auth/oauth-failure.js';
 import type { Clock } from '../clock.js';
@@ -5,13 +6,14 @@ import type { KbConfig } from '../config/config-schema.js';
 import type { GlobalValues } from '../config/globals.js';
 import type { Logger } from '../logger.js';
 import { automaticHeaders, isAutomaticRule } from '../outbound/automatic-messages.js';
-import { composeMessage } from '../outbound/compose-message.js';
+import { composeStreamedMessage } from '../outbound/compose-message.js';
 import type { OutboundConfig } from '../outbound/outbound-config.js';
 import { afterFailure } from '../outbound/retry-policy.js';
 import { SmtpFailure } from '../outbound/smtp-failure.js';
 import { openSmtpSession, type SmtpSession, type SmtpTarget } from '../outbound/smtp-session.js';
 import type { Database } from '../store/database.js';
-import { readStored, StoredContentCorrupt, StoredContentMissing, type MessageStore } from '../store/message-store.js';
+import { StoredContentCorrupt, StoredContentMissing, type MessageStore } from '../store/message-store.js';
+import { moveLegacyQueueAttachments } from '../store/move-legacy-attachments.js';
 import { CommunicationsRepo } from '../store/communications-repo.js';
 import { parseHeaderBlock } from '../mime/header-block.js';
 import { QueueRepo, type QueueEntry } from '../store/queue-repo.js';
@@ -30,6 +32,13 @@ export interface OutboundCycleContext {
   batch?: number;
   /** Connections used at once (default 4). */
   connections?: number;
+  /** A stop request (SIGTERM): the message in hand is finished, no new one is taken. */
+  stop?: () => boolean;
+  /**
+   * Aborted when the stop's grace is over: the connections are dropped; a message being sent
+   * goes back to the queue (it may have been delivered: SMTP cannot tell, so it can arrive twice).
+   */
+  signal?: AbortSignal;
 }
 
 export interface OutboundCycleResult {
@@ -55,6 +64,15 @@ export function nonProductionBlock(kb: KbConfig, globals: GlobalValues): string 
 export async function runOutboundCycle(ctx: OutboundCycleContext): Promise<OutboundCycleResult> {
   const queue = new QueueRepo(ctx.db, ctx.clock);
   const result: OutboundCycleResult = { claimed: 0, sent: 0, deferred: 0, failed: 0, abandoned: 0, held: 0 };
+  // Queue entries from before the message store carry their attachments' bytes: moved into the
+  // store first (once; later cycles pay one indexed read).
+  try {
+    const { moved } = await moveLegacyQueueAttachments(ctx.db, ctx.store, ctx.clock);
+    if (moved > 0) ctx.log.info({ moved }, 'attachments of queued messages moved into the message store');
+  } catch (error) {
+    ctx.log.error({ error: (error as Error).message }, 'moving the attachments of older queued messages into the message store failed; tried again next cycle');
+  }
+  if (ctx.stop?.()) return result;
   const due = queue.claimDue(ctx.clock.now(), ctx.batch ?? 100);
   result.claimed = due.length;
   if (due.length === 0) return result;
@@ -63,6 +81,12 @@ export async function runOutboundCycle(ctx: OutboundCycleContext): Promise<Outbo
   // are stored a few at a time while the connections send those stored before: storing the
   // whole batch first left every connection idle through its fsyncs.
   const block = nonProductionBlock(ctx.kb, ctx.globals);
+  // A server that let a deadline pass (a reply trickled, a transfer too slow) is not tried again
+  // this cycle: the rest of the batch waits for the next retry without an attempt, so one slow
+  // server costs one --timeout per connection, not one per message (Postfix's "delivery
+  // temporarily suspended").
+  let suspended: string | undefined;
+  const halted = () => Boolean(ctx.stop?.() || ctx.signal?.aborted);
   const prepared = new Map<number, Prepared>();
   const work: QueueEntry[] = [];
   let producing = true;
@@ -78,6 +102,10 @@ export async function runOutboundCycle(ctx: OutboundCycleContext): Promise<Outbo
       }
       for (let i = 0; i < due.length; i += storeGroup) {
         const group = due.slice(i, i + storeGroup);
+        if (halted() || suspended) {
+          work.push(...group); // not stored: put back (stopping) or postponed (suspended) by the workers
+          continue;
+        }
         const ready = await storeFirstAttempts(ctx, queue, group, result);
         for (const entry of group) {
           const message = ready.get(entry.id);
@@ -108,17 +136,32 @@ export async function runOutboundCycle(ctx: OutboundCycleContext): Promise<Outbo
           result.held++;
           continue;
         }
+        if (halted()) {
+          // Stopping: what was claimed and not started goes back as it was.
+          queue.unclaim(entry);
+          continue;
+        }
         const now = ctx.clock.now();
+        if (suspended) {
+          recordFailure(ctx, queue, entry, new Error(`not tried: ${suspended}`), now, result, { tried: false });
+          continue;
+        }
         try {
-          const message = prepared.get(entry.id)!;
+          const message = prepared.get(entry.id);
           prepared.delete(entry.id);
-          const raw = message.raw ?? await readStored(ctx.store, message.hash);
-          session ??= await openSmtpSession(await ctx.target());
-          await sendOne(ctx, queue, entry, session, raw);
+          if (!message) throw new Error('the message was not stored before sending');
+          session ??= await openSmtpSession(await ctx.target(), ctx.signal ? { signal: ctx.signal } : {});
+          await sendOne(ctx, queue, entry, session, message);
           result.sent++;
         } catch (error) {
           session?.close();
           session = undefined;
+          if (ctx.signal?.aborted) {
+            queue.requeueInterrupted(entry.id, interruptedReason);
+            ctx.log.warn({ queueId: entry.id }, 'outbound message interrupted by the daemon stopping; queued again (it may have been delivered, and can arrive twice)');
+            continue;
+          }
+          if (error instanceof SmtpFailure && error.kind === 'ETIMEDOUT') suspended ??= `the server let a deadline pass on an earlier message this cycle (${error.message})`;
           recordFailure(ctx, queue, entry, error, now, result);
         }
       }
@@ -130,12 +173,17 @@ export async function runOutboundCycle(ctx: OutboundCycleContext): Promise<Outbo
   return result;
 }
 
+/** What a message interrupted while being sent records (it goes back to the queue). */
+export const interruptedReason = 'interrupted while being sent (the daemon stopped); queued again: it may have reached the server already, so it can arrive twice';
+
 /** Messages stored (built, fsynced, linked) at a time while the connections send the ones before. */
 const storeGroup = 25;
 
 /** A message ready to send: its bytes in the store, and in memory when small. */
 interface Prepared {
   hash: string;
+  /** Bytes. */
+  size: number;
   raw?: Buffer;
 }
 
@@ -155,16 +203,20 @@ async function storeFirstAttempts(ctx: OutboundCycleContext, queue: QueueRepo, d
   const batch = ctx.store.batch();
   const now = ctx.clock.now();
   for (const entry of due) {
-    const stored = entry.communicationId !== null ? comms.get(entry.communicationId)?.rawHash : null;
-    if (stored) {
-      prepared.set(entry.id, { hash: stored });
+    const communication = entry.communicationId !== null ? comms.get(entry.communicationId) : undefined;
+    if (communication?.rawHash) {
+      prepared.set(entry.id, { hash: communication.rawHash, size: communication.size ?? 0 });
       continue;
     }
     try {
-      const message = await composeEntry(ctx, entry, now);
-      const blob = await batch.put(message.raw);
-      prepared.set(entry.id, { hash: blob.hash, ...(message.raw.length <= keepInMemoryBytes ? { raw: message.raw } : {}) });
-      fresh.push({ entry, hash: blob.hash, size: blob.size, messageId: message.messageId, headers: headerSection(message.raw) });
+      // Built as a stream into the store: a message with large attachments is never whole in
+      // memory; a small one is kept to be sent from memory.
+      const message = composeEntry(ctx, entry, now);
+      const small = keepWhileSmall(message.content, keepInMemoryBytes);
+      const blob = await batch.put(small.content);
+      const raw = small.kept();
+      prepared.set(entry.id, { hash: blob.hash, size: blob.size, ...(raw ? { raw } : {}) });
+      fresh.push({ entry, hash: blob.hash, size: blob.size, messageId: message.messageId, headers: message.headers });
     } catch (error) {
       if (!(error instanceof StoredContentMissing || error instanceof StoredContentCorrupt)) {
         recordFailure(ctx, queue, entry, error, now, result); // disk full, I/O: tried again later
@@ -202,27 +254,47 @@ async function storeFirstAttempts(ctx: OutboundCycleContext, queue: QueueRepo, d
   return prepared;
 }
 
-/** The header section of a message we built (ASCII: encoded words), up to and with its empty line. */
-function headerSection(raw: Buffer): string {
-  const end = raw.indexOf('\r\n\r\n');
-  return raw.subarray(0, end < 0 ? raw.length : end + 4).toString('latin1');
+/**
+ * Passes `content` through, keeping a copy while it stays within `limit` bytes: `kept()` (once
+ * the content was read) gives the whole of a small message, and nothing for a larger one.
+ */
+function keepWhileSmall(content: AsyncIterable<Buffer>, limit: number): { content: AsyncIterable<Buffer>; kept: () => Buffer | undefined } {
+  let chunks: Buffer[] | undefined = [];
+  let bytes = 0;
+  return {
+    content: (async function* () {
+      for await (const chunk of content) {
+        if (chunks) {
+          bytes += chunk.length;
+          if (bytes > limit) chunks = undefined;
+          else chunks.push(chunk);
+        }
+        yield chunk;
+      }
+    })(),
+    kept: () => (chunks ? Buffer.concat(chunks) : undefined),
+  };
 }
 
-/** The message as it goes out: the reference stamped in, redirected in a test KB, attachments from the store. */
-async function composeEntry(ctx: OutboundCycleContext, entry: QueueEntry, now: Date) {
+/**
+ * The message as it goes out: the reference stamped in, redirected in a test KB, attachments
+ * streamed from the store when their turn comes. An entry whose attachment bytes are still
+ * inline (queued before the message store, not moved yet) is built from them.
+ */
+function composeEntry(ctx: OutboundCycleContext, entry: QueueEntry, now: Date) {
   const redirect = redirectOf(ctx);
-  const attachments = await Promise.all(entry.attachments.map(async (a) => ({
+  const attachments = entry.attachments.map((a) => ({
     filename: a.filename,
-    content: a.sha256 ? await readStored(ctx.store, a.sha256) : Buffer.from(a.content ?? '', 'base64'),
+    open: async (): Promise<AsyncIterable<Buffer>> => (a.sha256 ? await ctx.store.open(a.sha256) : Readable.from([Buffer.from(a.content ?? '', 'base64')])),
     ...(a.contentType ? { contentType: a.contentType } : {}),
-  })));
+  }));
   // An automatic message (a reject notice) says so, decided by its reserved rule id when it is
   // built: a notice queued before this rule existed gets the headers too.
   const headers = {
     ...(isAutomaticRule(entry.ruleId) ? automaticHeaders(entry.from) : {}),
     ...(redirect ? { 'X-Mailctl-Original-To': entry.to.join(', ') } : {}),
   };
-  return composeMessage(
+  return composeStreamedMessage(
     {
       from: entry.from,
       to: redirect ? [redirect] : entry.to,
@@ -241,10 +313,15 @@ function redirectOf(ctx: OutboundCycleContext): string | undefined {
   return ctx.kb.environment !== 'production' && ctx.globals.nonproduction_redirect ? ctx.globals.nonproduction_redirect : undefined;
 }
 
-function recordFailure(ctx: OutboundCycleContext, queue: QueueRepo, entry: QueueEntry, error: unknown, now: Date, result: OutboundCycleResult): void {
+/**
+ * A failed attempt: deferred, abandoned or failed by the retry policy, with the server's words.
+ * `tried: false` for a message not even tried (its server was suspended this cycle): deferred
+ * like a transient failure, without an attempt on record.
+ */
+function recordFailure(ctx: OutboundCycleContext, queue: QueueRepo, entry: QueueEntry, error: unknown, now: Date, result: OutboundCycleResult, options: { tried?: boolean } = {}): void {
   const failure = error instanceof SmtpFailure ? error : undefined;
   const said = failure ? (failure.response ?? failure.message) : error instanceof OAuthFailure ? `Getting an OAuth token failed: ${error.message}` : (error as Error).message;
-  queue.recordAttempt(entry.id, failure ? `failed during ${failure.phase}` : 'failed', said);
+  if (options.tried !== false) queue.recordAttempt(entry.id, failure ? `failed during ${failure.phase}` : 'failed', said);
   const next = afterFailure({ transient: failure ? failure.transient : true, firstFailureAt: entry.firstFailureAt ? new Date(entry.firstFailureAt) : null, now, interval: ctx.globals.outbound_retry_interval, lifetime: ctx.globals.outbound_retry_lifetime });
   if (next.status === 'deferred') {
     queue.setStatus(entry.id, 'deferred', { nextAttemptAt: next.nextAttemptAt, firstFailureAt: next.firstFailureAt, lastError: said });
@@ -259,9 +336,26 @@ function recordFailure(ctx: OutboundCycleContext, queue: QueueRepo, entry: Queue
   ctx.log.warn({ queueId: entry.id, status: next.status, error: said }, 'outbound attempt failed');
 }
 
-async function sendOne(ctx: OutboundCycleContext, queue: QueueRepo, entry: QueueEntry, session: SmtpSession, raw: Buffer): Promise<void> {
+/**
+ * Sends one stored message: from memory when small, else streamed from the store (verified as
+ * it goes; stored content found corrupt or missing fails the attempt with that error).
+ */
+async function sendOne(ctx: OutboundCycleContext, queue: QueueRepo, entry: QueueEntry, session: SmtpSession, message: Prepared): Promise<void> {
   const redirect = redirectOf(ctx);
-  const sent = await session.send({ from: entry.from, to: redirect ? [redirect] : entry.to, raw });
+  let readError: unknown;
+  let raw: Buffer | Readable;
+  if (message.raw) raw = message.raw;
+  else {
+    raw = await ctx.store.open(message.hash);
+    raw.once('error', (error) => (readError = error));
+  }
+  let sent: Awaited<ReturnType<SmtpSession['send']>>;
+  try {
+    sent = await session.send({ from: entry.from, to: redirect ? [redirect] : entry.to, raw, size: message.size });
+  } catch (error) {
+    if (!Buffer.isBuffer(raw)) raw.destroy();
+    throw readError ?? error;
+  }
   // One commit for the facts of a sent message.
   ctx.db.transaction(() => {
     queue.recordAttempt(entry.id, 'sent', sent.response ?? null);

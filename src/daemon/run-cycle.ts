@@ -29,17 +29,21 @@ export interface CycleDeps {
   timeoutMs: number;
 }
 
-/** One daemon cycle: the inbound accounts that are due, then the queue (when a server is set up). */
+/**
+ * One daemon cycle: the inbound accounts that are due, then the queue (when a server is set up).
+ * `stop`: take no new message or account; `signal`: drop the connections in use now (the daemon
+ * stopping after its grace), leaving nothing half-done (see runInboundCycle, runOutboundCycle).
+ */
 export async function runDaemonCycle(
   deps: CycleDeps,
   state: CycleState,
-  options: { force?: boolean; forceSweep?: boolean; stop?: () => boolean } = {},
+  options: { force?: boolean; forceSweep?: boolean; stop?: () => boolean; signal?: AbortSignal } = {},
 ): Promise<{ inbound: AccountCycleResult[]; outbound: OutboundCycleResult | null }> {
   const { config, keys, globals } = state;
   const inbound = await runInboundCycle(
     {
       db: deps.db, store: deps.store, clock: deps.clock, secrets: deps.secrets, keys: keys.all, kb: keys.kb.name, globals, accounts: Object.values(config.inbound ?? {}),
-      log: deps.log, timeoutMs: deps.timeoutMs, noticeFrom: config.outbound?.from, ownAddresses: ownAddresses(config), ...(options.stop ? { stop: options.stop } : {}),
+      log: deps.log, timeoutMs: deps.timeoutMs, noticeFrom: config.outbound?.from, ownAddresses: ownAddresses(config), ...(options.stop ? { stop: options.stop } : {}), ...(options.signal ? { signal: options.signal } : {}),
     },
     { ...(options.force ? { force: true } : {}), ...(options.forceSweep ? { forceSweep: true } : {}) },
   );
@@ -49,6 +53,7 @@ export async function runDaemonCycle(
   const outbound = await runOutboundCycle({
     db: deps.db, store: deps.store, clock: deps.clock, kb: keys.kb, key: keys.active, globals, outbound: server, log: deps.log,
     target: () => smtpTargetFor(server, deps.secrets, deps.timeoutMs, tokens),
+    ...(options.stop ? { stop: options.stop } : {}), ...(options.signal ? { signal: options.signal } : {}),
   });
   return { inbound, outbound };
 }

@@ -139,10 +139,11 @@ export function attachmentContentType(filename: string, contentType?: string): s
   return oneLine(contentType ?? (ext === 'eml' ? 'application/octet-stream' : contentTypes[ext] ?? 'application/octet-stream'));
 }
 
-function attachmentPart(a: { filename: string; content: Buffer; contentType?: string | undefined }): string {
+/** An attachment's part header, up to and with the empty line before its base64 lines. */
+function attachmentHeader(a: { filename: string; contentType?: string | undefined }): string {
   const type = attachmentContentType(a.filename, a.contentType);
   const param = filenameParam(a.filename);
-  return `Content-Type: ${type}; ${param.replace('filename', 'name')}${crlf}Content-Transfer-Encoding: base64${crlf}Content-Disposition: attachment; ${param}${crlf}${crlf}${base64Lines(a.content)}`;
+  return `Content-Type: ${type}; ${param.replace('filename', 'name')}${crlf}Content-Transfer-Encoding: base64${crlf}Content-Disposition: attachment; ${param}${crlf}${crlf}`;
 }
 
 function boundary(): string {
@@ -154,12 +155,17 @@ function multipart(subtype: 'mixed' | 'alternative', parts: string[]): string {
   return `Content-Type: multipart/${subtype}; boundary="${b}"${crlf}${crlf}${parts.map((p) => `--${b}${crlf}${p}${crlf}`).join('')}--${b}--${crlf}`;
 }
 
+/** An attachment's place in a message's layout: its base64 lines go there. */
+export interface AttachmentSlot {
+  attachment: number;
+}
+
 /**
- * Builds the RFC 5322 / MIME message in one pass (no streams): the work a records system's
- * mail needs (text, optional HTML, attachments, Unicode everywhere) without loading a
- * general-purpose composer at every start of test-send or for every queued message.
+ * The message as text with a slot for each attachment's base64 lines (without a line break
+ * after the last line): `buildMime` fills the slots from memory, `streamMime` from a stream.
+ * The header block always ends inside the first text.
  */
-export function buildMime(parts: MimeParts): Buffer {
+export function mimeLayout(parts: MimeParts | StreamedMimeParts): Array<string | AttachmentSlot> {
   // Every field through headerField: no line over 998 characters, whatever a subject, a list of
   // recipients or an extra header holds (the Message-ID's length is the composer's to bound).
   const headers: string[] = [
@@ -173,6 +179,67 @@ export function buildMime(parts: MimeParts): Buffer {
   ];
   const body = parts.html ? multipart('alternative', [textPart(parts.text, 'plain'), textPart(parts.html, 'html')]) : textPart(parts.text, 'plain');
   const attachments = parts.attachments ?? [];
-  const content = attachments.length ? multipart('mixed', [body, ...attachments.map(attachmentPart)]) : body;
-  return Buffer.from(`${headers.join(crlf)}${crlf}${content.endsWith(crlf) ? content : content + crlf}`, 'utf8');
+  const layout: Array<string | AttachmentSlot> = [];
+  let text = `${headers.join(crlf)}${crlf}`;
+  if (attachments.length === 0) return [`${text}${body.endsWith(crlf) ? body : body + crlf}`];
+  const b = boundary();
+  text += `Content-Type: multipart/mixed; boundary="${b}"${crlf}${crlf}--${b}${crlf}${body}${crlf}`;
+  attachments.forEach((a, i) => {
+    layout.push(`${text}--${b}${crlf}${attachmentHeader(a)}`, { attachment: i });
+    text = crlf;
+  });
+  layout.push(`${text}--${b}--${crlf}`);
+  return layout;
+}
+
+/**
+ * Builds the RFC 5322 / MIME message in one pass (no streams): the work a records system's
+ * mail needs (text, optional HTML, attachments, Unicode everywhere) without loading a
+ * general-purpose composer at every start of test-send or for every queued message.
+ */
+export function buildMime(parts: MimeParts): Buffer {
+  const attachments = parts.attachments ?? [];
+  return Buffer.from(mimeLayout(parts).map((piece) => (typeof piece === 'string' ? piece : base64Lines(attachments[piece.attachment]!.content))).join(''), 'utf8');
+}
+
+/** As MimeParts, with each attachment read as a stream when its turn comes (from the message store). */
+export interface StreamedMimeParts extends Omit<MimeParts, 'attachments'> {
+  attachments?: ReadonlyArray<{ filename: string; contentType?: string | undefined; open: () => Promise<AsyncIterable<Buffer>> }> | undefined;
+}
+
+/** Bytes of input per base64 line: 57 bytes are 76 characters (RFC 2045 §6.8). */
+const lineBytes = 57;
+/** Base64 lines encoded at a time. */
+const linesPerChunk = 1024;
+
+/**
+ * The same message as `buildMime`, streamed from its layout (`mimeLayout(parts)`): attachments
+ * are opened one at a time and base64-encoded as they are read, so a message with a 25 MB
+ * attachment costs a few hundred KB of memory, not the attachment and its encoding.
+ */
+export async function* streamMime(layout: ReadonlyArray<string | AttachmentSlot>, parts: StreamedMimeParts): AsyncGenerator<Buffer> {
+  const attachments = parts.attachments ?? [];
+  for (const piece of layout) {
+    if (typeof piece === 'string') {
+      yield Buffer.from(piece, 'utf8');
+      continue;
+    }
+    let carry = Buffer.alloc(0);
+    let first = true;
+    const encode = (bytes: Buffer): Buffer => {
+      const lines: string[] = [];
+      for (let i = 0; i < bytes.length; i += lineBytes) lines.push(bytes.subarray(i, i + lineBytes).toString('base64'));
+      const text = (first ? '' : crlf) + lines.join(crlf);
+      first = false;
+      return Buffer.from(text, 'latin1');
+    };
+    for await (const chunk of await attachments[piece.attachment]!.open()) {
+      let data = carry.length > 0 ? Buffer.concat([carry, chunk]) : chunk;
+      const whole = data.length - (data.length % lineBytes);
+      for (let at = 0; at < whole; at += lineBytes * linesPerChunk) yield encode(data.subarray(at, Math.min(whole, at + lineBytes * linesPerChunk)));
+      carry = Buffer.from(data.subarray(whole));
+      data = Buffer.alloc(0);
+    }
+    if (carry.length > 0) yield encode(carry);
+  }
 }

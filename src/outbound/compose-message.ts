@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { buildMime } from '../mime/build-mime.js';
+import { buildMime, mimeLayout, streamMime, type StreamedMimeParts } from '../mime/build-mime.js';
 import type { Reference } from '../refs/reference-codec.js';
 import { referenceHeader, stampReference } from '../refs/stamp-reference.js';
 import type { OutboundDraft } from './outbound-draft.js';
@@ -25,6 +25,11 @@ function foldableToken(token: string): string {
   return token.length <= 900 ? token : (token.match(/.{1,76}/g) ?? []).join(' ');
 }
 
+/** The stamp's Message-ID when it fits on its line, else a plain one at the same domain (see maxMessageIdLength). */
+function messageIdFor(stamped: string): string {
+  return stamped.length <= maxMessageIdLength ? stamped : `mailctl.${randomBytes(12).toString('hex')}@${stamped.slice(stamped.lastIndexOf('@') + 1)}`;
+}
+
 /**
  * Builds the RFC 5322 message with the reference in the header, the Message-ID and the
  * subject. Our one-pass builder does the MIME work: nodemailer's MailComposer cost ~60 ms
@@ -32,7 +37,7 @@ function foldableToken(token: string): string {
  */
 export async function composeMessage(draft: OutboundDraft, ref: Reference, key: { id: string; bytes: Buffer }): Promise<ComposedMessage> {
   const stamp = stampReference(ref, draft.subject, key.id, key.bytes);
-  const messageId = stamp.messageId.length <= maxMessageIdLength ? stamp.messageId : `mailctl.${randomBytes(12).toString('hex')}@${stamp.messageId.slice(stamp.messageId.lastIndexOf('@') + 1)}`;
+  const messageId = messageIdFor(stamp.messageId);
   const raw = buildMime({
     from: draft.from,
     to: draft.to,
@@ -45,4 +50,38 @@ export async function composeMessage(draft: OutboundDraft, ref: Reference, key: 
     headers: { ...draft.headers, [referenceHeader]: foldableToken(stamp.header) },
   });
   return { raw, messageId, subject: stamp.subject, reference: stamp.header };
+}
+
+/** A message composed as a stream: its bytes come as they are read (attachments from the store). */
+export interface StreamedMessage {
+  content: AsyncIterable<Buffer>;
+  /** The header block, up to and with its empty line. */
+  headers: string;
+  messageId: string;
+  subject: string;
+  reference: string;
+}
+
+/**
+ * As composeMessage, for a draft whose attachments are read when their turn comes: what the
+ * daemon sends, so a queued message with a 25 MB attachment is never held whole in memory.
+ */
+export function composeStreamedMessage(draft: Omit<OutboundDraft, 'attachments'> & { attachments: NonNullable<StreamedMimeParts['attachments']> }, ref: Reference, key: { id: string; bytes: Buffer }): StreamedMessage {
+  const stamp = stampReference(ref, draft.subject, key.id, key.bytes);
+  const messageId = messageIdFor(stamp.messageId);
+  const parts: StreamedMimeParts = {
+    from: draft.from,
+    to: draft.to,
+    subject: stamp.subject,
+    date: ref.sentAt,
+    messageId,
+    text: draft.text,
+    html: draft.html,
+    attachments: draft.attachments,
+    headers: { ...draft.headers, [referenceHeader]: foldableToken(stamp.header) },
+  };
+  const layout = mimeLayout(parts);
+  const first = layout[0] as string;
+  const end = first.indexOf('\r\n\r\n');
+  return { content: streamMime(layout, parts), headers: end < 0 ? first : first.slice(0, end + 4), messageId, subject: stamp.subject, reference: stamp.header };
 }

@@ -24,10 +24,13 @@ export class SmtpFailure extends Error {
     this.command = facts.command;
   }
 
-  /** 4xx replies and network trouble may pass; 5xx will not (RFC 5321), except 503 (bad sequence). */
+  /**
+   * 4xx replies and network trouble may pass; 5xx will not (RFC 5321), except 503 (bad sequence).
+   * A deadline that passed (ETIMEDOUT) and a connection dropped by a stopping daemon (EABORT) too.
+   */
   get transient(): boolean {
     if (this.responseCode === 503) return true;
     if (this.responseCode !== undefined) return this.responseCode >= 400 && this.responseCode < 500;
-    return ['connect', 'greeting'].includes(this.phase) || this.kind === 'ETIMEDOUT' || this.kind === 'ECONNECTION' || this.kind === 'ESOCKET';
+    return ['connect', 'greeting'].includes(this.phase) || this.kind === 'ETIMEDOUT' || this.kind === 'EABORT' || this.kind === 'ECONNECTION' || this.kind === 'ESOCKET';
   }
 }

@@ -1,6 +1,8 @@
 import { format } from 'node:util';
+import type { Readable } from 'node:stream';
 import type { TLSSocket } from 'node:tls';
 import type SMTPConnectionType from 'nodemailer/lib/smtp-connection';
+import { SmtpDeadlines, type SmtpDeadlineExpiry } from './smtp-deadlines.js';
 import { SmtpFailure } from './smtp-failure.js';
 import type { SmtpPhase } from './smtp-phase.js';
 
@@ -20,7 +22,11 @@ export interface SmtpTarget {
   /** Extra trusted CA certificates (PEM), e.g. a company CA. */
   tlsCa?: string;
   auth: SmtpAuth;
-  /** Applies to connecting, the greeting and each later reply. */
+  /**
+   * Applies to connecting, the greeting and each later reply, as a deadline from the moment
+   * the command went out (not an idle timeout); the message after DATA has a deadline from its
+   * size (SmtpDeadlines).
+   */
   timeoutMs: number;
   /** Name sent with EHLO. */
   clientName?: string;
@@ -29,7 +35,10 @@ export interface SmtpTarget {
 export interface SmtpMessage {
   from: string;
   to: string[];
-  raw: Buffer;
+  /** The message: its bytes, or a stream of them (a large message read from the store as it goes out). */
+  raw: Buffer | Readable;
+  /** Bytes; required with a stream (SIZE, and the deadline of the transfer). */
+  size?: number;
 }
 
 /** Where a session may stop on purpose (test-send --quit-after). */
@@ -67,21 +76,32 @@ export interface SmtpSession {
  * SMTPConnection does the protocol; it already writes "/* secret *\/" for credentials in
  * its transaction log, and every secret we hold is redacted from the transcript again.
  * The session stays open for several messages (the daemon's queue) until closed.
+ *
+ * Every wait for the server has an overall deadline (SmtpDeadlines), and `signal` (a daemon
+ * stopping) drops the connection at once: the step in progress fails with an SmtpFailure of
+ * kind ETIMEDOUT or EABORT. A message whose transfer was cut may still have been delivered.
  */
-export async function openSmtpSession(target: SmtpTarget, options: { transcript?: TranscriptSink; skipAuth?: boolean } = {}): Promise<SmtpSession> {
+export async function openSmtpSession(target: SmtpTarget, options: { transcript?: TranscriptSink; skipAuth?: boolean; signal?: AbortSignal } = {}): Promise<SmtpSession> {
   const { default: SMTPConnection } = await import('nodemailer/lib/smtp-connection');
   const secrets = secretsOf(target.auth);
   const say = (line: string) => options.transcript?.(redact(line, secrets));
   let tcpConnected = false;
   let greeted = false;
+  // Every wait for the server has an overall deadline; when one passes, the step fails and the
+  // connection is dropped (onDeadline, below).
+  let onDeadline: (expiry: SmtpDeadlineExpiry) => void = () => undefined;
+  const deadlines = new SmtpDeadlines(target.timeoutMs, (expiry) => onDeadline(expiry));
   const logger = makeLogger((tnx, text) => {
     if (tnx === 'server') {
       greeted = true;
+      deadlines.replied(text);
       for (const line of text.split(/\r?\n/)) say(`S: ${line}`);
     } else if (tnx === 'client') {
+      deadlines.sent(text);
       for (const line of text.split(/\r?\n/)) say(`C: ${line}`);
     } else if (/established to/.test(text)) {
       tcpConnected = true;
+      deadlines.connected();
       say(`* ${text}`);
     } else if (/upgraded|STARTTLS/i.test(text)) {
       say(`* ${text}`);
@@ -96,6 +116,7 @@ export async function openSmtpSession(target: SmtpTarget, options: { transcript?
     ignoreTLS: target.security === 'none',
     name: target.clientName ?? 'mailctl.localhost',
     connectionTimeout: target.timeoutMs,
+    dnsTimeout: target.timeoutMs,
     greetingTimeout: target.timeoutMs,
     socketTimeout: target.timeoutMs,
     socketCloseTimeout: 0,
@@ -118,10 +139,27 @@ export async function openSmtpSession(target: SmtpTarget, options: { transcript?
   const step = <T>(name: typeof during, run: (resolve: (value: T) => void, reject: (error: SmtpFailure) => void) => void) =>
     new Promise<T>((resolve, reject) => {
       during = name;
-      rejectStep = reject;
-      run(resolve, reject);
+      rejectStep = (error) => {
+        rejectStep = undefined;
+        reject(error);
+      };
+      run((value) => {
+        rejectStep = undefined;
+        resolve(value);
+      }, (error) => rejectStep?.(error));
     });
+  let closed = false;
+  // A stopping daemon: the connection is dropped whatever the server is doing.
+  const onAbort = () => {
+    const phase = during === 'send' ? 'after-data' : during === 'auth' ? 'auth' : greeted ? 'greeting' : 'connect';
+    const reason = options.signal?.reason;
+    dropWith(new SmtpFailure(phase, `the connection was dropped: ${reason instanceof Error ? reason.message : String(reason ?? 'aborted')}`, { kind: 'EABORT' }));
+  };
   const close = () => {
+    if (closed) return;
+    closed = true;
+    deadlines.stop();
+    options.signal?.removeEventListener('abort', onAbort);
     try {
       connection.quit();
     } catch {
@@ -129,6 +167,25 @@ export async function openSmtpSession(target: SmtpTarget, options: { transcript?
     }
     connection.close();
   };
+  // Dropping the connection forgets nodemailer's callback for the step in progress: that step
+  // is failed here, or it would wait forever.
+  const dropWith = (failure: SmtpFailure) => {
+    const reject = rejectStep;
+    rejectStep = undefined;
+    close();
+    say(`* failed during ${failure.phase}: ${failure.message}`);
+    reject?.(failure);
+  };
+  onDeadline = (expiry) => {
+    const phase = expiry.transfer ? 'after-data' : phaseOf('ETIMEDOUT', undefined, expiry.command === 'greeting' ? 'CONN' : expiry.command, expiry.message, during, tcpConnected, greeted);
+    dropWith(new SmtpFailure(phase, expiry.message, { kind: 'ETIMEDOUT', detailCode: 'DEADLINE', command: expiry.command }));
+  };
+  const signal = options.signal;
+  if (signal?.aborted) {
+    close();
+    throw new SmtpFailure('connect', 'not connected: the daemon is stopping', { kind: 'EABORT' });
+  }
+  signal?.addEventListener('abort', onAbort, { once: true });
 
   try {
     await step<void>('connect', (resolve, reject) => connection.connect((error) => (error ? reject(fail(error, 'connect')) : resolve())));
@@ -147,11 +204,13 @@ export async function openSmtpSession(target: SmtpTarget, options: { transcript?
     return {
       info,
       send: (message) =>
-        step<{ response: string; accepted: string[] }>('send', (resolve, reject) =>
-          connection.send({ from: message.from, to: message.to, size: message.raw.length } as never, message.raw, (error, sent) =>
+        step<{ response: string; accepted: string[] }>('send', (resolve, reject) => {
+          const size = Buffer.isBuffer(message.raw) ? message.raw.length : message.size ?? 0;
+          deadlines.sending(size);
+          connection.send({ from: message.from, to: message.to, size } as never, message.raw, (error, sent) =>
             error ? reject(fail(error, 'send')) : resolve({ response: sent!.response, accepted: sent!.accepted }),
-          ),
-        ),
+          );
+        }),
       tryEnvelope: (message) =>
         step<void>('send', (resolve, reject) => {
           sendEnvelopeOnly(connection, message, (error) => fail(error, 'send')).then(resolve, reject);

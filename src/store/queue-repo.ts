@@ -1,13 +1,14 @@
 import type { Clock } from '../clock.js';
 import { CommunicationsRepo } from './communications-repo.js';
-import type { Database } from './database.js';
+import { cachedStatement, type Database } from './database.js';
 
 export type QueueStatus = 'queued' | 'deferred' | 'sending' | 'sent' | 'failed' | 'abandoned' | 'duplicate' | 'held';
 
 /**
  * An attachment of a queued message. Its bytes are in the message store under `sha256`, copied
  * there when the message was queued (a file changed or deleted after `send` changes nothing).
- * Entries queued before the message store carry the bytes inline instead (`content`, base64).
+ * Entries queued before the message store carried the bytes inline (`content`, base64): the
+ * daemon moves them into the store when it starts (moveLegacyQueueAttachments).
  */
 export interface QueuedAttachment {
   filename: string;
@@ -15,7 +16,7 @@ export interface QueuedAttachment {
   sha256?: string;
   /** Bytes. */
   size?: number;
-  /** base64; only in entries queued before the message store. */
+  /** base64; only in entries queued before the message store, until the daemon moves them. */
   content?: string;
 }
 
@@ -46,6 +47,19 @@ export interface QueueEntry {
 }
 
 interface Row { id: number; communication_id: number | null; status: QueueStatus; table_name: string | null; record_id: number | null; rule_id: string | null; from_addr: string; to_addrs: string; subject: string; body: string; attachments_json: string; content_hash: string; attempts: number; first_failure_at: string | null; next_attempt_at: string; last_error: string | null; created_at: string; updated_at: string }
+
+/**
+ * Every column but the attachments JSON, and the attachments' names picked out of it by
+ * SQLite. json_tree reads only the `filename` values: an entry from before the message store,
+ * whose attachment bytes are still inline, costs one parse of its JSON inside SQLite and no
+ * copy of the bytes (json_each or json_extract copied each 13 MB value, several times).
+ */
+const listedColumns = `id, communication_id, status, table_name, record_id, rule_id, from_addr, to_addrs, subject, body, content_hash, attempts,
+  first_failure_at, next_attempt_at, last_error, created_at, updated_at,
+  (SELECT json_group_array(t.value ORDER BY t.id) FROM json_tree(q.attachments_json) t WHERE t.key = 'filename' AND t.path GLOB '$[[]*]') AS attachment_names`;
+
+/** A queue entry as listed: its attachments by name only (their bytes are never read to list them). */
+export type ListedEntry = Omit<QueueEntry, 'attachments'> & { attachments: string[] };
 
 function toEntry(r: Row): QueueEntry {
   return {
@@ -145,11 +159,79 @@ export class QueueRepo {
     return this.db.prepare('SELECT at, outcome, response FROM outbound_attempts WHERE queue_id = ? ORDER BY id').all(id) as Array<{ at: string; outcome: string; response: string | null }>;
   }
 
-  list(status?: QueueStatus, limit = 200): QueueEntry[] {
+  /** The newest `limit` entries, for listing: attachments by name, never their bytes. */
+  list(status?: QueueStatus, limit = 200): ListedEntry[] {
+    const select = `SELECT ${listedColumns} FROM outbound_queue q`;
     const rows = (status
-      ? this.db.prepare('SELECT * FROM outbound_queue WHERE status = ? ORDER BY id DESC LIMIT ?').all(status, limit)
-      : this.db.prepare('SELECT * FROM outbound_queue ORDER BY id DESC LIMIT ?').all(limit)) as Row[];
-    return rows.map(toEntry);
+      ? this.db.prepare(`${select} WHERE status = ? ORDER BY id DESC LIMIT ?`).all(status, limit)
+      : this.db.prepare(`${select} ORDER BY id DESC LIMIT ?`).all(limit)) as Array<Omit<Row, 'attachments_json'> & { attachment_names: string }>;
+    return rows.map(({ attachment_names: names, ...row }) => ({ ...toEntry({ ...row, attachments_json: '[]' }), attachments: JSON.parse(names) as string[] }));
+  }
+
+  /**
+   * A message that was being sent when the daemon stopped goes back to the queue, due now, with
+   * the reason. It may have reached the server already (SMTP cannot tell): it can arrive twice.
+   */
+  requeueInterrupted(id: number, reason: string): void {
+    this.setStatus(id, 'queued', { nextAttemptAt: this.clock.now(), lastError: reason });
+  }
+
+  /** Every message still claimed ("sending") goes back to the queue, due now, with `reason`; returns how many. */
+  requeueClaimed(reason: string): number {
+    const ids = this.db.prepare(`SELECT id FROM outbound_queue WHERE status = 'sending'`).pluck().all() as number[];
+    for (const id of ids) this.requeueInterrupted(id, reason);
+    return ids.length;
+  }
+
+  /** A claimed message not started (the daemon is stopping) goes back as it was: queued, or deferred after a failure. */
+  unclaim(entry: QueueEntry): void {
+    this.db.prepare(`UPDATE outbound_queue SET status = ?, updated_at = ? WHERE id = ? AND status = 'sending'`)
+      .run(entry.firstFailureAt ? 'deferred' : 'queued', this.clock.now().toISOString(), entry.id);
+  }
+
+  /** Queue entries whose attachments still carry their bytes inline (queued before the message store). */
+  legacyAttachmentIds(): number[] {
+    // json_tree with a filter on the key never copies the (large) values it passes.
+    return this.db.prepare(`SELECT id FROM outbound_queue
+      WHERE EXISTS (SELECT 1 FROM json_tree(attachments_json) t WHERE t.key = 'content' AND t.path GLOB '$[[]*]') ORDER BY id`).pluck().all() as number[];
+  }
+
+  /**
+   * An entry's communication and attachments, with `inline` true where the bytes are still in
+   * the row (read them one at a time with inlineAttachmentBytes): the JSON is never parsed whole
+   * in JavaScript, so an entry with 25 MB attachments costs one of them at a time.
+   */
+  attachmentsOf(id: number): { communicationId: number | null; attachments: Array<Omit<QueuedAttachment, 'content'> & { inline: boolean }> } | undefined {
+    const row = this.db.prepare('SELECT communication_id AS communicationId FROM outbound_queue WHERE id = ?').get(id) as { communicationId: number | null } | undefined;
+    if (!row) return undefined;
+    const fields = this.db.prepare(`SELECT CAST(substr(t.path, 3, length(t.path) - 3) AS INTEGER) AS i, t.key AS key, CASE WHEN t.key = 'content' THEN NULL ELSE t.value END AS value
+      FROM outbound_queue q, json_tree(q.attachments_json) t WHERE q.id = ? AND t.path GLOB '$[[]*]' AND t.key IN ('filename', 'contentType', 'sha256', 'size', 'content')`)
+      .all(id) as Array<{ i: number; key: string; value: string | number | null }>;
+    const attachments: Array<Omit<QueuedAttachment, 'content'> & { inline: boolean }> = [];
+    for (const f of fields) {
+      const a = (attachments[f.i] ??= { filename: '', inline: false });
+      if (f.key === 'content') a.inline = true;
+      else if (f.key === 'size') a.size = Number(f.value);
+      else (a as unknown as Record<string, unknown>)[f.key] = String(f.value);
+    }
+    return { communicationId: row.communicationId, attachments: Array.from(attachments, (a) => a ?? { filename: '', inline: false }) };
+  }
+
+  /**
+   * The bytes of an entry's attachment number `index` that are still inline (base64 in the row),
+   * decoded a few MB at a time: the base64 comes as one Buffer (not a string), so what is left
+   * in memory is that Buffer and the piece being decoded.
+   */
+  *inlineAttachmentBytes(id: number, index: number): Generator<Buffer> {
+    const base64 = (cachedStatement(this.db, `SELECT CAST(json_extract(attachments_json, ?) AS BLOB) AS b FROM outbound_queue WHERE id = ?`).get(`$[${index}].content`, id) as { b: Buffer | null } | undefined)?.b;
+    if (!base64) return;
+    const piece = 64 * 1024; // a multiple of 4: every piece decodes on its own; small, so its garbage goes young
+    for (let at = 0; at < base64.length; at += piece) yield Buffer.from(base64.subarray(at, at + piece).toString('latin1'), 'base64');
+  }
+
+  /** Replaces an entry's attachments (their bytes moved into the message store). */
+  replaceAttachments(id: number, attachments: QueuedAttachment[]): void {
+    this.db.prepare('UPDATE outbound_queue SET attachments_json = ? WHERE id = ?').run(JSON.stringify(attachments), id);
   }
 
   counts(): Record<string, number> {

@@ -10,6 +10,7 @@ import { parseDuration } from '../../config/units.js';
 import { loadKbKeys } from '../../kb/load-kb.js';
 import type { AccountCycleResult } from '../../daemon/inbound-cycle.js';
 import { runDaemonCycle } from '../../daemon/run-cycle.js';
+import { interruptedReason } from '../../daemon/outbound-cycle.js';
 import type { Logger } from '../../logger.js';
 import { QueueRepo } from '../../store/queue-repo.js';
 import type { Database } from '../../store/database.js';
@@ -115,10 +116,18 @@ function showResults(deps: Deps, results: AccountCycleResult[]): void {
   }
 }
 
+/** After SIGTERM/SIGINT: how long the work in hand may take before its connections are dropped. */
+const stopGraceMs = 4000;
+/** After the connections are dropped: how long the work may take to unwind before the daemon exits regardless. */
+const unwindMs = 3000;
+
 /**
- * The long-running daemon: one per KB (a lock), a heartbeat every tick, inbound accounts
- * polled when due and the queue sent when due. SIGTERM/SIGINT finish the message in hand
- * and exit; SIGHUP reloads the config.
+ * The long-running daemon: one per KB (a lock), a heartbeat every tick (a timer of its own, so it
+ * beats while a server is slow), inbound accounts polled when due and the queue sent when due.
+ * SIGTERM/SIGINT: no new message or account is taken; the work in hand gets `stopGraceMs`, then
+ * its connections are dropped (a message being sent goes back to the queue, a poll commits
+ * nothing half-done), and after `unwindMs` more the daemon exits whatever is still waiting: within
+ * 10 s of the signal, whatever a server does. SIGHUP reloads the config.
  */
 async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number> {
   const timeoutMs = parseDuration(options.timeout);
@@ -135,7 +144,22 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
   let stopping = false;
   let reloading = false;
   let wake: (() => void) | undefined;
-  const onStop = (signal: string) => () => { if (!stopping) log.info({ signal }, 'stopping: finishing the message in hand'); stopping = true; wake?.(); };
+  const abort = new AbortController();
+  let graceTimer: NodeJS.Timeout | undefined;
+  let giveUp: (() => void) | undefined;
+  const givenUp = new Promise<'given-up'>((resolve) => (giveUp = () => resolve('given-up')));
+  let unwindTimer: NodeJS.Timeout | undefined;
+  const onStop = (signal: string) => () => {
+    if (stopping) return;
+    log.info({ signal, graceMs: stopGraceMs }, 'stopping: finishing the work in hand');
+    stopping = true;
+    graceTimer = setTimeout(() => {
+      log.warn({ signal }, 'stopping: the work in hand is taking too long; dropping its connections');
+      abort.abort(new Error(`the daemon is stopping (${signal})`));
+      unwindTimer = setTimeout(() => giveUp?.(), unwindMs);
+    }, stopGraceMs);
+    wake?.();
+  };
   const onReload = () => { reloading = true; wake?.(); };
   const handlers: Array<[NodeJS.Signals, () => void]> = [['SIGTERM', onStop('SIGTERM')], ['SIGINT', onStop('SIGINT')], ['SIGHUP', onReload]];
   for (const [signal, handler] of handlers) process.on(signal, handler);
@@ -145,6 +169,7 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
     const keys = await loadKbKeys(config, store);
     return { config, keys, globals: resolveGlobals(config.globals ?? {}) };
   };
+  let heart: NodeJS.Timeout | undefined;
   try {
     await removeOrphans(deps, db, messages, (message) => log.warn({}, message));
     let state = await load();
@@ -153,6 +178,15 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
     const queue = new QueueRepo(db, deps.clock);
     const purger = new RetentionPurge({ db, store: messages, clock: deps.clock, log });
     const stale = queue.releaseStaleClaims();
+    const beat = () => {
+      try {
+        beats.beat({ kb: state.keys.kb.name, pid: process.pid, host: hostname(), startedAt, heartbeatAt: deps.clock.now().toISOString() });
+      } catch (error) {
+        log.error({ error: (error as Error).message }, 'recording the heartbeat failed');
+      }
+    };
+    beat();
+    heart = setInterval(beat, tickMs);
     log.info({ kb: state.keys.kb.name, environment: state.keys.kb.environment, accounts: Object.keys(state.config.inbound ?? {}), staleClaims: stale }, 'daemon started');
     while (!stopping) {
       if (reloading) {
@@ -164,13 +198,23 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
           log.error({ error: (error as Error).message }, 'reload failed; keeping the previous configuration');
         }
       }
-      beats.beat({ kb: state.keys.kb.name, pid: process.pid, host: hostname(), startedAt, heartbeatAt: deps.clock.now().toISOString() });
-      if (state.globals.email_enabled) {
-        const { outbound } = await runDaemonCycle({ db, store: messages, clock: deps.clock, secrets: store, log, timeoutMs }, state, { stop: () => stopping });
-        if (outbound && outbound.claimed > 0) log.info({ ...outbound }, 'outbound cycle');
+      const work = (async () => {
+        if (state.globals.email_enabled) {
+          const { outbound } = await runDaemonCycle({ db, store: messages, clock: deps.clock, secrets: store, log, timeoutMs }, state, { stop: () => stopping, signal: abort.signal });
+          if (outbound && outbound.claimed > 0) log.info({ ...outbound }, 'outbound cycle');
+        }
+        // Retention is not mail: it runs with the kill switch on too. Not due, it costs one read.
+        if (!stopping) await purger.runIfDue(state.globals, { stop: () => stopping });
+      })();
+      // A cycle that fails is a bug here (each part catches its own failures): it stops the daemon, as before.
+      const ended = await Promise.race([work.then(() => 'done' as const), givenUp]);
+      if (ended === 'given-up') {
+        // Whatever still waits is abandoned (the process exits); what it claimed goes back to the queue.
+        work.catch(() => undefined);
+        const requeued = queue.requeueClaimed(interruptedReason);
+        log.warn({ requeued }, 'stopping: work still waiting after its connections were dropped was abandoned');
+        break;
       }
-      // Retention is not mail: it runs with the kill switch on too. Not due, it costs one read.
-      if (!stopping) await purger.runIfDue(state.globals, { stop: () => stopping });
       if (stopping) break;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, tickMs);
@@ -181,6 +225,9 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
     log.info({}, 'daemon stopped');
     return ExitCode.ok;
   } finally {
+    if (heart) clearInterval(heart);
+    clearTimeout(graceTimer);
+    clearTimeout(unwindTimer);
     for (const [signal, handler] of handlers) process.off(signal, handler);
     log.flush();
     lock.release();

@@ -1,7 +1,7 @@
 import type { Deps } from '../../deps.js';
 import { ExitCode, UsageError, UserError } from '../../errors.js';
 import { CommunicationsRepo } from '../../store/communications-repo.js';
-import { QueueRepo, type QueueEntry, type QueueStatus } from '../../store/queue-repo.js';
+import { QueueRepo, type ListedEntry, type QueueEntry, type QueueStatus } from '../../store/queue-repo.js';
 import { mailLine } from '../../ui/output.js';
 
 const statuses: QueueStatus[] = ['queued', 'deferred', 'sending', 'sent', 'failed', 'abandoned', 'duplicate', 'held'];
@@ -18,8 +18,9 @@ function entryOf(queue: QueueRepo, id: string): QueueEntry {
 }
 
 const view = ({ body: _body, attachments, ...rest }: QueueEntry) => ({ ...rest, attachments: attachments.map((a) => a.filename) });
+const listedView = ({ body: _body, ...rest }: ListedEntry) => rest;
 
-/** `mailctl queue list [--status S]` (postqueue -p) */
+/** `mailctl queue list [--status S]` (postqueue -p): attachments by name; their bytes are never read. */
 export async function runQueueList(deps: Deps, options: { status?: QueueStatus }): Promise<number> {
   if (options.status && !statuses.includes(options.status)) throw new UsageError('E_STATUS', `--status must be one of ${statuses.join(', ')}.`);
   const queue = await repo(deps);
@@ -37,7 +38,7 @@ export async function runQueueList(deps: Deps, options: { status?: QueueStatus }
     { header: 'SUBJECT', value: (e) => mailLine(e.subject.slice(0, 40)) },
   ]);
   deps.out.line(`\n${Object.entries(counts).map(([s, n]) => `${s}: ${n}`).join(', ') || 'no messages'}`);
-  deps.out.data({ ok: true, counts, entries: entries.map(view) });
+  deps.out.data({ ok: true, counts, entries: entries.map(listedView) });
   return ExitCode.ok;
 }
 
