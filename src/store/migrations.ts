@@ -249,4 +249,26 @@ export const migrations: readonly Migration[] = [
       DROP TABLE store_writers;
     `,
   },
+  {
+    // Added by the issue-14 helper "imap" (per-message isolation); renumber on merge if another helper took 6.
+    version: 6,
+    name: 'inbound messages that failed: attempts across polls, quarantine',
+    sql: `
+      -- A message that could not be taken (its fetch failed, or ingesting it threw), by account and
+      -- mailbox key: tried again at each poll up to a bound, then quarantined. The row of a message
+      -- taken after all is deleted in the commit that takes it.
+      CREATE TABLE inbound_message_failures (
+        account           TEXT NOT NULL,
+        mailbox_key       TEXT NOT NULL,
+        attempts          INTEGER NOT NULL,
+        first_failed_at   TEXT NOT NULL,
+        last_failed_at    TEXT NOT NULL,
+        last_error        TEXT NOT NULL,
+        -- Its quarantined communication, once quarantined. Its bytes may be incomplete or missing,
+        -- so it is never deleted from its mailbox (an account that deletes leaves it there).
+        communication_id  INTEGER REFERENCES communications(id),
+        PRIMARY KEY (account, mailbox_key)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];
