@@ -9,7 +9,7 @@ import { SyncRepo } from '../store/sync-repo.js';
 import type { InboundAccount } from '../inbound/inbound-config.js';
 import type { MailSource } from '../inbound/mail-source.js';
 import { openSource } from '../inbound/open-source.js';
-import { pollAccount, type MarkSummary, type PollResult } from '../inbound/poll-account.js';
+import { pollAccount, type MarkSummary, type PollLimits, type PollResult } from '../inbound/poll-account.js';
 import type { RefKeys } from '../refs/reference-codec.js';
 
 export interface InboundCycleContext {
@@ -28,6 +28,8 @@ export interface InboundCycleContext {
   /** The outbound from-address, for notices to rejected senders. */
   noticeFrom?: string | undefined;
   stop?: () => boolean;
+  /** What one poll may take (defaultPollLimits when absent). */
+  pollLimits?: Partial<PollLimits>;
 }
 
 export type AccountCycleResult =
@@ -60,7 +62,7 @@ export async function runInboundCycle(ctx: InboundCycleContext, options: { force
     let source: MailSource | undefined;
     try {
       source = ctx.open ? await ctx.open(account) : await openSource(account, { secrets: ctx.secrets, timeoutMs: ctx.timeoutMs, clock: ctx.clock });
-      const poll = await pollAccount({ db: ctx.db, store: ctx.store, clock: ctx.clock, keys: ctx.keys, kb: ctx.kb, maxTextChars: ctx.globals.max_body_size, noticeFrom: ctx.noticeFrom }, account, source, { sweep: swept, ...(ctx.stop ? { stop: ctx.stop } : {}) });
+      const poll = await pollAccount({ db: ctx.db, store: ctx.store, clock: ctx.clock, keys: ctx.keys, kb: ctx.kb, maxTextChars: ctx.globals.max_body_size, noticeFrom: ctx.noticeFrom }, account, source, { sweep: swept, ...(ctx.stop ? { stop: ctx.stop } : {}), ...(ctx.pollLimits ? { limits: ctx.pollLimits } : {}) });
       // A poll that stopped at its cap is due again at once: the other mailboxes and the queue get their turn first.
       sync.recordSuccess(table, now, swept, poll.capped ? now : new Date(now.getTime() + ctx.globals.inbound_check_frequency));
       recordMarks(sync, account, now, poll.marks);

@@ -261,7 +261,8 @@ export class ImapSource implements MailSource {
     }
     const window = downloadChunkBytes + 1;
     try {
-      await this.#exchange('fetch', `sending ${batch.size} message(s) fetched ahead`, this.#timeoutMs(batch.size * window), async () => {
+      // The deadline counts the sizes listed: a server that sends more than it listed is cut sooner.
+      await this.#exchange('fetch', `sending ${batch.size} message(s) fetched ahead`, this.#timeoutMs(bytes), async () => {
         for await (const message of client.fetch([...batch.keys()].join(','), { uid: true, source: { start: 0, maxLength: window } }, { uid: true })) {
           const asked = batch.get(message.uid);
           // Not asked for (the server sends what it likes), or bigger than listed (cut at the window): not kept.

@@ -15,7 +15,7 @@ interface Poll {
   listed: number;
   processed: number;
   dispositions: Record<string, number>;
-  failed: Array<{ key: string; attempts: number; error: string }>;
+  failed: Array<{ key: string; attempts: number; error: string; subject: string | null; from: string | null }>;
   quarantined: Array<{ key: string; attempts: number }>;
 }
 
@@ -25,8 +25,9 @@ describe('IMAP: a server that lists small messages and sends 300 MB literals (ho
   afterEach(async () => server?.close());
 
   it('daemon --once stays under 300 MB, takes the honest messages, and quarantines the lying ones after 3 polls', async () => {
-    const honest = (uid: number): HostileMessage => ({ uid, raw: Buffer.from(simpleMessage({ subject: `Honest ${uid}`, messageId: `h${uid}@acme.test` })) });
-    const lying = (uid: number): HostileMessage => ({ ...honest(uid), listedSize: 110, fault: { kind: 'huge', bytes: literalBytes } });
+    const message = (uid: number, subject: string): HostileMessage => ({ uid, raw: Buffer.from(simpleMessage({ subject, messageId: `h${uid}@acme.test` })) });
+    const honest = (uid: number) => message(uid, `Honest ${uid}`);
+    const lying = (uid: number): HostileMessage => ({ ...message(uid, `Lying ${uid}`), listedSize: 110, fault: { kind: 'huge', bytes: literalBytes } });
     server = await startHostileImapServer({ user: 'contracts@acme.test', password: 'c-pass', uidValidity, messages: [honest(1), lying(2), lying(3), lying(4), honest(5)] });
     const env = { MAILCTL_HOME: tempDir(), MAILCTL_SECRET_BACKEND: 'file' };
     const cli = async (args: string[], input?: string) => {
@@ -53,8 +54,11 @@ describe('IMAP: a server that lists small messages and sends 300 MB literals (ho
       }
       if (attempt < 3) {
         expect(account.poll.failed.map((f) => [f.key, f.attempts])).toEqual(lyingKeys.map((key) => [key, attempt]));
-        // The error says what the server did, in numbers.
-        for (const failure of account.poll.failed) expect(failure.error).toMatch(new RegExp(`${literalBytes}`));
+        // The error says what the server did, in numbers, and names the message (by its header fields, asked alone).
+        for (const [i, failure] of account.poll.failed.entries()) {
+          expect(failure.error).toMatch(new RegExp(`Literal size ${literalBytes} exceeds`));
+          expect(failure).toMatchObject({ subject: `Lying ${i + 2}`, from: 'pat@acme.test' });
+        }
       } else {
         expect(run.code).toBe(0);
         expect(account.poll).toMatchObject({ listed: 3, processed: 3, dispositions: { quarantined: 3 }, failed: [] });
