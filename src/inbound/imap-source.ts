@@ -126,7 +126,10 @@ export class ImapSource implements MailSource {
   /**
    * A fetch failure of `ref` with the message's Subject, From, Date and Message-ID as the server
    * gives them on their own (BODY.PEEK[HEADER.FIELDS]), so that the failure and the quarantined
-   * communication name it; the failure as it was when even that fails.
+   * communication name it; the failure as it was when even that fails. A server that broke off
+   * in the message and then, on a new connection, answers about that same message at once is
+   * up and well: the break is the message's own (messageFault). Not so after a deadline: a slow
+   * link sends a few header lines in time and still not a 256 KB window.
    */
   async #named(ref: MessageRef, error: unknown): Promise<unknown> {
     if (!(error instanceof InboundFailure) || error.phase !== 'fetch') return error;
@@ -135,7 +138,8 @@ export class ImapSource implements MailSource {
       const fields = await this.#withDeadline(client, this.#timeoutMs(0), () => client.fetchOne(String(uidOf(ref)), { uid: true, headers: ['subject', 'from', 'date', 'message-id'] }, { uid: true }));
       const headerBlock = fields && fields.headers ? fields.headers.subarray(0, 64 * 1024).toString('latin1') : '';
       if (!headerBlock) return error;
-      return new InboundFailure('imap', 'fetch', error.message, { detailCode: error.detailCode, serverSaid: error.serverSaid, messageFault: error.messageFault, headerBlock });
+      const messageFault = error.messageFault || error.detailCode !== 'ETIMEDOUT';
+      return new InboundFailure('imap', 'fetch', error.message, { detailCode: error.detailCode, serverSaid: error.serverSaid, messageFault, headerBlock });
     } catch {
       return error;
     }

@@ -29,7 +29,7 @@ export interface PollResult {
   quarantined: QuarantinedMessage[];
   /** Listed messages not reached: the poll reached its cap (or was asked to stop); taken next poll. */
   left: number;
-  /** Why the poll ended before the end of its list ("1000 messages", "2m"), null when it did not. */
+  /** Why the poll ended before the end of its list ("10000 messages", "300s"), null when it did not. */
   capped: string | null;
 }
 
@@ -75,11 +75,12 @@ export interface PollLimits {
 }
 
 /**
- * A message is tried at 3 polls; a poll opens at most 1,000 messages and starts none after
- * 2 minutes (one mailbox must not hold the daemon: the other mailboxes and the queue wait for
- * it), then the account is due again at once.
+ * A message is tried at 3 polls; a poll opens at most 10,000 messages and starts none after
+ * 5 minutes (one mailbox must not hold the daemon: the other mailboxes and the queue wait for
+ * it), then the account is due again at once. At ~100 messages a second that is a backlog of
+ * 10,000 in one poll (the ingest benchmark's run), and minutes at most behind a slow server.
  */
-export const defaultPollLimits: PollLimits = { maxAttempts: 3, maxMessages: 1000, maxMs: 120_000, maxFailuresInARow: 3 };
+export const defaultPollLimits: PollLimits = { maxAttempts: 3, maxMessages: 10_000, maxMs: 5 * 60_000, maxFailuresInARow: 3 };
 
 /** Messages taken before their store batch and rows commit together: at most this many... */
 const groupCount = 32;
@@ -105,9 +106,10 @@ type Entry =
  * same poll. Its attempts are counted across polls (inbound_message_failures); at the
  * `maxAttempts`-th it is quarantined with what arrived of it and marked done — never deleted,
  * as its bytes may be incomplete. A failure that may be the server's (a lost connection, a
- * deadline) counts only when the poll took some other message; with none taken it fails the
- * poll instead, as do `maxFailuresInARow` such failures in a row. A connection-level failure
- * (login, list, the store or database) fails the poll as before.
+ * deadline) counts only when the server answered for other mail in this poll (sent it, or
+ * refused it on its own account) or the account took other mail since that message last
+ * failed; else it fails the poll instead, as do `maxFailuresInARow` such failures in a row.
+ * A connection-level failure (login, list, the store or database) fails the poll as before.
  */
 export async function pollAccount(ctx: IngestContext, account: InboundAccount, source: MailSource, options: { sweep: boolean; stop?: () => boolean; limits?: Partial<PollLimits> }): Promise<PollResult> {
   const limits = { ...defaultPollLimits, ...options.limits };
@@ -124,7 +126,8 @@ export async function pollAccount(ctx: IngestContext, account: InboundAccount, s
   let batch = ctx.store.batch();
   let group: Entry[] = [];
   let bytes = 0;
-  let fetched = 0;
+  /** Messages taken, or refused by the server on their own account, in this poll: the server answers. */
+  let answered = 0;
   let opened = 0;
   /** Failures that may be the server's, counted once the poll takes some other message. */
   const unproven: Failed[] = [];
@@ -151,6 +154,7 @@ export async function pollAccount(ctx: IngestContext, account: InboundAccount, s
   /**
    * Counts the failures that may be the server's, of messages after whose last failure the
    * account took other mail (in an earlier poll): the server delivers, so they are the messages'.
+   * (Once the server answers in this poll, they are counted at once.)
    */
   const countProven = () => {
     for (const f of unproven.splice(0)) {
@@ -251,7 +255,7 @@ export async function pollAccount(ctx: IngestContext, account: InboundAccount, s
         const taken = await takeMessage(watched.stream, batch, { maxTextChars: ctx.maxTextChars });
         group.push({ ref, taken, hadFailures: priorAttempts.has(ref.key) });
         bytes += taken.raw.size;
-        fetched++;
+        answered++;
         inARow = [];
         // The server works: the failures before this one were the messages'.
         for (const f of unproven.splice(0)) countFailure(f);
@@ -260,7 +264,11 @@ export async function pollAccount(ctx: IngestContext, account: InboundAccount, s
         const kind = failureKind(cause);
         if (kind === null) throw error;
         const failed: Failed = { ref, error, headerBlock: arrival?.headerBlock() || (cause instanceof InboundFailure ? cause.headerBlock : ''), copy: (await arrival?.copy().catch(() => null)) ?? null };
-        if (kind === 'own' || fetched > 0) countFailure(failed);
+        if (kind === 'own') {
+          answered++;
+          for (const f of unproven.splice(0)) countFailure(f);
+        }
+        if (kind === 'own' || answered > 0) countFailure(failed);
         else unproven.push(failed);
         if (kind === 'maybe-server') {
           inARow.push(failed);

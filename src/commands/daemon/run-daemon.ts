@@ -109,6 +109,7 @@ function showResults(deps: Deps, results: AccountCycleResult[]): void {
       const capped = r.poll.capped ? `; stopped at the poll's cap (${r.poll.capped}): ${r.poll.left} left for the next poll` : '';
       if (marks.failed > 0) out.error(`${line}${capped}; marking ${marks.failed} message(s) done FAILED (they are stored, and marked again next poll): ${marks.warning}`);
       else if (r.poll.failed.length > 0) out.error(`${line}${capped}; ${r.poll.failed.length} message(s) could not be taken (tried again next poll)`);
+      else if (r.poll.quarantined.length > 0) out.warn(`${line}${capped}; ${r.poll.quarantined.length} message(s) given up on and quarantined`);
       else if (marks.leftFlagged > 0) out.warn(`${line}${capped}; ${marks.leftFlagged} message(s) left in the folder: ${marks.warning}`);
       else out.success(`${line}${capped}`);
       for (const f of r.poll.failed) out.error(`  ${describe(f.key, f)}: attempt ${f.attempts} of ${defaultPollLimits.maxAttempts} failed: ${f.error}`);
