@@ -261,11 +261,13 @@ export async function pollAccount(ctx: IngestContext, account: InboundAccount, s
         for (const f of unproven.splice(0)) countFailure(f);
       } catch (error) {
         const cause = causeOf(error, arrival);
-        const kind = failureKind(cause);
+        const kind = failureKind(error, arrival);
         if (kind === null) throw error;
         const failed: Failed = { ref, error, headerBlock: arrival?.headerBlock() || (cause instanceof InboundFailure ? cause.headerBlock : ''), copy: (await arrival?.copy().catch(() => null)) ?? null };
         if (kind === 'own') {
+          // The server answered (for this message, with a refusal or garbage): it works.
           answered++;
+          inARow = [];
           for (const f of unproven.splice(0)) countFailure(f);
         }
         if (kind === 'own' || answered > 0) countFailure(failed);
@@ -310,14 +312,19 @@ function causeOf(error: unknown, arrival: Arrival | undefined): unknown {
 }
 
 /**
- * Whether a failure while taking one message is that message's: 'own' (the server refused or
- * garbled this message, or its bytes made our ingest throw), 'maybe-server' (the connection was
- * lost or a deadline passed: the message's or the server's), or null when it is not about one
- * message at all (login, the store's or the database's disk, a token): that fails the poll.
+ * Whether a failure while taking one message is that message's: 'own' (the source says the
+ * server refused or garbled this message, or its bytes made our ingest throw), 'maybe-server'
+ * (the connection was lost or a deadline passed: the message's or the server's), or null when
+ * it is not about one message at all (login, the store's or the database's disk, a token): that
+ * fails the poll. The source's errors are judged by what it says (an InboundFailure of phase
+ * "fetch", MailSource.open); anything else from its stream is taken to be the connection's, and
+ * anything else from open() the poll's.
  */
-function failureKind(cause: unknown): 'own' | 'maybe-server' | null {
+function failureKind(error: unknown, arrival: Arrival | undefined): 'own' | 'maybe-server' | null {
+  const cause = causeOf(error, arrival);
   if (cause instanceof InboundFailure) return cause.phase !== 'fetch' ? null : cause.messageFault ? 'own' : 'maybe-server';
-  if (cause instanceof SourceStreamError) return 'maybe-server';
+  if (error instanceof SourceStreamError) return 'maybe-server';
+  if (arrival === undefined) return null;
   return isMessageFault(cause) ? 'own' : null;
 }
 
