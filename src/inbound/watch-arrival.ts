@@ -34,14 +34,16 @@ export function watchArrival(source: Readable, options: { batch: StoreBatch; kee
   let failed: unknown;
   const sink = options.keepCopy ? new PassThrough() : null;
   const copied = sink ? options.batch.put(sink) : Promise.resolve(null);
-  // Awaited through copy(); must not be unhandled meanwhile.
+  // Awaited through copy(); must not be unhandled meanwhile. A copy that cannot be stored (a
+  // full disk) is given up; the message itself goes on, and its own put says why.
   copied.catch(() => undefined);
+  sink?.on('error', () => undefined);
   async function* watched(): AsyncGenerator<Buffer> {
     try {
       for await (const chunk of source as AsyncIterable<Buffer>) {
         bytes += chunk.length;
         head.add(chunk);
-        if (sink && !sink.write(chunk)) await Promise.race([once(sink, 'drain'), once(sink, 'close')]);
+        if (sink && !sink.destroyed && !sink.write(chunk)) await drainedOrClosed(sink);
         yield chunk;
       }
     } catch (error) {
@@ -72,4 +74,16 @@ export function headerFacts(headerBlock: string): { subject: string | null; from
   const headers = parseHeaderBlock(headerBlock);
   const subject = headers.get('subject');
   return { subject: subject === undefined ? null : boundedText(decodeHeaderValue(subject), 200), from: addressIn(headers.get('from') ?? '') };
+}
+
+/** Resolves on the stream's next 'drain' or 'close'; the listener that did not fire is removed. */
+async function drainedOrClosed(stream: PassThrough): Promise<void> {
+  const done = new AbortController();
+  try {
+    await Promise.race([once(stream, 'drain', { signal: done.signal }), once(stream, 'close', { signal: done.signal })]);
+  } catch {
+    // its error is the put's, seen through copy()
+  } finally {
+    done.abort();
+  }
 }
