@@ -9,7 +9,7 @@ import { SyncRepo } from '../store/sync-repo.js';
 import type { InboundAccount } from '../inbound/inbound-config.js';
 import type { MailSource } from '../inbound/mail-source.js';
 import { openSource } from '../inbound/open-source.js';
-import { pollAccount, type MarkSummary, type PollResult } from '../inbound/poll-account.js';
+import { pollAccount, type MarkSummary, type PollLimits, type PollResult } from '../inbound/poll-account.js';
 import type { RefKeys } from '../refs/reference-codec.js';
 
 export interface InboundCycleContext {
@@ -36,6 +36,8 @@ export interface InboundCycleContext {
    * is taken again next poll.
    */
   signal?: AbortSignal;
+  /** What one poll may take (defaultPollLimits when absent). */
+  pollLimits?: Partial<PollLimits>;
 }
 
 export type AccountCycleResult =
@@ -71,10 +73,13 @@ export async function runInboundCycle(ctx: InboundCycleContext, options: { force
     try {
       source = ctx.open ? await ctx.open(account) : await openSource(account, { secrets: ctx.secrets, timeoutMs: ctx.timeoutMs, clock: ctx.clock });
       if (ctx.signal?.aborted) throw new Error('the daemon is stopping');
-      const poll = await pollAccount({ db: ctx.db, store: ctx.store, clock: ctx.clock, keys: ctx.keys, kb: ctx.kb, maxTextChars: ctx.globals.max_body_size, noticeFrom: ctx.noticeFrom, noticeIntervalMs: ctx.globals.reject_notice_interval, ownAddresses: ctx.ownAddresses, referenceLifetimeMs: ctx.globals.reference_lifetime }, account, source, { sweep: swept, ...(ctx.stop ? { stop: ctx.stop } : {}) });
-      sync.recordSuccess(table, now, swept, new Date(now.getTime() + ctx.globals.inbound_check_frequency));
+      const poll = await pollAccount({ db: ctx.db, store: ctx.store, clock: ctx.clock, keys: ctx.keys, kb: ctx.kb, maxTextChars: ctx.globals.max_body_size, noticeFrom: ctx.noticeFrom, noticeIntervalMs: ctx.globals.reject_notice_interval, ownAddresses: ctx.ownAddresses, referenceLifetimeMs: ctx.globals.reference_lifetime }, account, source, { sweep: swept, ...(ctx.stop ? { stop: ctx.stop } : {}), ...(ctx.pollLimits ? { limits: ctx.pollLimits } : {}) });
+      // A poll that stopped at its cap is due again at once: the other mailboxes and the queue get their turn first.
+      sync.recordSuccess(table, now, swept, poll.capped ? now : new Date(now.getTime() + ctx.globals.inbound_check_frequency));
       recordMarks(sync, account, now, poll.marks);
       ctx.log.info({ account: table, swept, ...poll }, `polled ${table}`);
+      for (const f of poll.failed) ctx.log.error({ account: table, key: f.key, subject: f.subject, from: f.from, attempts: f.attempts, error: f.error }, `a message in ${table} could not be taken (attempt ${f.attempts}); it is tried again next poll`);
+      for (const q of poll.quarantined) ctx.log.error({ account: table, key: q.key, subject: q.subject, from: q.from, attempts: q.attempts, communicationId: q.communicationId, error: q.error }, `a message in ${table} was quarantined after ${q.attempts} failed attempts (communication ${q.communicationId})`);
       if (poll.marks.failed > 0) ctx.log.error({ account: table, failed: poll.marks.failed, error: poll.marks.warning }, `marking messages done in ${table} failed; they are committed and marked again next poll`);
       // A steady state of the server, shown by status and doctor: info, not a warning every poll.
       else if (poll.marks.leftFlagged > 0) ctx.log.info({ account: table, leftFlagged: poll.marks.leftFlagged, reason: poll.marks.warning }, `messages in ${table} were flagged \\Deleted and left in the folder`);

@@ -150,10 +150,13 @@ export const storeChecks: DoctorCheck[] = [
       }
       const counts = db.prepare(`SELECT
           (SELECT count(*) FROM communications WHERE content_purged_at IS NOT NULL) AS purged,
-          (SELECT count(*) FROM communications c WHERE c.raw_hash IS NULL AND c.content_purged_at IS NULL AND c.direction = 'inbound') AS before`).get() as { purged: number; before: number };
+          (SELECT count(*) FROM communications c WHERE c.raw_hash IS NULL AND c.content_purged_at IS NULL AND c.direction = 'inbound'
+            AND NOT EXISTS (SELECT 1 FROM inbound_message_failures f WHERE f.communication_id = c.id)) AS before,
+          (SELECT count(*) FROM inbound_message_failures f JOIN communications c ON c.id = f.communication_id WHERE c.raw_hash IS NULL) AS unfetched`).get() as { purged: number; before: number; unfetched: number };
       const notes: string[] = [];
       if (counts.purged > 0) notes.push(`${counts.purged} communication(s) purged by retention, not checked`);
       if (counts.before > 0) notes.push(`${counts.before} inbound communication(s) from before the message store have no stored content`);
+      if (counts.unfetched > 0) notes.push(`${counts.unfetched} quarantined communication(s) have no stored content (none of their bytes arrived)`);
       const coverage = verifyStore
         ? `all ${verified} read back and verified by hash`
         : `${verified} of ${items - missing.length} read back and verified by hash (the newest ${approxSize(verifyBudgetBytes)}; --verify-store reads all)`;

@@ -16,9 +16,8 @@ import { isAutomaticOrigin, rejectNoticeRule } from '../outbound/automatic-messa
 import { planRejectNotice } from './reject-notice.js';
 import { decide, type Decision } from './inbound-rules.js';
 import type { InboundAccount } from './inbound-config.js';
-import type { MailSource, MessageRef } from './mail-source.js';
-import { addressIn, messageFingerprint, takeMessage, type ParsedMessage, type TakenMessage } from './parse-message.js';
-import type { MessageStore, StoreBatch } from '../store/message-store.js';
+import { addressIn, messageFingerprint, type ParsedMessage, type TakenMessage } from './parse-message.js';
+import type { MessageStore } from '../store/message-store.js';
 
 export interface IngestContext {
   db: Database;
@@ -40,15 +39,6 @@ export interface IngestContext {
 }
 
 export type IngestOutcome = { kind: 'processed'; disposition: string; communicationId: number; recordId: number | null } | { kind: 'already-taken' };
-
-/**
- * Downloads one message into the message store (`batch`), parsing it on the way: after this
- * its bytes and attachments are in the batch, not yet durable, and nothing refers to them.
- * Throws SourceStreamError when the server's stream fails (taken again on the next poll).
- */
-export async function takeFromMailbox(ctx: IngestContext, source: MailSource, ref: MessageRef, batch: StoreBatch): Promise<TakenMessage> {
-  return takeMessage(await source.open(ref), batch, { maxTextChars: ctx.maxTextChars });
-}
 
 /**
  * The rows of one taken message, once its batch is durable: one communication (always), its

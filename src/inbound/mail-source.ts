@@ -55,8 +55,8 @@ export interface ListOptions {
 
 /**
  * One inbound mailbox, whatever the protocol. Messages are streamed: a source never
- * holds a whole large message in memory (IMAP holds small ones, up to 256 KB each and
- * 4 MB in all, fetched ahead of their turn).
+ * holds a whole large message in memory (IMAP holds small ones, up to 32 of at most 256 KB
+ * each, fetched ahead of their turn).
  */
 export interface MailSource {
   readonly protocol: 'imap' | 'pop3' | 'graph';
@@ -65,7 +65,13 @@ export interface MailSource {
   /** Logs in and checks the folder; changes nothing. */
   verifyAccount(): Promise<AccountCheck>;
   list(options: ListOptions): Promise<MessageRef[]>;
-  /** The raw RFC 5322 message as a stream. */
+  /**
+   * The raw RFC 5322 message as a stream. A failure of one message — open() throws, or its
+   * stream errors — is an InboundFailure of phase "fetch" (messageFault when the server's answer
+   * for it was a refusal or garbage, not a lost connection), and the source stays usable: the
+   * next open() reconnects itself if it must. A failure to reach the server at all (login, the
+   * folder) keeps its own phase and fails the poll.
+   */
   open(ref: MessageRef): Promise<Readable>;
   /**
    * Marks a message done: mark read, move, delete, or nothing (per the account). A move or

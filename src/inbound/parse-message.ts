@@ -336,7 +336,7 @@ async function drained(stream: NodeJS.EventEmitter): Promise<void> {
 }
 
 /** The bytes of the header section (up to the first empty line), collected as chunks pass, at most `cap`. */
-class HeaderCapture {
+export class HeaderCapture {
   #chunks: Buffer[] = [];
   #length = 0;
   #done = false;

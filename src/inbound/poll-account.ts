@@ -1,12 +1,18 @@
+import { OAuthFailure } from '../auth/oauth-failure.js';
+import { UserError } from '../errors.js';
 import { durableTransaction } from '../store/database.js';
 import { commitReserved } from '../store/store-reservations.js';
 import type { InboundAccount } from './inbound-config.js';
 import { CommunicationsRepo } from '../store/communications-repo.js';
 import { databaseFull } from '../store/database-full.js';
-import { commitMessage, takeFromMailbox, type IngestContext } from './ingest-message.js';
-import type { TakenMessage } from './parse-message.js';
+import { MessageFailuresRepo } from '../store/message-failures-repo.js';
+import type { StoredBlob } from '../store/message-store.js';
+import { commitMessage, type IngestContext } from './ingest-message.js';
+import { SourceStreamError, takeMessage, type TakenMessage } from './parse-message.js';
 import { InboundFailure } from './inbound-failure.js';
 import type { MailSource, MarkResult, MessageRef } from './mail-source.js';
+import { commitGivenUp, type GivenUp } from './quarantine-message.js';
+import { headerFacts, watchArrival, type Arrival } from './watch-arrival.js';
 
 export interface PollResult {
   listed: number;
@@ -17,6 +23,30 @@ export interface PollResult {
   storedBytes: number;
   /** What marking in the mailbox did (after the rows committed). */
   marks: MarkSummary;
+  /** Messages that could not be taken this poll: each is tried again at the next, up to `maxAttempts`. */
+  failed: MessageFailure[];
+  /** Messages given up on this poll after their last attempt: quarantined (also counted in `processed`). */
+  quarantined: QuarantinedMessage[];
+  /** Listed messages not reached: the poll reached its cap (or was asked to stop); taken next poll. */
+  left: number;
+  /** Why the poll ended before the end of its list ("10000 messages", "300s"), null when it did not. */
+  capped: string | null;
+}
+
+/** A message that failed, named as far as it is known. */
+export interface MessageFailure {
+  key: string;
+  /** Failed attempts so far, across polls. */
+  attempts: number;
+  error: string;
+  subject: string | null;
+  from: string | null;
+}
+
+export interface QuarantinedMessage extends MessageFailure {
+  communicationId: number;
+  /** Bytes of it kept with the communication (what arrived; 0 when none did). */
+  bytesKept: number;
 }
 
 /**
@@ -32,10 +62,34 @@ export interface MarkSummary {
   warning: string | null;
 }
 
+/** What one poll may take, and how often a message is tried. */
+export interface PollLimits {
+  /** Failed attempts (across polls) after which a message is quarantined. */
+  maxAttempts: number;
+  /** Messages opened per poll at most; the rest are taken at the next poll. */
+  maxMessages: number;
+  /** Milliseconds per poll after which no new message is opened; the rest are taken at the next poll. */
+  maxMs: number;
+  /** Fetch failures in a row, none of them the message's own, after which the poll stops: the server seems at fault. */
+  maxFailuresInARow: number;
+}
+
+/**
+ * A message is tried at 3 polls; a poll opens at most 10,000 messages and starts none after
+ * 5 minutes (one mailbox must not hold the daemon: the other mailboxes and the queue wait for
+ * it), then the account is due again at once. At ~100 messages a second that is a backlog of
+ * 10,000 in one poll (the ingest benchmark's run), and minutes at most behind a slow server.
+ */
+export const defaultPollLimits: PollLimits = { maxAttempts: 3, maxMessages: 10_000, maxMs: 5 * 60_000, maxFailuresInARow: 3 };
+
 /** Messages taken before their store batch and rows commit together: at most this many... */
 const groupCount = 32;
 /** ...or this many raw bytes (a crash re-downloads at most one group). */
 const groupBytes = 8 * 1024 * 1024;
+
+type Entry =
+  | { ref: MessageRef; taken: TakenMessage; hadFailures: boolean }
+  | { ref: MessageRef; givenUp: GivenUp; failure: MessageFailure };
 
 /**
  * One poll of one mailbox. IMAP's regular poll takes unseen mail only; a sweep takes all
@@ -46,58 +100,191 @@ const groupBytes = 8 * 1024 * 1024;
  * then the group's content is made durable (one round of fsyncs), its rows commit in one
  * transaction, and only then are its messages marked done in the mailbox. A failure leaves
  * the group unmarked, so its messages are taken again on the next poll.
+ *
+ * One message cannot block its mailbox: a message whose fetch fails (the source stays usable
+ * for the next, MailSource.open) or whose ingest throws is skipped, and the rest flow in the
+ * same poll. Its attempts are counted across polls (inbound_message_failures); at the
+ * `maxAttempts`-th it is quarantined with what arrived of it and marked done — never deleted,
+ * as its bytes may be incomplete. A failure that may be the server's (a lost connection, a
+ * deadline) counts only when the server answered for other mail in this poll (sent it, or
+ * refused it on its own account) or the account took other mail since that message last
+ * failed; else it fails the poll instead, as do `maxFailuresInARow` such failures in a row.
+ * A connection-level failure (login, list, the store or database) fails the poll as before.
  */
-export async function pollAccount(ctx: IngestContext, account: InboundAccount, source: MailSource, options: { sweep: boolean; stop?: () => boolean }): Promise<PollResult> {
+export async function pollAccount(ctx: IngestContext, account: InboundAccount, source: MailSource, options: { sweep: boolean; stop?: () => boolean; limits?: Partial<PollLimits> }): Promise<PollResult> {
+  const limits = { ...defaultPollLimits, ...options.limits };
+  const startedAt = ctx.clock.now().getTime();
   const refs = await source.list({ unseenOnly: account.protocol === 'imap' && !options.sweep });
-  const result: PollResult = { listed: refs.length, processed: 0, alreadyTaken: 0, dispositions: {}, storedBytes: 0, marks: { marked: 0, leftFlagged: 0, failed: 0, warning: null } };
+  const result: PollResult = { listed: refs.length, processed: 0, alreadyTaken: 0, dispositions: {}, storedBytes: 0, marks: { marked: 0, leftFlagged: 0, failed: 0, warning: null }, failed: [], quarantined: [], left: 0, capped: null };
+  const table = account.table;
   const comms = new CommunicationsRepo(ctx.db, ctx.clock);
+  const failures = new MessageFailuresRepo(ctx.db, ctx.clock);
+  const priorAttempts = failures.pending(table);
   const marks = batchMarks(source, markBatchSize, result.marks);
+  // Given up on, its bytes may be incomplete: never deleted from the mailbox.
+  const markGivenUp = account.afterProcessing !== 'delete';
   let batch = ctx.store.batch();
-  let group: Array<{ ref: MessageRef; taken: TakenMessage }> = [];
+  let group: Entry[] = [];
   let bytes = 0;
+  /** Messages taken, or refused by the server on their own account, in this poll: the server answers. */
+  let answered = 0;
+  let opened = 0;
+  /** Failures that may be the server's, counted once the poll takes some other message. */
+  const unproven: Failed[] = [];
+  /** The failures since the last message taken. */
+  let inARow: Failed[] = [];
+
+  /** Counts a failed attempt; at the last, the message joins the group as given up. */
+  const countFailure = ({ ref, error, headerBlock, copy }: Failed) => {
+    const message = errorText(error);
+    const attempts = failures.recordAttempt(table, ref.key, message);
+    const failure: MessageFailure = { key: ref.key, attempts, error: message, ...headerFacts(headerBlock) };
+    if (attempts < limits.maxAttempts) {
+      result.failed.push(failure);
+      return;
+    }
+    const fetching = error instanceof InboundFailure || error instanceof SourceStreamError;
+    const kept = copy && copy.size > 0 ? copy : null;
+    const whatArrived = !kept ? 'none of its bytes arrived'
+      : fetching ? `${kept.size} bytes arrived before the failure (kept; the message may be incomplete)` : `its ${kept.size} bytes are kept`;
+    const reason = `could not be ${fetching ? 'fetched' : 'ingested'} in ${attempts} attempts (last: ${message}); ${whatArrived}`;
+    group.push({ ref, failure, givenUp: { mailboxKey: ref.key, attempts, reason, raw: kept, headerBlock } });
+  };
+
+  /**
+   * Counts the failures that may be the server's, of messages after whose last failure the
+   * account took other mail (in an earlier poll): the server delivers, so they are the messages'.
+   * (Once the server answers in this poll, they are counted at once.)
+   */
+  const countProven = () => {
+    for (const f of unproven.splice(0)) {
+      if (failures.othersTakenSinceLastFailure(table, f.ref.key)) countFailure(f);
+      else unproven.push(f);
+    }
+  };
+
   const commitGroup = async () => {
     if (group.length === 0) return;
-    const taken = group;
+    const entries = group;
     group = [];
     bytes = 0;
     const { release } = await commitReserved(ctx.db, batch);
     batch = ctx.store.batch();
-    let outcomes: ReturnType<typeof commitMessage>[];
+    const commitOne = (entry: Entry): Outcome => {
+      if ('givenUp' in entry) return { kind: 'given-up', communicationId: commitGivenUp(ctx.db, ctx.clock, table, entry.givenUp) };
+      const outcome = commitMessage(ctx, account, entry.ref.key, entry.taken);
+      if (entry.hadFailures) failures.clear(table, entry.ref.key);
+      return outcome;
+    };
+    let outcomes: Array<Outcome | { kind: 'failed'; error: unknown }>;
     try {
       // IMMEDIATE: the rules read before they write; a deferred transaction would fail at once
       // (SQLITE_BUSY, no waiting) when another process wrote in between.
       // Durable before the mark: with --after delete, a commit lost to a power loss would lose the mail.
-      outcomes = durableTransaction(ctx.db, () => taken.map((t) => commitMessage(ctx, account, t.ref.key, t.taken)));
+      outcomes = durableTransaction(ctx.db, () => entries.map(commitOne));
     } catch (error) {
       // The database can fill before the store does (it keeps text the store compresses): say so.
-      throw databaseFull(error, ctx.db.name) ?? error;
+      if (!isMessageFault(error)) throw databaseFull(error, ctx.db.name) ?? error;
+      // One message's rows failed (its bytes are durable already): each on its own, so the others commit.
+      outcomes = entries.map((entry) => {
+        try {
+          return durableTransaction(ctx.db, () => commitOne(entry));
+        } catch (oneError) {
+          if (!isMessageFault(oneError)) throw databaseFull(oneError, ctx.db.name) ?? oneError;
+          return { kind: 'failed' as const, error: oneError };
+        }
+      });
     } finally {
       release();
     }
+    const done: MessageRef[] = [];
     outcomes.forEach((outcome, i) => {
+      const entry = entries[i]!;
+      if (outcome.kind === 'failed') {
+        // Only a taken message can fail here: counted as any failure (its bytes are whole, in the store).
+        if ('taken' in entry) countFailure({ ref: entry.ref, error: outcome.error, headerBlock: entry.taken.headerBlock, copy: entry.taken.raw });
+        return;
+      }
       if (outcome.kind === 'already-taken') result.alreadyTaken++;
-      else {
+      else if (outcome.kind === 'given-up') {
+        result.processed++;
+        result.dispositions.quarantined = (result.dispositions.quarantined ?? 0) + 1;
+      } else {
         result.processed++;
         result.dispositions[outcome.disposition] = (result.dispositions[outcome.disposition] ?? 0) + 1;
       }
-      result.storedBytes += taken[i]!.taken.raw.storedSize;
+      if ('givenUp' in entry) {
+        if (outcome.kind === 'given-up') result.quarantined.push({ ...entry.failure, communicationId: outcome.communicationId, bytesKept: entry.givenUp.raw?.size ?? 0 });
+        if (markGivenUp) done.push(entry.ref);
+        return;
+      }
+      result.storedBytes += entry.taken.raw.storedSize;
+      done.push(entry.ref);
     });
-    for (const t of taken) await marks.source.markDone(t.ref);
+    for (const ref of done) await marks.source.markDone(ref);
+    // A message whose rows failed at its last attempt is given up on now.
+    if (group.length > 0) await commitGroup();
   };
+
   try {
-    for (const ref of refs) {
-      if (options.stop?.()) break; // a stop request: finish what is in hand, take no new message
-      if (comms.hasMailboxKey(account.table, ref.key)) {
-        // Committed before, not marked (a crash between the two): only marked now.
+    for (const [index, ref] of refs.entries()) {
+      if (options.stop?.()) {
+        // A stop request: finish what is in hand, take no new message.
+        result.left = refs.length - index;
+        break;
+      }
+      if (comms.hasMailboxKey(table, ref.key)) {
+        // Committed before, not marked (a crash between the two): only marked now. One given up on
+        // is not deleted (its bytes may be incomplete): with --after delete it is left as it is.
         result.alreadyTaken++;
-        await marks.source.markDone(ref);
+        if (markGivenUp || !failures.isQuarantined(table, ref.key)) await marks.source.markDone(ref);
         continue;
       }
-      group.push({ ref, taken: await takeFromMailbox(ctx, source, ref, batch) });
-      bytes += group[group.length - 1]!.taken.raw.size;
+      const elapsed = ctx.clock.now().getTime() - startedAt;
+      if (opened >= limits.maxMessages || elapsed >= limits.maxMs) {
+        result.left = refs.length - index;
+        result.capped = opened >= limits.maxMessages ? `${limits.maxMessages} messages` : `${Math.round(limits.maxMs / 1000)}s`;
+        break;
+      }
+      opened++;
+      const lastTry = (priorAttempts.get(ref.key) ?? 0) + 1 >= limits.maxAttempts;
+      let arrival: Arrival | undefined;
+      try {
+        const watched = watchArrival(await source.open(ref), { batch, keepCopy: lastTry });
+        arrival = watched.arrival;
+        const taken = await takeMessage(watched.stream, batch, { maxTextChars: ctx.maxTextChars });
+        group.push({ ref, taken, hadFailures: priorAttempts.has(ref.key) });
+        bytes += taken.raw.size;
+        answered++;
+        inARow = [];
+        // The server works: the failures before this one were the messages'.
+        for (const f of unproven.splice(0)) countFailure(f);
+      } catch (error) {
+        const cause = causeOf(error, arrival);
+        const kind = failureKind(error, arrival);
+        if (kind === null) throw error;
+        const failed: Failed = { ref, error, headerBlock: arrival?.headerBlock() || (cause instanceof InboundFailure ? cause.headerBlock : ''), copy: (await arrival?.copy().catch(() => null)) ?? null };
+        if (kind === 'own') {
+          // The server answered (for this message, with a refusal or garbage): it works.
+          answered++;
+          inARow = [];
+          for (const f of unproven.splice(0)) countFailure(f);
+        }
+        if (kind === 'own' || answered > 0) countFailure(failed);
+        else unproven.push(failed);
+        if (kind === 'maybe-server') {
+          inARow.push(failed);
+          if (inARow.length >= limits.maxFailuresInARow) {
+            countProven();
+            throw serverAtFault(source, `${inARow.length} messages in a row could not be fetched`, inARow, unproven);
+          }
+        }
+      }
       if (group.length >= groupCount || bytes >= groupBytes) await commitGroup();
     }
+    countProven();
     await commitGroup();
+    if (unproven.length > 0) throw serverAtFault(source, 'no message could be fetched', unproven, unproven);
   } catch (error) {
     // What was taken whole before the failure is still committed and marked, if it can be.
     await commitGroup().catch(() => undefined);
@@ -107,6 +294,70 @@ export async function pollAccount(ctx: IngestContext, account: InboundAccount, s
   }
   await marks.flush();
   return result;
+}
+
+type Outcome = ReturnType<typeof commitMessage> | { kind: 'given-up'; communicationId: number };
+
+/** A message that failed: the error, its header section as far as known, and what arrived of it (on a last attempt). */
+interface Failed {
+  ref: MessageRef;
+  error: unknown;
+  headerBlock: string;
+  copy: StoredBlob | null;
+}
+
+/** The source's own error for a stream failure (takeMessage keeps only its words), else the error. */
+function causeOf(error: unknown, arrival: Arrival | undefined): unknown {
+  return error instanceof SourceStreamError ? arrival?.error() ?? error : error;
+}
+
+/**
+ * Whether a failure while taking one message is that message's: 'own' (the source says the
+ * server refused or garbled this message, or its bytes made our ingest throw), 'maybe-server'
+ * (the connection was lost or a deadline passed: the message's or the server's), or null when
+ * it is not about one message at all (login, the store's or the database's disk, a token): that
+ * fails the poll. The source's errors are judged by what it says (an InboundFailure of phase
+ * "fetch", MailSource.open); anything else from its stream is taken to be the connection's, and
+ * anything else from open() the poll's.
+ */
+function failureKind(error: unknown, arrival: Arrival | undefined): 'own' | 'maybe-server' | null {
+  const cause = causeOf(error, arrival);
+  if (cause instanceof InboundFailure) return cause.phase !== 'fetch' ? null : cause.messageFault ? 'own' : 'maybe-server';
+  if (error instanceof SourceStreamError) return 'maybe-server';
+  if (arrival === undefined) return null;
+  return isMessageFault(cause) ? 'own' : null;
+}
+
+/**
+ * False for what is not one message's doing: a typed user error (the store's or the database's
+ * disk is full), a token failure, a system call's error (EACCES, EROFS, EIO on our own files),
+ * and SQLite's errors other than a constraint, a value too big or of the wrong type.
+ */
+function isMessageFault(error: unknown): boolean {
+  if (error instanceof UserError || error instanceof OAuthFailure || error instanceof InboundFailure) return false;
+  const e = error as { code?: unknown; syscall?: unknown } | undefined;
+  if (e?.syscall !== undefined) return false;
+  if (typeof e?.code === 'string' && e.code.startsWith('SQLITE_')) return /^SQLITE_(CONSTRAINT|TOOBIG|MISMATCH|RANGE)/.test(e.code);
+  return true;
+}
+
+/**
+ * The poll's failure when its fetch failures may be the server's: names each message, and says
+ * which were not counted against their message (no other mail was taken since they failed).
+ */
+function serverAtFault(source: MailSource, what: string, failed: Failed[], uncounted: Failed[]): InboundFailure {
+  const list = failed.map((f) => `${describe(f.ref.key, headerFacts(f.headerBlock))}${uncounted.includes(f) ? ' (not counted: the server may be at fault)' : ''}: ${errorText(f.error)}`).join('; ');
+  return new InboundFailure(source.protocol, 'fetch', `${what}: ${list}`.slice(0, 2000));
+}
+
+/** A message as an admin finds it: its key, and its subject and sender when known. */
+export function describe(key: string, facts: { subject: string | null; from: string | null }): string {
+  const known = [facts.subject !== null ? `"${facts.subject}"` : null, facts.from ? `from ${facts.from}` : null].filter(Boolean).join(' ');
+  return known ? `${key} (${known})` : key;
+}
+
+function errorText(error: unknown): string {
+  return (error instanceof Error ? error.message : String(error)).slice(0, 1000);
 }
 
 const markBatchSize = 100;

@@ -250,13 +250,35 @@ export const migrations: readonly Migration[] = [
     `,
   },
   {
-    // Helper i14-loops (issue 14, item 10): the per-record bound on references.
+    // Issue 14, item 10: the per-record bound on references.
     version: 6,
     name: 'revoking a record\'s references',
     sql: `
       -- References sealed before this time (ISO 8601) no longer update the record:
       -- \`records revoke-references\` sets it; mail sent afterwards carries references that work.
       ALTER TABLE records ADD COLUMN refs_revoked_before TEXT;
+    `,
+  },
+  {
+    // Issue 14 (per-message isolation).
+    version: 7,
+    name: 'inbound messages that failed: attempts across polls, quarantine',
+    sql: `
+      -- A message that could not be taken (its fetch failed, or ingesting it threw), by account and
+      -- mailbox key: tried again at each poll up to a bound, then quarantined. The row of a message
+      -- taken after all is deleted in the commit that takes it.
+      CREATE TABLE inbound_message_failures (
+        account           TEXT NOT NULL,
+        mailbox_key       TEXT NOT NULL,
+        attempts          INTEGER NOT NULL,
+        first_failed_at   TEXT NOT NULL,
+        last_failed_at    TEXT NOT NULL,
+        last_error        TEXT NOT NULL,
+        -- Its quarantined communication, once quarantined. Its bytes may be incomplete or missing,
+        -- so it is never deleted from its mailbox (an account that deletes leaves it there).
+        communication_id  INTEGER REFERENCES communications(id),
+        PRIMARY KEY (account, mailbox_key)
+      ) STRICT, WITHOUT ROWID;
     `,
   },
 ];

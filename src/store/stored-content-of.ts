@@ -13,12 +13,14 @@ export class ContentPurged extends UserError {
   }
 }
 
-/** The communication has no message in the store: taken before the store existed, or not sent yet. */
+/** The communication has no message in the store: taken before the store existed, quarantined before any byte arrived, or not sent yet. */
 export class NoStoredMessage extends UserError {
-  constructor(row: Pick<CommunicationRow, 'id' | 'direction'>) {
+  constructor(row: Pick<CommunicationRow, 'id' | 'direction' | 'disposition'>) {
     super('E_NO_STORED_MESSAGE', row.direction === 'outbound'
       ? `Communication ${row.id} has no stored message: it has not been sent yet, or it was sent before mailctl kept sent messages.`
-      : `Communication ${row.id} has no stored message: it was taken before mailctl kept every message (schema v4).`, {
+      : row.disposition === 'quarantined'
+        ? `Communication ${row.id} has no stored message: it was quarantined because it could not be fetched, and none of its bytes arrived (its reason says why; the message is still in its mailbox).`
+        : `Communication ${row.id} has no stored message: it was taken before mailctl kept every message (schema v4).`, {
       exitCode: ExitCode.failure,
       details: { id: row.id },
     });

@@ -91,8 +91,10 @@ export async function runCommsShow(deps: Deps, idText: string, options: { header
       : '── end of text ──'));
   } else if (row.contentPurgedAt) {
     out.line(`(the text was purged at ${row.contentPurgedAt}${row.contentPurgeReason ? ` (${m(row.contentPurgeReason)})` : ''})`);
+  } else if (content && !row.rawHash) {
+    out.line('(no text: none of the message\'s bytes arrived; it is still in its mailbox)');
   } else if (content) {
-    out.line('(no text: the message could not be parsed; its bytes are kept —  mailctl comms raw ' + id + ')');
+    out.line('(no text: the message could not be parsed or fetched whole; its bytes are kept —  mailctl comms raw ' + id + ')');
   } else {
     out.line('(no text kept for this communication)');
   }

@@ -19,6 +19,7 @@ import { collectGarbage } from '../../store/store-gc.js';
 import { RetentionPurge, type RetentionPurgeOutcome } from '../../daemon/retention-purge.js';
 import { purgeSummary } from '../comms/purge-summary.js';
 import { silentLogger } from '../../logger.js';
+import { defaultPollLimits, describe } from '../../inbound/poll-account.js';
 
 export interface DaemonOptions {
   once?: boolean;
@@ -84,8 +85,9 @@ async function runOnce(deps: Deps, options: DaemonOptions, ctx: { config: import
   } else if (outbound) {
     out.line('- outbound: nothing due');
   }
-  // A refused move or delete fails the run too (cron sees it), though the mail was taken.
-  const ok = results.every((r) => r.status !== 'failed' && !(r.status === 'ok' && r.poll.marks.failed > 0));
+  // A refused move or delete fails the run too (cron sees it), though the mail was taken; so does
+  // a message that could not be taken this time (one quarantined is dealt with: shown, not failed).
+  const ok = results.every((r) => r.status !== 'failed' && !(r.status === 'ok' && (r.poll.marks.failed > 0 || r.poll.failed.length > 0)));
   return { code: ok ? ExitCode.ok : ExitCode.failure, data: { ok, accounts: results, outbound } };
 }
 
@@ -105,9 +107,14 @@ function showResults(deps: Deps, results: AccountCycleResult[]): void {
       const d = Object.entries(r.poll.dispositions).map(([k, v]) => `${v} ${k}`).join(', ');
       const line = `${r.table}: ${r.poll.listed} listed${r.swept ? ' (full sweep)' : ''}, ${r.poll.processed} processed${d ? ` (${d})` : ''}, ${r.poll.alreadyTaken} already taken`;
       const marks = r.poll.marks;
-      if (marks.failed > 0) out.error(`${line}; marking ${marks.failed} message(s) done FAILED (they are stored, and marked again next poll): ${marks.warning}`);
-      else if (marks.leftFlagged > 0) out.warn(`${line}; ${marks.leftFlagged} message(s) left in the folder: ${marks.warning}`);
-      else out.success(line);
+      const capped = r.poll.capped ? `; stopped at the poll's cap (${r.poll.capped}): ${r.poll.left} left for the next poll` : '';
+      if (marks.failed > 0) out.error(`${line}${capped}; marking ${marks.failed} message(s) done FAILED (they are stored, and marked again next poll): ${marks.warning}`);
+      else if (r.poll.failed.length > 0) out.error(`${line}${capped}; ${r.poll.failed.length} message(s) could not be taken (tried again next poll)`);
+      else if (r.poll.quarantined.length > 0) out.warn(`${line}${capped}; ${r.poll.quarantined.length} message(s) given up on and quarantined`);
+      else if (marks.leftFlagged > 0) out.warn(`${line}${capped}; ${marks.leftFlagged} message(s) left in the folder: ${marks.warning}`);
+      else out.success(`${line}${capped}`);
+      for (const f of r.poll.failed) out.error(`  ${describe(f.key, f)}: attempt ${f.attempts} of ${defaultPollLimits.maxAttempts} failed: ${f.error}`);
+      for (const q of r.poll.quarantined) out.warn(`  ${describe(q.key, q)}: quarantined as communication ${q.communicationId} after ${q.attempts} failed attempts (${q.bytesKept} bytes kept; mailctl comms show ${q.communicationId}): ${q.error}`);
     } else if (r.status === 'failed') {
       out.error(`${r.table}: ${r.error} (next try ${r.retryAt})`);
     } else {
