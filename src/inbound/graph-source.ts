@@ -137,7 +137,11 @@ export class GraphSource implements MailSource {
     const named = (error: unknown) => {
       const f = error instanceof InboundFailure ? error : networkFailure(error, 'fetch');
       const message = f.message.includes(ref.key) ? f.message : `Downloading message ${ref.key} from Graph failed: ${f.message}`;
-      return new InboundFailure('graph', f.phase === 'auth' ? 'auth' : 'fetch', message, { detailCode: f.detailCode, serverSaid: f.serverSaid, status: f.status });
+      // Graph's answer about this one message (not found, refused as bad, too large) is the
+      // message's own fault: counted against it, then quarantined. A token refused, throttling,
+      // a 5xx, a stall or a deadline may be the server's: not counted unless other mail flows.
+      const messageFault = f.phase !== 'auth' && (f.detailCode === 'E_GRAPH_TOO_LARGE' || (f.status !== undefined && f.status >= 400 && f.status < 500 && f.status !== 401 && f.status !== 403 && f.status !== 408 && f.status !== 429));
+      return new InboundFailure('graph', f.phase === 'auth' ? 'auth' : 'fetch', message, { detailCode: f.detailCode, serverSaid: f.serverSaid, status: f.status, messageFault });
     };
     let sent: { response: Response; exchange: HttpExchange };
     try {
@@ -148,7 +152,7 @@ export class GraphSource implements MailSource {
     const { response, exchange } = sent;
     if (!response.body) {
       exchange.finish();
-      throw new InboundFailure('graph', 'fetch', `Graph returned no content for ${ref.key}.`);
+      throw new InboundFailure('graph', 'fetch', `Graph returned no content for ${ref.key}.`, { messageFault: true });
     }
     return boundedBodyStream(response, exchange, (error) => named(this.#stopFailure(exchange, error, 'fetch', what)));
   }

@@ -103,7 +103,7 @@ export class Pop3Client {
   async retrieve(n: number, options: RetrieveOptions): Promise<Readable> {
     const allowance = messageAllowance(options.listedSize);
     const timer = longReplyTimer(`the message (listed at ${options.listedSize} bytes)`, this.#socket.timeoutMs, allowance);
-    const failed = (reason: string, facts: { serverSaid?: string; detailCode?: string | undefined } = {}) =>
+    const failed = (reason: string, facts: { serverSaid?: string; detailCode?: string | undefined; messageFault?: boolean } = {}) =>
       new InboundFailure('pop3', 'fetch', `Taking ${options.label} (RETR ${n}) failed: ${reason}`, facts);
     let reply: string;
     try {
@@ -112,7 +112,8 @@ export class Pop3Client {
       const failure = socketFailure('pop3', error, 'fetch');
       throw failed(failure.message, { detailCode: failure.detailCode });
     }
-    if (!reply.startsWith('+OK')) throw failed(`the server answered ${reply}`, { serverSaid: reply });
+    // -ERR to RETR is the server's answer about this message (unreadable on its side): its own fault.
+    if (!reply.startsWith('+OK')) throw failed(`the server answered ${reply}`, { serverSaid: reply, messageFault: true });
 
     this.#busy = true;
     const socket = this.#socket;
@@ -126,7 +127,7 @@ export class Pop3Client {
         for (;;) {
           const piece = decoder.push(await socket.readChunk(timer));
           if (timer.bytes > allowance) {
-            throw new InboundFailure('pop3', 'fetch', `the server sent more than ${allowance} bytes for a message it listed at ${options.listedSize} (the most taken is twice the listed size + 1 MB, and 1 GB at most)`, { detailCode: 'MESSAGE_TOO_LARGE' });
+            throw new InboundFailure('pop3', 'fetch', `the server sent more than ${allowance} bytes for a message it listed at ${options.listedSize} (the most taken is twice the listed size + 1 MB, and 1 GB at most)`, { detailCode: 'MESSAGE_TOO_LARGE', messageFault: true });
           }
           if (stream.destroyed) return;
           let wantsMore = true;
@@ -144,7 +145,7 @@ export class Pop3Client {
         this.#break();
         if (!stream.destroyed) {
           const failure = socketFailure('pop3', error, 'fetch');
-          stream.destroy(failed(failure.message, { detailCode: failure.detailCode }));
+          stream.destroy(failed(failure.message, { detailCode: failure.detailCode, messageFault: error instanceof InboundFailure && error.messageFault }));
         }
       } finally {
         pumping = false;

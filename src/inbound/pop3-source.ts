@@ -78,7 +78,7 @@ export class Pop3Source implements MailSource {
 
   #numberOf(ref: MessageRef): number {
     const n = this.#numbers.get(ref.key.slice('pop3:'.length));
-    if (n === undefined) throw new InboundFailure('pop3', 'fetch', `Message ${ref.key} is not in this POP3 session's listing.`, { detailCode: 'GONE' });
+    if (n === undefined) throw new InboundFailure('pop3', 'fetch', `Message ${ref.key} is not in this POP3 session's listing.`, { detailCode: 'GONE', messageFault: true });
     return n;
   }
 
