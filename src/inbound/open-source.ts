@@ -1,4 +1,5 @@
 import { ExitCode, UserError } from '../errors.js';
+import { graphUrlProblem } from './graph-url.js';
 import type { TokenProvider } from '../auth/token-provider.js';
 import { tokenProviderFor } from '../auth/token-provider-for.js';
 import { systemClock, type Clock } from '../clock.js';
@@ -27,6 +28,9 @@ export async function openSource(account: InboundAccount, context: SourceContext
     : undefined;
   if (account.protocol === 'graph') {
     if (!tokens) throw new UserError('E_GRAPH_NEEDS_OAUTH', 'A Microsoft Graph account needs OAuth 2.0.', { command: `mailctl configure inbound ${account.table}`, exitCode: ExitCode.config });
+    // A hand-edited config is held to the same rule as configure: the token never goes out over plain http.
+    const problem = graphUrlProblem(account.graphBaseUrl ?? defaultGraphBaseUrl);
+    if (problem) throw new UserError('E_GRAPH_URL', problem, { command: `mailctl configure inbound ${account.table} --graph-url https://graph.microsoft.com/v1.0`, exitCode: ExitCode.config });
     return new GraphSource({
       baseUrl: account.graphBaseUrl ?? defaultGraphBaseUrl,
       mailbox: account.mailbox ?? account.auth.username,

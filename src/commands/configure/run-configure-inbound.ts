@@ -1,4 +1,5 @@
 import type { Deps } from '../../deps.js';
+import { graphUrlProblem } from '../../inbound/graph-url.js';
 import { ExitCode, UsageError, UserError } from '../../errors.js';
 import { isEmailAddress } from '../../config/globals.js';
 import { parseDuration } from '../../config/units.js';
@@ -208,12 +209,9 @@ async function askServer(deps: Deps, d: Draft, o: ConfigureInboundOptions): Prom
   }));
   if (d.protocol === 'graph') {
     d.graphBaseUrl = o.graphUrl ?? (await prompt.input({ message: 'Graph API base URL', flag: '--graph-url', default: d.graphBaseUrl ?? defaultGraphBaseUrl }));
-    let url: URL;
-    try {
-      url = new URL(d.graphBaseUrl);
-    } catch {
-      throw new UsageError('E_GRAPH_URL', `"${d.graphBaseUrl}" is not a URL.`);
-    }
+    const problem = graphUrlProblem(d.graphBaseUrl);
+    if (problem) throw new UsageError('E_GRAPH_URL', problem);
+    const url = new URL(d.graphBaseUrl);
     d.host = url.hostname;
     d.port = Number(url.port || (url.protocol === 'https:' ? 443 : 80));
     d.security = url.protocol === 'https:' ? 'tls' : 'none';
