@@ -12,7 +12,10 @@ export function automaticKind(message: ParsedMessage): AutomaticKind | null {
   const contentType = h.get('content-type') ?? '';
   const from = message.from ?? '';
   if (/multipart\/report/i.test(contentType) && /report-type="?delivery-status/i.test(contentType)) return 'bounce';
-  if (/^(mailer-daemon|postmaster)@/i.test(from) || h.get('return-path') === '<>') return 'bounce';
+  // Any other report (a read receipt, RFC 8098's disposition-notification; an abuse report,
+  // RFC 5965's feedback-report) is a machine's answer too, whether or not it says Auto-Submitted.
+  if (/multipart\/report/i.test(contentType)) return 'auto-reply';
+  if (/^(mailer-daemon|postmaster)@/i.test(from) || /^<\s*>$/.test((h.get('return-path') ?? '').trim())) return 'bounce';
   if (message.attachments.some((a) => /message\/delivery-status/i.test(a.contentType))) return 'bounce';
   const autoSubmitted = (h.get('auto-submitted') ?? 'no').toLowerCase();
   if (autoSubmitted !== 'no' && autoSubmitted !== '') return 'auto-reply';

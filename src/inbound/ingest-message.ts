@@ -13,7 +13,8 @@ import { automaticKind } from './automatic-mail.js';
 import { resolveGlobals } from '../config/globals.js';
 import { formatDuration } from '../config/units.js';
 import { isAutomaticOrigin, rejectNoticeRule } from '../outbound/automatic-messages.js';
-import { planRejectNotice } from './reject-notice.js';
+import { mailboxOf, planRejectNotice } from './reject-notice.js';
+import { RejectNoticesRepo } from '../store/reject-notices-repo.js';
 import { decide, type Decision } from './inbound-rules.js';
 import type { InboundAccount } from './inbound-config.js';
 import { addressIn, messageFingerprint, type ParsedMessage, type TakenMessage } from './parse-message.js';
@@ -83,11 +84,13 @@ export function commitMessage(ctx: IngestContext, account: InboundAccount, mailb
   const queue = new QueueRepo(ctx.db, ctx.clock);
   const now = ctx.clock.now();
   const noticeIntervalMs = ctx.noticeIntervalMs ?? defaults.reject_notice_interval;
+  const notices = new RejectNoticesRepo(ctx.db);
   const notice = decision.disposition === 'rejected'
     ? planRejectNotice({
       policy: { from: ctx.noticeFrom, intervalMs: noticeIntervalMs, ownAddresses: [...(ctx.ownAddresses ?? []), ...[account.auth.username, account.mailbox].map((a) => addressIn(a ?? '')).filter((a): a is string => a !== null)] },
       sender: parsed.from, subject: parsed.subject, table: name,
-      lastNoticeAt: (to) => queue.lastAutomaticTo(rejectNoticeRule, to, new Date(now.getTime() - noticeIntervalMs)),
+      lastNoticeAt: (mailbox) => notices.lastTo(mailbox, new Date(now.getTime() - noticeIntervalMs)),
+      noticesInLastHour: () => notices.countSince(new Date(now.getTime() - 3_600_000)),
     })
     : undefined;
   const communicationId = comms.insertInbound({
@@ -122,6 +125,8 @@ export function commitMessage(ctx: IngestContext, account: InboundAccount, mailb
       table: name, recordId: null, ruleId: rejectNoticeRule, from: ctx.noticeFrom, to: [notice.to],
       subject: notice.subject, body: notice.body, attachments: [], contentHash: `reject:${communicationId}`, status: 'queued',
     });
+    // Kept a year and a day: reject_notice_interval is at most 365 days.
+    notices.record(mailboxOf(notice.to), now, new Date(now.getTime() - 366 * 86_400_000));
   }
   return { kind: 'processed', disposition: decision.disposition, communicationId, recordId };
 }

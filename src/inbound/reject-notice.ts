@@ -11,7 +11,16 @@ export interface NoticePolicy {
   intervalMs: number;
   /** The KB's own addresses, lower case: mail "from" them never gets a notice (it would be sent to ourselves). */
   ownAddresses: readonly string[];
+  /** At most this many notices in all per hour (whatever the recipients): a bound on backscatter. */
+  maxPerHour?: number;
 }
+
+/**
+ * At most this many notices per hour in all: a forger can name a new victim in every message
+ * (each its own recipient for the per-recipient interval), so the per-recipient rule alone
+ * lets the KB be used to mail thousands of people.
+ */
+export const noticesPerHour = 30;
 
 export type NoticePlan =
   | { send: true; to: string; subject: string; body: string }
@@ -39,15 +48,18 @@ export function ownAddresses(config: MailctlConfig): string[] {
  * sender's subject — only in the body, without control or direction characters — so a forged
  * sender cannot use the KB to deliver its text to a victim (backscatter).
  */
-export function planRejectNotice(input: { policy: NoticePolicy; sender: string | null; subject: string; table: string; lastNoticeAt: (to: string) => string | undefined }): NoticePlan {
+export function planRejectNotice(input: { policy: NoticePolicy; sender: string | null; subject: string; table: string; lastNoticeAt: (mailbox: string) => string | undefined; noticesInLastHour?: () => number }): NoticePlan {
   const { policy, sender } = input;
   if (!policy.from) return { send: false, why: 'no outbound from-address to send a notice from' };
   if (!sender) return { send: false, why: 'the sender has no address' };
-  if (!isEmailAddress(sender)) return { send: false, why: 'no notice: the sender\'s address is not one mail can be sent to' };
-  const own = [...policy.ownAddresses, addressIn(policy.from)].includes(sender);
+  if (!isEmailAddress(sender) || !isPlainMailbox(sender)) return { send: false, why: 'no notice: the sender\'s address is not one mail can be sent to' };
+  const mailbox = mailboxOf(sender);
+  const own = [...policy.ownAddresses, addressIn(policy.from) ?? ''].some((a) => a && mailboxOf(a) === mailbox);
   if (own) return { send: false, why: `no notice: ${sender} is this KB's own address` };
-  const last = input.lastNoticeAt(sender);
-  if (last) return { send: false, why: `no notice: ${sender} was sent one at ${last} (at most one per reject_notice_interval ${formatDuration(policy.intervalMs)})` };
+  const last = input.lastNoticeAt(mailbox);
+  if (last) return { send: false, why: `no notice: ${mailbox} was sent one at ${last} (at most one per reject_notice_interval ${formatDuration(policy.intervalMs)})` };
+  const cap = policy.maxPerHour ?? noticesPerHour;
+  if ((input.noticesInLastHour?.() ?? 0) >= cap) return { send: false, why: `no notice: ${cap} notices went out in the last hour, the most mailctl sends (a bound on backscatter)` };
   const quoted = quoteSubject(input.subject);
   return {
     send: true,
@@ -67,4 +79,29 @@ export function quoteSubject(subject: string): string {
     .trim();
   const chars = [...clean];
   return chars.length > quoteMax ? `${chars.slice(0, quoteMax - 1).join('').trimEnd()}…` : clean;
+}
+
+/**
+ * The mailbox an address reaches, as the notice limits count it: lower case, the domain
+ * without a trailing dot, and the local part without a "+tag" (sub-addressing, RFC 5233: most
+ * providers deliver victim+1@ and victim+2@ to victim@, so a forger could otherwise get one
+ * notice per tag to the same person, or make the KB answer its own kb+x@ address).
+ */
+export function mailboxOf(address: string): string {
+  const at = address.lastIndexOf('@');
+  if (at < 0) return address.toLowerCase();
+  const local = address.slice(0, at).toLowerCase();
+  const domain = address.slice(at + 1).toLowerCase().replace(/\.+$/, '');
+  const plus = local.indexOf('+');
+  return `${plus > 0 ? local.slice(0, plus) : local}@${domain}`;
+}
+
+/**
+ * An address a notice may go to: an ASCII dot-atom local part at a host name (RFC 5321 §4.1.2)
+ * — no quoted local part, domain literal ([127.0.0.1]), trailing dot, or encoded word, which
+ * servers refuse or which name a mailbox other than the one they seem to.
+ */
+export function isPlainMailbox(address: string): boolean {
+  return /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$/.test(address)
+    && !address.includes('=?');
 }

@@ -281,4 +281,21 @@ export const migrations: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    // Issue 14, item 1: the notices to rejected senders, counted apart from the queue (a notice
+    // deleted from the queue still counts) by the mailbox they reach (sub-address tags removed).
+    version: 8,
+    name: 'notices to rejected senders: when, to which mailbox',
+    sql: `
+      CREATE TABLE reject_notices (
+        mailbox    TEXT NOT NULL,
+        queued_at  TEXT NOT NULL
+      ) STRICT;
+      CREATE INDEX reject_notices_mailbox ON reject_notices (mailbox, queued_at);
+      CREATE INDEX reject_notices_time ON reject_notices (queued_at);
+      -- The notices already queued count too.
+      INSERT INTO reject_notices (mailbox, queued_at)
+        SELECT lower(to_addrs), created_at FROM outbound_queue WHERE rule_id = 'inbound-reject';
+    `,
+  },
 ];

@@ -102,17 +102,6 @@ export class QueueRepo {
     return row ? toEntry(row) : undefined;
   }
 
-  /**
-   * When the last message of an automatic rule (a reject notice: record none) was queued to
-   * exactly this one recipient since `since`, whatever became of it; undefined when none was.
-   * Uses the duplicates index (rule, record, recipients).
-   */
-  lastAutomaticTo(ruleId: string, to: string, since: Date): string | undefined {
-    const row = this.db.prepare('SELECT max(created_at) AS at FROM outbound_queue WHERE rule_id = ? AND record_id IS NULL AND to_addrs = ? AND created_at >= ?')
-      .get(ruleId, to, since.toISOString()) as { at: string | null };
-    return row.at ?? undefined;
-  }
-
   get(id: number): QueueEntry | undefined {
     const row = this.db.prepare('SELECT * FROM outbound_queue WHERE id = ?').get(id) as Row | undefined;
     return row ? toEntry(row) : undefined;

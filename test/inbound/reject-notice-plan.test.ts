@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ownAddresses, planRejectNotice, quoteSubject } from '../../src/inbound/reject-notice.js';
+import { isPlainMailbox, mailboxOf, noticesPerHour, ownAddresses, planRejectNotice, quoteSubject } from '../../src/inbound/reject-notice.js';
 import type { MailctlConfig } from '../../src/config/config-schema.js';
 
 const policy = { from: 'Acme Records <records@acme.test>', intervalMs: 7 * 86_400_000, ownAddresses: ['contracts@acme.test'] };
@@ -33,5 +33,26 @@ describe('the plan for a notice to a rejected sender', () => {
       inbound: { contracts: { auth: { username: 'contracts@acme.test' } }, support: { auth: { username: 'app-id' }, mailbox: 'Support@acme.test' } },
     } as unknown as MailctlConfig;
     expect(ownAddresses(config).sort()).toEqual(['contracts@acme.test', 'records@acme.test', 'relay@acme.test', 'support@acme.test']);
+  });
+
+  it('counts by the mailbox an address reaches: no tag, lower case, no trailing dot', () => {
+    expect(mailboxOf('Victim+Spam@VICTIM.test.')).toBe('victim@victim.test');
+    expect(mailboxOf('+only@x.test')).toBe('+only@x.test');
+    const plan = (sender: string, seen: string[] = []) => planRejectNotice({ policy, sender, subject: 'Hi', table: 'contracts', lastNoticeAt: (m) => (seen.includes(m) ? '2026-11-27T10:00:00.000Z' : undefined) });
+    expect(plan('victim+2@victim.test', ['victim@victim.test'])).toMatchObject({ send: false, why: expect.stringContaining('victim@victim.test was sent one') });
+    expect(plan('records+x@acme.test')).toMatchObject({ send: false, why: expect.stringContaining("this KB's own address") });
+    expect(plan('CONTRACTS+y@Acme.Test')).toMatchObject({ send: false, why: expect.stringContaining("this KB's own address") });
+    expect(plan('victim+2@victim.test')).toMatchObject({ send: true, to: 'victim+2@victim.test' });
+  });
+
+  it('goes only to a plain mailbox: no domain literal, trailing dot, quoted local part or encoded word', () => {
+    for (const bad of ['kb@[127.0.0.1]', 'v@victim.test.', '"a b"@victim.test', '=?utf-8?q?v@victim.test?=', 'a..b@victim.test', 'v@-victim.test']) expect(isPlainMailbox(bad), bad).toBe(false);
+    for (const good of ['v@victim.test', "o'brien+tag@mail.victim.test", 'a.b-c@x-y.example']) expect(isPlainMailbox(good), good).toBe(true);
+  });
+
+  it('stops at the hourly cap, whoever the recipients', () => {
+    const plan = (count: number) => planRejectNotice({ policy, sender: 'sam@elsewhere.test', subject: 'Hi', table: 'contracts', lastNoticeAt: never, noticesInLastHour: () => count });
+    expect(plan(noticesPerHour - 1)).toMatchObject({ send: true });
+    expect(plan(noticesPerHour)).toMatchObject({ send: false, why: expect.stringContaining(`${noticesPerHour} notices went out in the last hour`) });
   });
 });

@@ -89,4 +89,38 @@ describe('hostile mail: backscatter through the reject notice', () => {
     expect(rows.map((r) => /no notice: (\S+) is this KB's own address/.exec(r.reason)?.[1])).toEqual(['records@acme.test', 'contracts@acme.test']);
     expect(queued.n).toBe(0);
   }, 60_000);
+
+  it('sub-address tags, odd spellings and many victims: one notice per mailbox, none to the KB\'s tagged addresses, at most 30 an hour in all; a notice deleted from the queue still counts', async () => {
+    const env = await rejectingKb();
+    const before = sink.messages.length;
+    // One person behind many tags and spellings; the KB's own addresses behind tags; addresses a notice must not go to.
+    const senders = ['victim+1@victim.test', 'victim+2@victim.test', 'Victim+Spam@VICTIM.test', 'victim@victim.test.', 'records+x@acme.test', 'contracts+y@acme.test',
+      'kb@[127.0.0.1]', '=?utf-8?q?victim@victim.test?='];
+    senders.forEach((from, i) => dovecot.deliver('contracts@acme.test', simpleMessage({ from, subject: `tag ${i}`, messageId: `tag-${i}@attacker.test` })));
+    const first = await runCli(['daemon', '--once'], { env, timeoutMs: 60_000 });
+    expect(first.code, first.stdout + first.stderr).toBe(0);
+    expect(sink.messages.slice(before).map((m) => m.to)).toEqual([['victim+1@victim.test']]);
+
+    // The notice is deleted from the queue: the next forged message still finds it counted.
+    const ids = (JSON.parse((await runCli(['--json', 'queue', 'list'], { env })).stdout) as { entries: Array<{ id: number }> }).entries.map((e) => e.id);
+    expect(ids.length).toBe(1);
+    const deleted = await runCli(['queue', 'delete', String(ids[0])], { env });
+    expect(deleted.code, deleted.stdout + deleted.stderr).toBe(0);
+    dovecot.deliver('contracts@acme.test', simpleMessage({ from: 'victim+again@victim.test', subject: 'after the delete', messageId: 'tag-again@attacker.test' }));
+
+    // Forty forged victims, each a different mailbox: thirty notices, then the hourly cap.
+    for (let i = 0; i < 40; i++) dovecot.deliver('contracts@acme.test', simpleMessage({ from: `person${i}@victims${i}.test`, subject: `spread ${i}`, messageId: `spread-${i}@attacker.test` }));
+    const second = await runCli(['daemon', '--once'], { env, timeoutMs: 60_000 });
+    expect(second.code, second.stdout + second.stderr).toBe(0);
+    const later = sink.messages.slice(before + 1);
+    expect(later.some((m) => m.to.some((t) => t.endsWith('@victim.test')))).toBe(false);
+    expect(later).toHaveLength(29); // 30 an hour in all, the first notice included
+    const db = await openDatabase(join(env.MAILCTL_HOME, 'mailctl.db'));
+    const reasons = (db.prepare("SELECT reason FROM communications WHERE direction = 'inbound' ORDER BY id").all() as Array<{ reason: string }>).map((r) => r.reason);
+    db.close();
+    expect(reasons.filter((r) => /is this KB's own address/.test(r))).toHaveLength(2);
+    expect(reasons.filter((r) => /not one mail can be sent to/.test(r))).toHaveLength(3);
+    expect(reasons.filter((r) => /no notice: victim@victim.test was sent one at/.test(r))).toHaveLength(3);
+    expect(reasons.filter((r) => /30 notices went out in the last hour/.test(r))).toHaveLength(11);
+  }, 90_000);
 });
