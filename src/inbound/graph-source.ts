@@ -29,11 +29,15 @@ export interface GraphSourceOptions {
  * bounded by `timeoutMs` (--timeout); each request by a deadline of
  * max(deadlineBaseMs, 3 × timeout) + its expected size at `minBytesPerSecond`, the expected
  * size being the declared Content-Length, or the most the answer may be when it declares
- * none (and never more): `maxJsonBytes` for a JSON answer (≈ 9.5 min), `maxMessageBytes`
+ * none (and never more): `maxJsonBytes` for a JSON answer (≈ 3 min), `maxMessageBytes`
  * for a message (≈ 81 min).
  */
 export interface GraphLimits {
-  /** A JSON answer (a listing page, a folder) is read into memory up to this, then refused. */
+  /**
+   * A JSON answer (a listing page, a folder) is read into memory up to this, then refused. A
+   * page of 100 messages' id and isRead is ~20 KB; 4 MB of tiny items parse to ~25 MB of
+   * objects, where 16 MB of them took the daemon to 436 MB.
+   */
   maxJsonBytes: number;
   /** The largest message Exchange Online takes (150 MB): only the download's deadline uses it. */
   maxMessageBytes: number;
@@ -46,7 +50,7 @@ export interface GraphLimits {
 }
 
 export const graphLimits: GraphLimits = {
-  maxJsonBytes: 16 * 1024 * 1024,
+  maxJsonBytes: 4 * 1024 * 1024,
   maxMessageBytes: 150 * 1024 * 1024,
   deadlineBaseMs: 60_000,
   minBytesPerSecond: 32 * 1024,
@@ -71,6 +75,8 @@ export class GraphSource implements MailSource {
   readonly #o: GraphSourceOptions;
   /** Requests whose answer is still being read: close() ends them. */
   readonly #running = new Set<HttpExchange>();
+  /** Time spent waiting out throttling (429/503) in this source's poll: 60 s at most in all. */
+  #throttleWaitedMs = 0;
 
   constructor(options: GraphSourceOptions) {
     this.#o = options;
@@ -248,8 +254,8 @@ export class GraphSource implements MailSource {
    */
   async #request(phase: InboundPhase, url: string, init: { method?: string; body?: unknown } = {}, expect: { maxBytes: number; what: string } = { maxBytes: this.#limits.maxJsonBytes, what: `answer to ${init.method ?? 'GET'} ${pathOf(url)}` }): Promise<{ response: Response; exchange: HttpExchange }> {
     const sleep = this.#o.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
-    let waited = 0;
     const maxWait = this.#o.maxThrottleWaitMs ?? 60_000;
+    let throttled = 0;
     for (;;) {
       const token = await this.#o.tokens.getToken();
       const exchange: HttpExchange = new HttpExchange({ idleMs: this.#o.timeoutMs, deadlineMs: this.#deadlineMs(expect.maxBytes), onEnd: () => this.#running.delete(exchange) });
@@ -274,12 +280,17 @@ export class GraphSource implements MailSource {
         return { response, exchange };
       }
       if (response.status === 429 || response.status === 503) {
-        const retryAfter = retryAfterMs(response.headers.get('retry-after'));
+        // Retry-After as asked, but never less than 1, 2, 4, 8… s (a "Retry-After: 0" or a past
+        // date made a tight loop of requests, each with the token), at most 6 times per request,
+        // and 60 s of waiting in all for the source's poll (not per request: a 59 s wait on each
+        // of 100 pages held the daemon for 100 minutes).
+        const retryAfter = Math.max(retryAfterMs(response.headers.get('retry-after')), 1000 * 2 ** throttled);
         await this.#drain({ response, exchange });
-        if (waited + retryAfter > maxWait) {
-          throw new InboundFailure('graph', phase, `Graph is throttling this mailbox (HTTP ${response.status}) and asked to wait ${Math.round(retryAfter / 1000)} s more than allowed.`, { status: response.status, detailCode: 'ApplicationThrottled' });
+        throttled++;
+        if (throttled > maxThrottledAnswers || this.#throttleWaitedMs + retryAfter > maxWait) {
+          throw new InboundFailure('graph', phase, `Graph is throttling this mailbox (HTTP ${response.status}): asked to wait ${Math.round(retryAfter / 1000)} s after ${throttled} throttled answer(s) and ${Math.round(this.#throttleWaitedMs / 1000)} s of waiting in this poll, more than allowed (60 s per poll); the rest is taken next poll.`, { status: response.status, detailCode: 'ApplicationThrottled' });
         }
-        waited += retryAfter;
+        this.#throttleWaitedMs += retryAfter;
         await sleep(retryAfter);
         continue;
       }
@@ -323,6 +334,9 @@ function idOf(ref: MessageRef): string {
 }
 
 /** Retry-After in seconds or as an HTTP date; 5 s when missing or unreadable. */
+/** Throttled answers (429/503) one request may get before it fails. */
+const maxThrottledAnswers = 6;
+
 export function retryAfterMs(value: string | null, now = Date.now()): number {
   if (!value) return 5000;
   if (/^\d+$/.test(value.trim())) return Number(value.trim()) * 1000;

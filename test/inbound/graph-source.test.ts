@@ -91,6 +91,35 @@ describe('Microsoft Graph source (against a local fixture of the Graph mail endp
     graph.throttle(0, 0);
   });
 
+  it('429 with Retry-After: 0 (or a past date) backs off 1, 2, 4… s and gives up: no tight loop of requests each carrying the token', async () => {
+    waits.length = 0;
+    const before = graph.requests.length;
+    graph.throttle(1000, 0);
+    try {
+      const f = await failureOf(source({ maxThrottleWaitMs: 60_000 }).s.verifyAccount());
+      expect(f).toMatchObject({ status: 429, detailCode: 'ApplicationThrottled' });
+      expect(waits).toEqual([1000, 2000, 4000, 8000, 16000]);
+      expect(graph.requests.length - before).toBeLessThanOrEqual(7);
+    } finally {
+      graph.throttle(0, 0);
+    }
+  });
+
+  it('throttling is waited out 60 s per poll in all, not per request', async () => {
+    waits.length = 0;
+    const { s } = source({ maxThrottleWaitMs: 60_000 });
+    try {
+      graph.throttle(2, 20);
+      expect(await s.verifyAccount()).toMatchObject({ messages: 3 });
+      graph.throttle(2, 20);
+      const f = await failureOf(s.verifyAccount());
+      expect(f.message).toMatch(/60 s per poll/);
+      expect(waits).toEqual([20000, 20000, 20000]);
+    } finally {
+      graph.throttle(0, 0);
+    }
+  });
+
   it('the move folder: checked before use (an id or well-known name), and a move to a missing one is an error, not a silent success', async () => {
     const { s } = source();
     expect(await s.folderExists('archive')).toBe(true);
