@@ -61,17 +61,17 @@ export function createDeps(input: DepsInput): Deps {
       (config ??= import('./config/config-store.js').then(({ ConfigStore }) => ConfigStore.open(input.paths.configDir))),
     secrets: () =>
       (secrets ??= Promise.all([deps.config(), import('./secrets/open-secret-store.js'), import('./rotation/rotation-journal.js')]).then(
-        async ([store, { openSecretStore }, { recoverRotation }]) => {
+        async ([store, { openSecretStore }, { recoverRotation, recoveryNotice }]) => {
           requireTrusted(pathsToTrust(input.paths, ['secrets']));
           const choice = await openSecretStore(store, input.paths, { backend: input.settings.secretBackend, masterKey: input.settings.masterKey });
-          // A rotate-secret killed half-way is finished or undone before anything reads a secret.
-          const recovered = await recoverRotation(choice.store);
+          // A rotate-secret killed half-way is finished or undone before anything reads a secret (one still running is left alone).
+          const recovered = await recoverRotation(choice.store, input.paths.dataDir);
           if (recovered) {
-            input.out.warn(recovered.action === 'rolled-back'
-              ? `An interrupted rotate-secret (${recovered.journalId}) was rolled back: the old secret is back in all ${recovered.secrets} places.`
-              : `An interrupted rotate-secret (${recovered.journalId}) was completed: the new secret is in all ${recovered.secrets} places.`);
-            const [{ AuditRepo }, db] = await Promise.all([import('./store/audit-repo.js'), deps.db()]);
-            new AuditRepo(db, input.clock).record({ actor: 'recovery', action: `secret.rotate.${recovered.action}`, target: recovered.journalId, details: { secrets: recovered.secrets } });
+            input.out.warn(recoveryNotice(recovered));
+            if (recovered.action !== 'running') {
+              const [{ AuditRepo }, db] = await Promise.all([import('./store/audit-repo.js'), deps.db()]);
+              new AuditRepo(db, input.clock).record({ actor: 'recovery', action: `secret.rotate.${recovered.action}`, target: recovered.journalId, details: { secrets: recovered.secrets } });
+            }
           }
           return choice;
         },

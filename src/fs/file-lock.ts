@@ -12,6 +12,8 @@ export interface FileLockHolder {
   host: string;
   since: string;
   token: string;
+  /** The taker's boot (Linux's boot_id): a lock from before a reboot is stale whatever its pid. Absent elsewhere, and in locks of older versions. */
+  boot?: string;
 }
 
 export interface FileLockOptions {
@@ -29,13 +31,29 @@ export interface FileLock {
   release(): void;
 }
 
+/** One try at a lock: taken, or the live holder that has it ('unreadable': a taker is writing it this instant). */
+export type FileLockAttempt = { lock: FileLock } | { holder: FileLockHolder | 'unreadable' };
+
+/** Tokens of the locks this process holds now: a lock naming this pid with another token was left by an earlier process that had the same pid (before a reboot, a container restart). */
+const heldHere = new Set<string>();
+
+/** This boot's id, read once; undefined where the system has none. */
+const thisBoot: string | undefined = (() => {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim() || undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
 /** A lock file this old that is still empty or not JSON was left by a taker killed between creating and writing it (that takes microseconds). */
 const unreadableStaleMs = 2000;
 
 /**
  * Takes the lock file `path` (created with O_EXCL, so exactly one taker wins; holding
  * {pid, host, since, token}), waiting up to `waitMs` while another live process holds it.
- * A lock whose process is gone (same host, no such pid: kill -9, a crash) is taken over; the
+ * A lock whose process is gone (same host, no such pid: kill -9, a crash; or taken before this
+ * boot, or naming this very pid though this process never took it) is taken over; the
  * takeover itself runs under a second exclusive file (`path.break`), so two waiters that both
  * saw the dead holder cannot remove each other's fresh lock. A holder on another host is
  * waited for (its pid cannot be checked from here). Blocks the thread while it waits: the
@@ -46,26 +64,41 @@ const unreadableStaleMs = 2000;
 export function acquireFileLock(path: string, options: FileLockOptions): FileLock {
   const waitMs = options.waitMs ?? 10_000;
   const deadline = Date.now() + waitMs;
-  const mine: FileLockHolder = { pid: process.pid, host: hostname(), since: new Date().toISOString(), token: randomBytes(8).toString('hex') };
   let pause = 2;
   for (;;) {
-    if (tryCreate(path, mine, options)) return { release: () => releaseIfHeld(path, mine.token) };
-    const seen = readLock(path);
-    if (seen === 'gone') continue;
-    if (isStale(path, seen)) {
-      breakStale(path, seen);
-      continue;
-    }
+    const attempt = tryFileLock(path, options);
+    if ('lock' in attempt) return attempt.lock;
     const left = deadline - Date.now();
-    if (left <= 0) throw lockedError(path, seen, waitMs, options);
+    if (left <= 0) throw lockedError(path, attempt.holder, waitMs, options);
     // Jittered, growing pauses: twenty waiters must not wake in step.
     sleep(Math.min(left, pause + Math.random() * pause));
     pause = Math.min(pause * 2, 40);
   }
 }
 
+/**
+ * Takes the lock file `path` without waiting: the lock, or the live holder that has it. A stale
+ * lock is taken over as in acquireFileLock (under `path.break`, so exactly one of several
+ * processes that all saw it stale gets the lock). For locks held for long (a daemon, a rotation),
+ * whose callers refuse with their own words rather than wait.
+ * Throws DiskWriteError on a full or read-only disk.
+ */
+export function tryFileLock(path: string, options: Pick<FileLockOptions, 'what' | 'exitCode'>): FileLockAttempt {
+  const mine: FileLockHolder = { pid: process.pid, host: hostname(), since: new Date().toISOString(), token: randomBytes(8).toString('hex'), ...(thisBoot ? { boot: thisBoot } : {}) };
+  for (;;) {
+    if (tryCreate(path, mine, options)) {
+      heldHere.add(mine.token);
+      return { lock: { release: () => releaseIfHeld(path, mine.token) } };
+    }
+    const seen = readLock(path);
+    if (seen === 'gone') continue;
+    if (!isStale(path, seen)) return { holder: seen };
+    breakStale(path, seen);
+  }
+}
+
 /** Creates the lock file holding `mine`; false when something has the name already. */
-function tryCreate(path: string, mine: FileLockHolder, options: FileLockOptions): boolean {
+function tryCreate(path: string, mine: FileLockHolder, options: Pick<FileLockOptions, 'what' | 'exitCode'>): boolean {
   let fd: number;
   try {
     fd = createExclusive(path, 0o600);
@@ -96,8 +129,10 @@ function readLock(path: string): Seen {
     throw error;
   }
   try {
-    const holder = JSON.parse(text) as FileLockHolder;
-    return typeof holder.pid === 'number' && typeof holder.token === 'string' ? holder : 'unreadable';
+    // Older versions' daemon.lock held {pid, host, startedAt} and no token: still a holder, so a live one is respected.
+    const held = JSON.parse(text) as Partial<FileLockHolder> & { startedAt?: string };
+    if (typeof held.pid !== 'number') return 'unreadable';
+    return { pid: held.pid, host: String(held.host ?? ''), since: String(held.since ?? held.startedAt ?? 'an unknown time'), token: String(held.token ?? ''), ...(typeof held.boot === 'string' ? { boot: held.boot } : {}) };
   } catch {
     return 'unreadable';
   }
@@ -105,7 +140,10 @@ function readLock(path: string): Seen {
 
 function isStale(path: string, seen: FileLockHolder | 'unreadable'): boolean {
   if (seen === 'unreadable') return ageMs(path) > unreadableStaleMs;
-  return seen.host === hostname() && !processAlive(seen.pid);
+  if (seen.host !== hostname()) return false; // its pid cannot be checked from here
+  if (seen.boot !== undefined && thisBoot !== undefined && seen.boot !== thisBoot) return true;
+  if (seen.pid === process.pid) return !heldHere.has(seen.token);
+  return !processAlive(seen.pid);
 }
 
 /** Removes the stale lock `seen`, under `path.break`; does nothing when another waiter is doing it (or the lock changed). */
@@ -132,6 +170,7 @@ function breakStale(path: string, seen: FileLockHolder | 'unreadable'): void {
 }
 
 function releaseIfHeld(path: string, token: string): void {
+  heldHere.delete(token);
   const seen = readLock(path);
   if (seen !== 'gone' && seen !== 'unreadable' && seen.token === token) unlinkQuietly(path);
 }

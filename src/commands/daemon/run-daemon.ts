@@ -44,7 +44,7 @@ export async function runDaemon(deps: Deps, options: DaemonOptions): Promise<num
   const messages = await deps.messageStore();
   // The same lock as the loop: beside a running daemon, --once would release its claims
   // on the messages in hand and send them a second time.
-  const lock = acquireDaemonLock(join(deps.paths.dataDir, 'daemon.lock'), deps.clock.now());
+  const lock = acquireDaemonLock(join(deps.paths.dataDir, 'daemon.lock'));
   try {
     await removeOrphans(deps, db, messages, (message) => out.warn(message));
     let result: { code: number; data: Record<string, unknown> };
@@ -146,7 +146,7 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
   const { store } = await deps.secrets();
   const db = await deps.db();
   const messages = await deps.messageStore();
-  const lock = acquireDaemonLock(join(deps.paths.dataDir, 'daemon.lock'), deps.clock.now());
+  const lock = acquireDaemonLock(join(deps.paths.dataDir, 'daemon.lock'));
   const log = await createDaemonLogger(out, { file: options.logFile, human: out.isTTY && !out.json });
   let stopping = false;
   let reloading = false;

@@ -14,7 +14,8 @@ import { requireOutbound, smtpTargetFor } from '../../outbound/resolve-outbound.
 import { SmtpFailure } from '../../outbound/smtp-failure.js';
 import { reportSmtpFailure } from '../../outbound/smtp-report.js';
 import { runSmtpSession } from '../../outbound/smtp-session.js';
-import { deleteJournal, rollBack, writeJournal, type RotationJournal } from '../../rotation/rotation-journal.js';
+import { deleteJournal, finishJournal, recoveryNotice, rollBack, writeJournal, type RotationJournal } from '../../rotation/rotation-journal.js';
+import { acquireRotationLock } from '../../rotation/rotation-lock.js';
 import { looksLikeSecretId, planRotation, type RotationPlan } from '../../rotation/rotation-plan.js';
 import { findSecretOccurrences, type SecretOccurrence } from '../../rotation/secret-occurrence.js';
 import { AuditRepo } from '../../store/audit-repo.js';
@@ -44,11 +45,31 @@ const label = (place: string) => (place === 'outbound' ? 'outbound' : place.repl
  * `mailctl rotate-secret`: the source guide's "Replacing an Expired Client Secret", all of
  * it at once. Every client_secret is found and replaced (only the secret text), tokens are
  * renewed and each account verified; if any fails, everything goes back as it was.
+ * The whole run (not --dry-run) holds rotate-secret.lock: a second rotation is refused, and no
+ * other mailctl takes this one's journal for an interrupted run's.
  */
 export async function runRotateSecret(deps: Deps, options: RotateSecretOptions): Promise<number> {
-  const { out, prompt } = deps;
   const timeoutMs = parseDuration(options.timeout);
   if (timeoutMs === undefined || timeoutMs < 1000) throw new UsageError('E_TIMEOUT', `--timeout "${options.timeout}" is not a duration of at least 1s.`);
+  const { store } = await deps.secrets(); // recovers a killed run first, under the lock
+  if (options.dryRun) return rotate(deps, options, timeoutMs);
+  // Taken before the plan is read: a plan read before another rotation's commit would roll back to values older than it.
+  const lock = acquireRotationLock(deps.paths.dataDir);
+  try {
+    // A rotation killed between our recovery above and the lock: finish it before reading the plan.
+    const leftover = await finishJournal(store);
+    if (leftover) {
+      deps.out.warn(recoveryNotice(leftover));
+      if (leftover.action !== 'running') new AuditRepo(await deps.db(), deps.clock).record({ actor: 'recovery', action: `secret.rotate.${leftover.action}`, target: leftover.journalId, details: { secrets: leftover.secrets } });
+    }
+    return await rotate(deps, options, timeoutMs);
+  } finally {
+    lock.release();
+  }
+}
+
+async function rotate(deps: Deps, options: RotateSecretOptions, timeoutMs: number): Promise<number> {
+  const { out, prompt } = deps;
   const configStore = await deps.config();
   const { store } = await deps.secrets();
 
@@ -120,8 +141,9 @@ export async function runRotateSecret(deps: Deps, options: RotateSecretOptions):
     await writeJournal(store, journal);
     await deleteJournal(store);
     audit.record({ actor: 'cli', action: 'secret.rotate', target: journal.id, details: { places: results.map((r) => ({ place: r.place, replaced: r.replaced, verified: r.ok })), keptDespiteFailure: failed.length > 0 } });
-    if (failed.length === 0) out.success(`Rotated the client secret in ${occurrences.length} place(s); every account verified.`);
-    else out.warn('The new secret was kept although an account failed its check, as you chose.');
+    if (failed.length > 0) out.warn('The new secret was kept although an account failed its check, as you chose.');
+    else if (options.verify) out.success(`Rotated the client secret in ${occurrences.length} place(s); every account verified.`);
+    else out.success(`Rotated the client secret in ${occurrences.length} place(s); not verified (--no-verify): check with \`mailctl test-send\` and \`mailctl test-inbound\`.`);
   } else {
     await rollBack(store, journal);
     await deleteJournal(store);
@@ -131,6 +153,7 @@ export async function runRotateSecret(deps: Deps, options: RotateSecretOptions):
   out.data({
     ok: failed.length === 0,
     kept,
+    verified: options.verify,
     journal: journal.id,
     counts: plan.counts,
     results: results.map((r) => ({ place: r.place, replaced: r.replaced, ok: r.ok, detail: r.detail, diagnosis: r.diagnosis ?? null })),
