@@ -350,6 +350,7 @@ Examples:
     .option('--no-network', 'static checks only: no server is contacted, no token renewed')
     .option('--verify-store', 'read back and verify the hash of every stored item (default: every item is checked to exist, the newest 256 MB are verified)')
     .option('--timeout <duration>', 'per server check', '10s')
+    .option('--log-file <file>', 'also check the daemon\'s --log-file as the daemon would open it (owner, mode, links, the folders above)')
     .addHelpText('after', '\nExamples:\n  $ mailctl doctor\n  $ mailctl doctor --only oauth\n  $ mailctl doctor --no-network --json\n  $ mailctl doctor --only store --verify-store')
     .action(lazy(async () => (await import('./commands/doctor/run-doctor.js')).runDoctor as Runner));
 
@@ -509,7 +510,7 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
       return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     }
     const out = deps?.out ?? new Output({ stdout, stderr, json: Boolean(globals.json), color: false });
-    exitCode = renderError(out, error, Boolean(globals.debug), deps?.paths.databasePath);
+    exitCode = renderError(out, error, Boolean(globals.debug), deps?.paths);
   } finally {
     deps?.close();
   }

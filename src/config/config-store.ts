@@ -35,13 +35,16 @@ export class ConfigStore {
   private constructor(path: string) {
     this.path = path;
     this.#trusted = [
+      { path: dirname(path), kind: 'parents', holds: 'mailctl\'s configuration' },
       { path: dirname(path), kind: 'folder', holds: 'mailctl\'s configuration' },
       { path, kind: 'file', holds: 'the configuration' },
     ];
   }
 
   static async open(dir: string): Promise<ConfigStore> {
-    // A folder that exists already keeps its mode: a 0777 one is refused by the read below.
+    // A folder that exists already keeps its mode: a 0777 one is refused by the read below. Nor
+    // is a folder made inside a folder another user could swap for their own.
+    requireTrusted([{ path: dir, kind: 'parents', holds: 'mailctl\'s configuration' }]);
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
     } catch (error) {

@@ -155,7 +155,12 @@ export class FsMessageStore implements MessageStore {
     }
     for (const folder of folders.sort()) {
       if (!/^[0-9a-f]{2}$/.test(folder)) continue;
-      for (const name of (await readdir(join(this.#objects, folder))).sort()) {
+      // A folder removed meanwhile (by hand, a restore) holds nothing; the listing goes on.
+      const names = await readdir(join(this.#objects, folder)).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return [] as string[];
+        throw error;
+      });
+      for (const name of names.sort()) {
         const hash = name.slice(0, -3);
         if (!name.endsWith('.gz') || !isBlobHash(hash)) continue;
         const info = await stat(join(this.#objects, folder, name)).catch(() => undefined);
@@ -188,7 +193,7 @@ export class FsMessageStore implements MessageStore {
         return { blobs: Math.round(blobs * scale), bytes: Math.round(bytes * scale), exact: false };
       }
       const path = join(this.#objects, folder);
-      for (const name of readdirSync(path)) {
+      for (const name of readdirOrEmpty(path)) {
         if (!name.endsWith('.gz') || !isBlobHash(name.slice(0, -3))) continue;
         const info = statSync(join(path, name), { throwIfNoEntry: false });
         if (!info) continue;
@@ -335,4 +340,14 @@ function full(error: unknown, location: string): StoreFullError | StoreReadOnlyE
   const code = (error as NodeJS.ErrnoException | undefined)?.code;
   if (code === 'EROFS') return new StoreReadOnlyError(location, error);
   return code === 'ENOSPC' || code === 'EDQUOT' ? new StoreFullError(location, error) : undefined;
+}
+
+/** The names in `folder`; none when it was removed meanwhile (by hand, a restore): the count goes on without it. */
+function readdirOrEmpty(folder: string): string[] {
+  try {
+    return readdirSync(folder);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
 }

@@ -1,15 +1,20 @@
 import { ExitCode, isUserError } from '../errors.js';
+import type { MailctlPaths } from '../config/paths.js';
+import { pathVanishedError } from '../fs/path-vanished.js';
 import { databaseDiskError, databaseFull } from '../store/database-full.js';
 import type { Output } from './output.js';
 
 /**
- * Shows a failure the way every command does, and returns its exit code. `databasePath` names
- * the database in a disk-full or read-only error hit while writing it.
+ * Shows a failure the way every command does, and returns its exit code. `paths` names the
+ * database in a disk-full or read-only error hit while writing it, and the folders in which a
+ * file that went away mid-command is the environment's doing (PathVanishedError), not a bug.
  */
-export function renderError(out: Output, thrown: unknown, debug: boolean, databasePath?: string): number {
+export function renderError(out: Output, thrown: unknown, debug: boolean, paths?: MailctlPaths): number {
   // A full or read-only disk under the database is the admin's to fix, not a bug, wherever it is hit.
   const sqlite = /^SQLITE_/.test(String((thrown as { code?: unknown } | undefined)?.code ?? ''));
-  const error = (sqlite && databasePath ? databaseDiskError(thrown, databasePath) : databaseFull(thrown)) ?? thrown;
+  const error = (sqlite && paths ? databaseDiskError(thrown, paths.databasePath) : databaseFull(thrown))
+    ?? (paths ? pathVanishedError(thrown, [paths.configDir, paths.dataDir]) : undefined)
+    ?? thrown;
   if (isUserError(error)) {
     out.error(error.message);
     if (error.fix) out.error(`  fix: ${error.fix}`);

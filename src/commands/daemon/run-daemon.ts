@@ -146,8 +146,9 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
   const { store } = await deps.secrets();
   const db = await deps.db();
   const messages = await deps.messageStore();
-  const lock = acquireDaemonLock(join(deps.paths.dataDir, 'daemon.lock'));
+  // Before the lock: a log file refused leaves no lock behind.
   const log = await createDaemonLogger(out, { file: options.logFile, human: out.isTTY && !out.json });
+  const lock = acquireDaemonLock(join(deps.paths.dataDir, 'daemon.lock'));
   let stopping = false;
   let reloading = false;
   let wake: (() => void) | undefined;

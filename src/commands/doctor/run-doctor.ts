@@ -3,14 +3,17 @@ import { ExitCode, UsageError } from '../../errors.js';
 import { resolveGlobals } from '../../config/globals.js';
 import { parseDuration } from '../../config/units.js';
 import { requireKb } from '../../kb/load-kb.js';
-import { doctorAreas, symptoms, type DoctorArea, type Finding, type Severity, type Symptom } from '../../doctor/finding.js';
+import { doctorAreas, symptoms, type DoctorArea, type Finding, type Passed, type Severity, type Symptom } from '../../doctor/finding.js';
 import { snapshotFileModes } from '../../doctor/config-checks.js';
 import { runDoctorChecks, type DoctorResult } from '../../doctor/doctor-checks.js';
 import { untrustedPathFindings } from '../../doctor/untrusted-path-findings.js';
 import { pathsToTrust, untrustedPaths } from '../../fs/trusted-paths.js';
+import { appendTargetProblem } from '../../fs/open-private-append.js';
 
 export interface DoctorOptions {
   only?: string;
+  /** The daemon's --log-file, checked as the daemon would open it. */
+  logFile?: string;
   network: boolean;
   timeout: string;
   verifyStore?: boolean;
@@ -44,10 +47,29 @@ export async function runDoctor(deps: Deps, options: DoctorOptions): Promise<num
     { config, globals: resolveGlobals(config.globals ?? {}), paths: deps.paths, configPath: configStore.path, fileModes, clock: deps.clock, db, messages, verifyStore: Boolean(options.verifyStore), secrets, timeoutMs },
     { ...(only ? { only: only as DoctorArea } : {}), network: options.network },
   );
+  if (options.logFile !== undefined && (!only || only === 'config')) {
+    const log = logFileCheck(options.logFile);
+    if ('title' in log) result.findings.push(log);
+    else result.passed.push(log);
+  }
   show(deps, result);
   const counts = countBySeverity(result.findings);
   deps.out.data({ ok: counts.error === 0, counts: { ...counts, passed: result.passed.length, skipped: result.skipped.length }, findings: result.findings, passed: result.passed, skipped: result.skipped });
   return counts.error > 0 ? ExitCode.failure : ExitCode.ok;
+}
+
+/** The daemon's --log-file as the daemon would judge it on opening (nothing is created). */
+function logFileCheck(path: string): Finding | Passed {
+  const problem = appendTargetProblem({ path, what: 'the daemon\'s log', flag: '--log-file' });
+  if (!problem) return { check: 'config.log-file', symptom: 'configuration', summary: `the daemon's log ${path}: only this user and root can change it or the folders above it` };
+  return {
+    check: 'config.log-file', symptom: 'configuration', severity: 'error',
+    title: `the daemon's log ${path} would be refused (${problem.code})`,
+    seen: problem.message,
+    cause: 'mailctl daemon --log-file appends only to a regular file of its own, reached through folders only this user and root can change; anything else could send its lines into another file, or let another user write or read them. The daemon refuses to start.',
+    fix: problem.fix ?? 'Give --log-file a new name in a folder of your own.',
+    ...(problem.command ? { command: problem.command } : {}),
+  };
 }
 
 function countBySeverity(findings: Finding[]): Record<Severity, number> {
