@@ -269,8 +269,10 @@ export class ImapSource implements MailSource {
       await this.#exchange('fetch', `sending ${batch.size} message(s) fetched ahead`, this.#timeoutMs(bytes), async () => {
         for await (const message of client.fetch([...batch.keys()].join(','), { uid: true, source: { start: 0, maxLength: window } }, { uid: true })) {
           const asked = batch.get(message.uid);
-          // Not asked for (the server sends what it likes), or bigger than listed (cut at the window): not kept.
-          if (!asked || !message.source || message.source.length > downloadChunkBytes) continue;
+          // Not asked for (the server sends what it likes), or not the size listed: not kept. Bigger
+          // comes back cut at the window; smaller may be a server that sends short windows (it
+          // listed 600 KB and sends at most 100 KB at a time): streamed at its turn, which checks.
+          if (!asked || !message.source || message.source.length !== asked.size) continue;
           this.#ahead.set(asked.key, message.source);
         }
       });
@@ -293,6 +295,8 @@ export class ImapSource implements MailSource {
   #windows(client: ImapFlowType, content: Readable, ref: MessageRef, windowMs: number): AsyncGenerator<Buffer> {
     const queue: Buffer[] = [];
     let queued = 0;
+    /** Bytes of the message handed on so far. */
+    let total = 0;
     let ended = false;
     let failed: unknown;
     let wake: (() => void) | undefined;
@@ -322,12 +326,18 @@ export class ImapSource implements MailSource {
           const chunk = queue.shift();
           if (chunk) {
             queued -= chunk.length;
+            total += chunk.length;
             if (queued < downloadChunkBytes) content.resume();
             for (let at = 0; at < chunk.length; at += parsePieceBytes) yield chunk.subarray(at, at + parsePieceBytes);
             continue;
           }
           if (failed !== undefined) throw self.#fetchFailure(client, failed, 'sending a 256 KB window of the message', windowMs);
-          if (ended) return;
+          if (ended) {
+            // imapflow ends at the first window shorter than asked: the end of the message only
+            // when the bytes add up to the size listed. Else the rest is asked for (see #rest).
+            if (total !== ref.size) yield* self.#rest(client, ref, total, windowMs);
+            return;
+          }
           try {
             await self.#withDeadline(client, windowMs, () => new Promise<void>((resolve) => { wake = resolve; }));
           } catch (error) {
@@ -338,6 +348,51 @@ export class ImapSource implements MailSource {
         content.destroy();
       }
     })();
+  }
+
+  /**
+   * The rest of a message whose download ended (a window shorter than asked) after `from` bytes,
+   * not its listed size: a server may send fewer bytes than asked in a window and more are to
+   * come (one that answers every BODY.PEEK[]<n.262144> with 100 KB), or list a size that is off
+   * (Exchange's RFC822.SIZE is an estimate by default). So the next window is asked for, until
+   * an empty answer (the message ends there) or a short window that makes the listed size. A
+   * message that ends short of its listed size, or would pass twice its listed size and 1 MB,
+   * is not the one listed: a fetch failure of its own (messageFault, see pollAccount), never
+   * committed as complete nor deleted. One that ends past its listed size is taken.
+   * Source: RFC 3501 §6.4.5 (a partial fetch past the end gives an empty string).
+   */
+  async *#rest(client: ImapFlowType, ref: MessageRef, from: number, windowMs: number): AsyncGenerator<Buffer> {
+    const allowance = 2 * ref.size + 1024 * 1024;
+    const what = 'sending the rest of the message (its windows came short of its listed size)';
+    let total = from;
+    for (;;) {
+      let answer: Awaited<ReturnType<ImapFlowType['fetchOne']>>;
+      try {
+        answer = await this.#withDeadline(client, windowMs, () => client.fetchOne(String(uidOf(ref)), { uid: true, source: { start: total, maxLength: downloadChunkBytes } }, { uid: true }));
+      } catch (error) {
+        throw this.#fetchFailure(client, error, what, windowMs);
+      }
+      if (answer === false && !client.usable) throw this.#fetchFailure(client, new Error('the connection closed'), what, windowMs);
+      const window = answer ? answer.source : undefined;
+      if (!window || window.length === 0) {
+        if (total >= ref.size) return;
+        // Fewer bytes than listed, and no more to be had: taken whole, it would be stored cut
+        // (and with --after delete, the original expunged).
+        const why = answer === false ? `the server did not answer for the rest (${this.#refusedText() ?? 'no FETCH answer'})` : 'the server has no more of it';
+        throw new InboundFailure('imap', 'fetch', `Message ${ref.key} is listed at ${ref.size} bytes; ${total} arrived and ${why}: it is not taken as complete.`, { detailCode: 'SHORT', messageFault: true });
+      }
+      total += window.length;
+      if (total > allowance) {
+        throw new InboundFailure('imap', 'fetch', `Message ${ref.key} is listed at ${ref.size} bytes and the server sent more than ${allowance}: not the message listed.`, { detailCode: 'SIZE', messageFault: true });
+      }
+      for (let at = 0; at < window.length; at += parsePieceBytes) yield window.subarray(at, at + parsePieceBytes);
+      if (window.length < downloadChunkBytes && total === ref.size) return;
+    }
+  }
+
+  #refusedText(): string | undefined {
+    const refused = this.#refused as (Error & { response?: string }) | undefined;
+    return refused?.response || refused?.message;
   }
 
   async #connect(): Promise<ImapFlowType> {

@@ -3,7 +3,7 @@ import { UserError } from '../errors.js';
 import { durableTransaction } from '../store/database.js';
 import { commitReserved } from '../store/store-reservations.js';
 import type { InboundAccount } from './inbound-config.js';
-import { CommunicationsRepo } from '../store/communications-repo.js';
+import { CommunicationsRepo, reusedKey, type StoredUnderKey } from '../store/communications-repo.js';
 import { databaseFull } from '../store/database-full.js';
 import { MessageFailuresRepo } from '../store/message-failures-repo.js';
 import type { StoredBlob } from '../store/message-store.js';
@@ -129,6 +129,8 @@ export async function pollAccount(ctx: IngestContext, account: InboundAccount, s
   /** Messages taken, or refused by the server on their own account, in this poll: the server answers. */
   let answered = 0;
   let opened = 0;
+  /** Stored communications this poll matched to a listed message, or stored: each matches one message. */
+  const claimed = new Set<string>();
   /** Failures that may be the server's, counted once the poll takes some other message. */
   const unproven: Failed[] = [];
   /** The failures since the last message taken. */
@@ -171,8 +173,19 @@ export async function pollAccount(ctx: IngestContext, account: InboundAccount, s
     const { release } = await commitReserved(ctx.db, batch);
     batch = ctx.store.batch();
     const commitOne = (entry: Entry): Outcome => {
-      if ('givenUp' in entry) return { kind: 'given-up', communicationId: commitGivenUp(ctx.db, ctx.clock, table, entry.givenUp) };
-      const outcome = commitMessage(ctx, account, entry.ref.key, entry.taken);
+      // Stored under the mailbox key, or a "reused" key when that is taken by a different message.
+      const stored = comms.underMailboxKey(table, entry.ref.key);
+      const key = reusedKey(entry.ref.key, stored);
+      claimed.add(key);
+      if ('givenUp' in entry) return { kind: 'given-up', communicationId: commitGivenUp(ctx.db, ctx.clock, table, { ...entry.givenUp, mailboxKey: key }) };
+      // The same bytes under this key or its kin: taken before (a server whose listed sizes are off).
+      const same = stored.find((row) => !claimed.has(row.mailboxKey) && row.rawHash === entry.taken.raw.hash);
+      if (same) {
+        claimed.add(same.mailboxKey);
+        if (entry.hadFailures) failures.clear(table, entry.ref.key);
+        return { kind: 'already-taken' };
+      }
+      const outcome = commitMessage(ctx, account, key, entry.taken);
       if (entry.hadFailures) failures.clear(table, entry.ref.key);
       return outcome;
     };
@@ -233,7 +246,7 @@ export async function pollAccount(ctx: IngestContext, account: InboundAccount, s
         result.left = refs.length - index;
         break;
       }
-      if (comms.hasMailboxKey(table, ref.key)) {
+      if (sameMessageTaken(account.protocol, ref, comms.underMailboxKey(table, ref.key), claimed)) {
         // Committed before, not marked (a crash between the two): only marked now. One given up on
         // is not deleted (its bytes may be incomplete): with --after delete it is left as it is.
         result.alreadyTaken++;
@@ -294,6 +307,27 @@ export async function pollAccount(ctx: IngestContext, account: InboundAccount, s
   }
   await marks.flush();
   return result;
+}
+
+/**
+ * Whether `ref` is a message stored before under its key (or its kin: underMailboxKey), and if so
+ * claims that communication in `claimed` (one stored message matches one listed message). A key
+ * alone does not say so: a server may reuse a UIDL, or a UID under the same UIDVALIDITY (a
+ * rebuilt mailbox), for new mail, which would then be marked done or deleted unread. So for IMAP
+ * and POP3 the stored message must also have the size listed (RFC822.SIZE, LIST: exact octet
+ * counts of what FETCH and RETR send); one given up on (quarantined: its size is what arrived)
+ * matches its own key. A message matching none is taken, and stored under a "reused" key
+ * (reusedKey) when its key is taken; if its bytes turn out to be stored under its key or kin
+ * (a server whose sizes are off), it is only marked. Two different messages of the same size
+ * under one reused key are not told apart. Graph's ids are never reused and its sizes
+ * approximate: the key decides.
+ */
+function sameMessageTaken(protocol: InboundAccount['protocol'], ref: MessageRef, stored: StoredUnderKey[], claimed: Set<string>): boolean {
+  const free = stored.filter((row) => !claimed.has(row.mailboxKey));
+  const match = protocol === 'graph' ? free.find((row) => row.mailboxKey === ref.key)
+    : free.find((row) => row.size === ref.size && row.disposition !== 'quarantined') ?? free.find((row) => row.mailboxKey === ref.key && row.disposition === 'quarantined');
+  if (match) claimed.add(match.mailboxKey);
+  return match !== undefined;
 }
 
 type Outcome = ReturnType<typeof commitMessage> | { kind: 'given-up'; communicationId: number };

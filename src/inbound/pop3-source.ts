@@ -20,7 +20,7 @@ export class Pop3Source implements MailSource {
   readonly protocol = 'pop3' as const;
   readonly #options: Pop3SourceOptions;
   #client: Pop3Client | undefined;
-  /** UIDL → message number in the current session. */
+  /** Message key → message number in the current session (see keyedListing). */
   #numbers = new Map<string, number>();
   /** Whether list() ran: a new session must list UIDLs again before it can RETR or DELE. */
   #listed = false;
@@ -44,9 +44,9 @@ export class Pop3Source implements MailSource {
     const client = await this.#connect();
     const ids = await client.uidl();
     const sizes = await client.list();
-    this.#numbers = new Map([...ids].map(([n, id]) => [id, n]));
+    this.#numbers = keyedListing(ids);
     this.#listed = true;
-    return [...ids].map(([n, id]) => ({ key: `pop3:${id}`, size: sizes.get(n) ?? 0, seen: null }));
+    return [...this.#numbers].map(([key, n]) => ({ key, size: sizes.get(n) ?? 0, seen: null }));
   }
 
   /**
@@ -77,7 +77,7 @@ export class Pop3Source implements MailSource {
   }
 
   #numberOf(ref: MessageRef): number {
-    const n = this.#numbers.get(ref.key.slice('pop3:'.length));
+    const n = this.#numbers.get(ref.key);
     if (n === undefined) throw new InboundFailure('pop3', 'fetch', `Message ${ref.key} is not in this POP3 session's listing.`, { detailCode: 'GONE', messageFault: true });
     return n;
   }
@@ -101,9 +101,27 @@ export class Pop3Source implements MailSource {
         client.close();
         throw error;
       });
-      this.#numbers = new Map([...ids].map(([n, id]) => [id, n]));
+      this.#numbers = keyedListing(ids);
     }
     this.#client = client;
     return client;
   }
+}
+
+/**
+ * A UIDL listing (message number → UIDL) as message keys → numbers, in listing order. A UIDL
+ * should be unique in a maildrop (RFC 1939 §7), but some servers repeat one: those are different
+ * messages (POP3 addresses messages by number), so the second and later get the key
+ * "pop3:<uidl> dup<k>" (k = 2, 3...) and each is taken. A UIDL has no space (0x21-0x7E), so no
+ * real UIDL makes such a key.
+ */
+export function keyedListing(ids: Map<number, string>): Map<string, number> {
+  const numbers = new Map<string, number>();
+  const seen = new Map<string, number>();
+  for (const [n, id] of ids) {
+    const k = (seen.get(id) ?? 0) + 1;
+    seen.set(id, k);
+    numbers.set(k === 1 ? `pop3:${id}` : `pop3:${id} dup${k}`, n);
+  }
+  return numbers;
 }

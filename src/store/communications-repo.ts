@@ -74,6 +74,27 @@ const columns = `id, direction, account, table_name AS "table", record_id AS rec
   size_bytes AS size, raw_hash AS rawHash, duplicate_of AS duplicateOf, replay_of AS replayOf,
   content_purged_at AS contentPurgedAt, content_purge_reason AS contentPurgeReason`;
 
+/** A communication as the poll matches it to a listed message (CommunicationsRepo.underMailboxKey). */
+export interface StoredUnderKey {
+  mailboxKey: string;
+  size: number | null;
+  disposition: string;
+  rawHash: string | null;
+}
+
+const reusedWord = 'reused';
+
+/**
+ * The key a message is stored under when its mailbox key is already taken by a different message
+ * (a server that reused a UID or UIDL): "<key> reused<n>", n = 2, 3... — the first free one. The
+ * key in the mailbox stays `mailboxKey`; the unique index on (account, mailbox_key) holds.
+ */
+export function reusedKey(mailboxKey: string, taken: ReadonlyArray<{ mailboxKey: string }>): string {
+  const keys = new Set(taken.map((row) => row.mailboxKey));
+  if (!keys.has(mailboxKey)) return mailboxKey;
+  for (let n = 2; ; n++) if (!keys.has(`${mailboxKey} ${reusedWord}${n}`)) return `${mailboxKey} ${reusedWord}${n}`;
+}
+
 /** A copy of every inbound and outbound email, with what was done with it and why. */
 export class CommunicationsRepo {
   constructor(private readonly db: Database, private readonly clock: Clock) {}
@@ -81,6 +102,19 @@ export class CommunicationsRepo {
   /** True when this mailbox entry was already taken (its rows are committed). */
   hasMailboxKey(account: string, mailboxKey: string): boolean {
     return cachedStatement(this.db, 'SELECT 1 FROM communications WHERE account = ? AND mailbox_key = ?').get(account, mailboxKey) !== undefined;
+  }
+
+  /**
+   * The communications stored under a mailbox key and its kin, oldest first: the key up to its
+   * first space (mailbox ids have none), and every key that starts with that and a space — a
+   * repeated POP3 UIDL ("pop3:<uidl> dup2", keyedListing) and a reused key ("<key> reused2",
+   * reusedKey). Size is the raw bytes stored (for a quarantined one: what arrived of it).
+   */
+  underMailboxKey(account: string, mailboxKey: string): StoredUnderKey[] {
+    const base = mailboxKey.split(' ')[0]!;
+    return cachedStatement(this.db, `SELECT mailbox_key AS mailboxKey, size_bytes AS size, disposition, raw_hash AS rawHash FROM communications
+      WHERE account = ? AND (mailbox_key = ? OR (mailbox_key >= ? AND mailbox_key < ?)) ORDER BY id`)
+      .all(account, base, `${base} `, `${base}!`) as StoredUnderKey[];
   }
 
   /**

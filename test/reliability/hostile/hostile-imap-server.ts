@@ -6,13 +6,15 @@ import { createServer, type Server, type Socket } from 'node:net';
  *   of what was asked) and drops the connection;
  * - `huge`: announces and sends a literal of `bytes` (generated, never held), whatever was asked;
  * - `trickle`: sends the answer one line every `intervalMs`;
- * - `no`: answers the FETCH with a tagged NO, as a server does for a message it cannot read.
+ * - `no`: answers the FETCH with a tagged NO, as a server does for a message it cannot read;
+ * - `short`: answers each window with at most `maxBytes` of it (a server that caps partial FETCHes).
  */
 export type BodyFault =
   | { kind: 'break'; atByte?: number }
   | { kind: 'huge'; bytes: number }
   | { kind: 'trickle'; intervalMs: number }
-  | { kind: 'no' };
+  | { kind: 'no' }
+  | { kind: 'short'; maxBytes: number };
 
 export interface HostileMessage {
   uid: number;
@@ -20,6 +22,8 @@ export interface HostileMessage {
   /** RFC822.SIZE as listed (default: the true size). */
   listedSize?: number;
   seen?: boolean;
+  /** Flagged \Deleted by the client (a UID STORE +FLAGS \Deleted); no EXPUNGE here (no UIDPLUS). */
+  deleted?: boolean;
   fault?: BodyFault;
 }
 
@@ -96,7 +100,9 @@ export async function startHostileImapServer(options: { user: string; password: 
         write(')\r\n');
         return !closed;
       }
-      const whole = m.raw.subarray(start, partial ? start + Number(partial[2]) : undefined);
+      const asked = partial ? Number(partial[2]) : undefined;
+      const sent = fault?.kind === 'short' && asked !== undefined ? Math.min(asked, fault.maxBytes) : asked;
+      const whole = m.raw.subarray(start, sent !== undefined ? start + sent : undefined);
       const breakAt = fault?.kind === 'break' ? (fault.atByte ?? start + Math.floor(whole.length / 2)) : undefined;
       if (breakAt !== undefined && breakAt < start + whole.length) {
         write(`* ${seq} FETCH (UID ${m.uid}${extra} ${section} {${whole.length}}\r\n`);
@@ -175,7 +181,8 @@ export async function startHostileImapServer(options: { user: string; password: 
         case 'SEARCH': {
           const query = args.toUpperCase();
           const unseen = /\bUNSEEN\b|\bNOT SEEN\b/.test(query);
-          const found = live().filter((m) => !unseen || !m.seen).map((m) => m.uid);
+          const undeleted = /\bUNDELETED\b|\bNOT DELETED\b/.test(query);
+          const found = live().filter((m) => (!unseen || !m.seen) && (!undeleted || !m.deleted)).map((m) => m.uid);
           write(`* SEARCH${found.map((u) => ` ${u}`).join('')}\r\n${tag} OK SEARCH completed\r\n`);
           return;
         }
@@ -219,6 +226,7 @@ export async function startHostileImapServer(options: { user: string; password: 
           for (const [index, m] of live().entries()) {
             if (!wanted.has(m.uid)) continue;
             if (/\\Seen/i.test(flags)) m.seen = !action.startsWith('-');
+            if (/\\Deleted/i.test(flags)) m.deleted = !action.startsWith('-');
             if (!/SILENT/i.test(action)) write(`* ${index + 1} FETCH (UID ${m.uid} FLAGS (${m.seen ? '\\Seen' : ''}))\r\n`);
           }
           write(`${tag} OK STORE completed\r\n`);
