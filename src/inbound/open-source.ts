@@ -24,7 +24,7 @@ export interface SourceContext {
 /** The mail source for an account, with its secret read from the store. */
 export async function openSource(account: InboundAccount, context: SourceContext): Promise<MailSource> {
   const tokens = account.auth.type === 'oauth2'
-    ? (context.tokensFor?.(account) ?? tokenProviderFor(`inbound/${account.table}`, account.auth, account.protocol, { secrets: context.secrets, clock: context.clock ?? systemClock }, account.properties))
+    ? (context.tokensFor?.(account) ?? tokenProviderFor(`inbound/${account.table}`, account.auth, account.protocol, { secrets: context.secrets, clock: context.clock ?? systemClock, timeoutMs: context.timeoutMs }, account.properties))
     : undefined;
   if (account.protocol === 'graph') {
     if (!tokens) throw new UserError('E_GRAPH_NEEDS_OAUTH', 'A Microsoft Graph account needs OAuth 2.0.', { command: `mailctl configure inbound ${account.table}`, exitCode: ExitCode.config });
