@@ -35,7 +35,7 @@ export interface GraphSourceOptions {
 export interface GraphLimits {
   /** A JSON answer (a listing page, a folder) is read into memory up to this, then refused. */
   maxJsonBytes: number;
-  /** The largest message Exchange Online takes (150 MB): only the download's deadline uses it. */
+  /** max_message_size (default 150 MB, Exchange Online's largest): the download's deadline; takeMessage stops a larger one there. */
   maxMessageBytes: number;
   deadlineBaseMs: number;
   minBytesPerSecond: number;

@@ -11,6 +11,14 @@ import { mb, runMeasured } from './graph-harness.js';
  * --timeout; one trickling a byte a second held every poll 30 s. Now every token and
  * discovery request reads at most 1 MB, each wait is bounded by --timeout, the whole by 4×.
  */
+/** Waits until `res` takes more or goes away, without leaving a listener behind. */
+function drainedOrClosed(res: import('node:http').ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => { res.off('drain', done); res.off('close', done); resolve(); };
+    res.once('drain', done);
+    res.once('close', done);
+  });
+}
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** What the endless server sends at most: enough to show a cap, small enough for the old code not to hurt the machine. */
 const endlessCap = 48 * 1024 * 1024;
@@ -28,7 +36,7 @@ async function hostileIdp(mode: Mode): Promise<{ url: string; sent: () => number
         const chunk = Buffer.alloc(1 << 20, 'A');
         while (!res.destroyed && sent < endlessCap) {
           sent += chunk.length;
-          if (!res.write(chunk)) await new Promise((r) => { res.once('drain', r); res.once('close', r); });
+          if (!res.write(chunk)) await drainedOrClosed(res);
         }
         // Then it just holds the answer open.
       } else {
