@@ -18,6 +18,8 @@ export class OAuthFailure extends Error {
   /** From whatever msal-node or openid-client threw. */
   static from(thrown: unknown): OAuthFailure {
     if (thrown instanceof OAuthFailure) return thrown;
+    // openid-client wraps what its fetch threw (our boundedFetch's own words) as the cause.
+    if ((thrown as { cause?: unknown })?.cause instanceof OAuthFailure) return (thrown as { cause: OAuthFailure }).cause;
     const e = thrown as Error & { errorCode?: string; errorMessage?: string; error?: string; error_description?: string; cause?: unknown; code?: string };
     if (e.error && e.error_description !== undefined) return new OAuthFailure(String(e.error), String(e.error_description));
     if (e.errorCode) return new OAuthFailure(e.errorCode, (e.errorMessage ?? e.message).replace(/^[a-z_]+: /, ''));

@@ -2,6 +2,7 @@ import type { Clock } from '../clock.js';
 import { ExitCode, UserError } from '../errors.js';
 import { readSecretRef } from '../outbound/resolve-outbound.js';
 import type { SecretStore } from '../secrets/secret-store.js';
+import { oauthLimits } from './bounded-fetch.js';
 import { microsoftBrowser, microsoftClientCredentials, microsoftDeviceCode, microsoftSilent } from './microsoft-flows.js';
 import { OAuthFailure } from './oauth-failure.js';
 import { flowOf, isDelegated, scopesFor, type OAuthSettings, type TokenPurpose } from './oauth-settings.js';
@@ -28,7 +29,10 @@ export class OAuthTokenProvider implements TokenProvider {
     readonly place: string,
     readonly settings: OAuthSettings,
     readonly purpose: TokenPurpose,
-    private readonly deps: { secrets: SecretStore; clock: Clock; /** A secret typed in a wizard, not stored yet. */ clientSecret?: string | undefined },
+    private readonly deps: {
+      secrets: SecretStore; clock: Clock; /** A secret typed in a wizard, not stored yet. */ clientSecret?: string | undefined;
+      /** The command's --timeout (ms): each wait on the identity provider; four of them in all. Default 30 s. */ timeoutMs?: number | undefined;
+    },
   ) {}
 
   async getToken(): Promise<string> {
@@ -44,15 +48,16 @@ export class OAuthTokenProvider implements TokenProvider {
     const tokens = cached ?? (await readTokens(this.deps.secrets, this.place));
     const { settings } = this;
     const scopes = scopesFor(settings, this.purpose);
+    const limits = oauthLimits(this.deps.timeoutMs);
     try {
       let result: TokenResult;
       if (!isDelegated(settings)) {
         const secret = await this.#clientSecret(true);
-        result = settings.provider === 'microsoft' ? await microsoftClientCredentials(settings, secret!, scopes) : await openidClientCredentials(settings, secret!, scopes);
+        result = settings.provider === 'microsoft' ? await microsoftClientCredentials(settings, secret!, scopes, limits) : await openidClientCredentials(settings, secret!, scopes, limits);
       } else if (settings.provider === 'microsoft' && tokens.msalCache) {
-        result = await microsoftSilent(settings, scopes, tokens.msalCache);
+        result = await microsoftSilent(settings, scopes, tokens.msalCache, limits);
       } else if (settings.provider !== 'microsoft' && tokens.refreshToken) {
-        result = await openidRefresh(settings, await this.#clientSecret(false), tokens.refreshToken);
+        result = await openidRefresh(settings, await this.#clientSecret(false), tokens.refreshToken, limits);
       } else {
         throw new OAuthFailure('signin_required', `the ${this.#label()} has no OAuth sign-in yet (or it was reset): a person has to sign in with "${resetCommandFor(this.place)}" on a terminal`);
       }

@@ -1,24 +1,34 @@
 import { createServer } from 'node:http';
 import type { Configuration } from 'openid-client';
+import { boundedFetch, oauthLimits, type OAuthHttpLimits } from './bounded-fetch.js';
 import { OAuthFailure } from './oauth-failure.js';
 import type { OAuthSettings } from './oauth-settings.js';
 import type { SignInPrompt, TokenResult } from './token-result.js';
 
 const googleIssuer = 'https://accounts.google.com';
 
-/** openid-client's configuration: discovery from the issuer, or just a token URL for "generic". */
-async function configure(settings: OAuthSettings, clientSecret: string | undefined): Promise<Configuration> {
+/**
+ * openid-client's configuration: discovery from the issuer, or just a token URL for "generic".
+ * Every request it makes (discovery, token, device code) goes through boundedFetch.
+ */
+async function configure(settings: OAuthSettings, clientSecret: string | undefined, limits: OAuthHttpLimits): Promise<Configuration> {
   const oidc = await import('openid-client');
   const auth = clientSecret ? oidc.ClientSecretPost(clientSecret) : oidc.None();
   const metadata = clientSecret ? { client_secret: clientSecret } : {};
+  const fetchBounded = (url: string, options: RequestInit): Promise<Response> => boundedFetch(url, options, limits);
+  // openid-client's own timeout (seconds) stays behind ours, so ours, with its clearer words, fires first.
+  const timeout = Math.ceil(limits.overallMs / 1000) + 5;
   try {
     if (settings.provider === 'generic' && settings.tokenUrl && !settings.authorityUrl) {
       const tokenUrl = new URL(settings.tokenUrl);
-      return new oidc.Configuration({ issuer: tokenUrl.origin, token_endpoint: tokenUrl.href }, settings.clientId, metadata, auth);
+      const config = new oidc.Configuration({ issuer: tokenUrl.origin, token_endpoint: tokenUrl.href }, settings.clientId, metadata, auth);
+      config[oidc.customFetch] = fetchBounded as never;
+      config.timeout = timeout;
+      return config;
     }
     const issuer = settings.authorityUrl ?? (settings.provider === 'google' ? googleIssuer : undefined);
     if (!issuer) throw new OAuthFailure('invalid_request', 'the generic provider needs a token URL (--token-url) or an issuer (--authority)');
-    return await oidc.discovery(new URL(issuer), settings.clientId, metadata, auth);
+    return await oidc.discovery(new URL(issuer), settings.clientId, metadata, auth, { [oidc.customFetch]: fetchBounded as never, timeout });
   } catch (error) {
     throw OAuthFailure.from(error);
   }
@@ -34,9 +44,9 @@ function toResult(tokens: { access_token: string; expires_in?: number | undefine
 }
 
 /** App-only token from any OAuth 2.0 token endpoint. */
-export async function openidClientCredentials(settings: OAuthSettings, clientSecret: string, scopes: string[]): Promise<TokenResult> {
+export async function openidClientCredentials(settings: OAuthSettings, clientSecret: string, scopes: string[], limits: OAuthHttpLimits = oauthLimits()): Promise<TokenResult> {
   const oidc = await import('openid-client');
-  const config = await configure(settings, clientSecret);
+  const config = await configure(settings, clientSecret, limits);
   try {
     return toResult(await oidc.clientCredentialsGrant(config, scopes.length ? { scope: scopes.join(' ') } : {}));
   } catch (error) {
@@ -45,9 +55,9 @@ export async function openidClientCredentials(settings: OAuthSettings, clientSec
 }
 
 /** A new access token (and, when the provider rotates it, a new refresh token). */
-export async function openidRefresh(settings: OAuthSettings, clientSecret: string | undefined, refreshToken: string): Promise<TokenResult> {
+export async function openidRefresh(settings: OAuthSettings, clientSecret: string | undefined, refreshToken: string, limits: OAuthHttpLimits = oauthLimits()): Promise<TokenResult> {
   const oidc = await import('openid-client');
-  const config = await configure(settings, clientSecret);
+  const config = await configure(settings, clientSecret, limits);
   try {
     const tokens = await oidc.refreshTokenGrant(config, refreshToken);
     // A provider that does not rotate keeps the old refresh token valid.
@@ -58,9 +68,9 @@ export async function openidRefresh(settings: OAuthSettings, clientSecret: strin
 }
 
 /** Delegated sign-in by device code (RFC 8628). */
-export async function openidDeviceCode(settings: OAuthSettings, clientSecret: string | undefined, scopes: string[], prompt: SignInPrompt): Promise<TokenResult> {
+export async function openidDeviceCode(settings: OAuthSettings, clientSecret: string | undefined, scopes: string[], prompt: SignInPrompt, limits: OAuthHttpLimits = oauthLimits()): Promise<TokenResult> {
   const oidc = await import('openid-client');
-  const config = await configure(settings, clientSecret);
+  const config = await configure(settings, clientSecret, limits);
   try {
     const device = await oidc.initiateDeviceAuthorization(config, { scope: scopes.join(' ') });
     prompt.showDeviceCode({ verificationUri: device.verification_uri, userCode: device.user_code, expiresInSeconds: device.expires_in });
@@ -75,9 +85,9 @@ export async function openidDeviceCode(settings: OAuthSettings, clientSecret: st
  * Delegated sign-in in a browser: authorization code with PKCE, the redirect caught by a
  * one-shot HTTP listener on 127.0.0.1 (RFC 8252 loopback redirect).
  */
-export async function openidBrowser(settings: OAuthSettings, clientSecret: string | undefined, scopes: string[], prompt: SignInPrompt, timeoutMs = 300_000): Promise<TokenResult> {
+export async function openidBrowser(settings: OAuthSettings, clientSecret: string | undefined, scopes: string[], prompt: SignInPrompt, timeoutMs = 300_000, limits: OAuthHttpLimits = oauthLimits()): Promise<TokenResult> {
   const oidc = await import('openid-client');
-  const config = await configure(settings, clientSecret);
+  const config = await configure(settings, clientSecret, limits);
   const verifier = oidc.randomPKCECodeVerifier();
   const state = oidc.randomState();
   const server = createServer();

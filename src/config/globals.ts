@@ -28,6 +28,9 @@ export const globalDefinitions: readonly GlobalDefinition[] = [
     description: 'all attachments of one email together' },
   { name: 'max_body_size', kind: 'size', default: '1MB', min: 1024, max: 1024 ** 3,
     description: "one email's body, without attachments" },
+  // Exchange Online's largest message is 150 MB; a server that sends more (or never ends one) is cut there.
+  { name: 'max_message_size', kind: 'size', default: '150MB', min: 1024 ** 2, max: 1024 ** 3,
+    description: 'the largest incoming email taken (IMAP, POP3, Graph); a larger one is quarantined' },
   { name: 'email_enabled', kind: 'boolean', default: 'true',
     description: 'kill switch for all sending and polling of this KB' },
   { name: 'nonproduction_redirect', kind: 'email-or-empty', default: '',
@@ -54,6 +57,8 @@ export interface GlobalValues {
   outbound_retry_lifetime: number;
   max_attachment_size: number;
   max_body_size: number;
+  /** Bytes: the most of one incoming message that is taken. */
+  max_message_size: number;
   email_enabled: boolean;
   nonproduction_redirect: string;
   nonproduction_allow_outbound: boolean;
@@ -148,6 +153,7 @@ export function resolveGlobals(stored: Record<string, string | undefined>): Glob
     outbound_retry_lifetime: parseDuration(text('outbound_retry_lifetime'))!,
     max_attachment_size: parseSize(text('max_attachment_size'))!,
     max_body_size: parseSize(text('max_body_size'))!,
+    max_message_size: parseSize(text('max_message_size'))!,
     email_enabled: text('email_enabled') === 'true',
     nonproduction_redirect: text('nonproduction_redirect'),
     nonproduction_allow_outbound: text('nonproduction_allow_outbound') === 'true',

@@ -71,9 +71,9 @@ export async function runInboundCycle(ctx: InboundCycleContext, options: { force
     const abort = () => { void source?.close().catch(() => undefined); };
     ctx.signal?.addEventListener('abort', abort, { once: true });
     try {
-      source = ctx.open ? await ctx.open(account) : await openSource(account, { secrets: ctx.secrets, timeoutMs: ctx.timeoutMs, clock: ctx.clock });
+      source = ctx.open ? await ctx.open(account) : await openSource(account, { secrets: ctx.secrets, timeoutMs: ctx.timeoutMs, clock: ctx.clock, maxMessageBytes: ctx.globals.max_message_size });
       if (ctx.signal?.aborted) throw new Error('the daemon is stopping');
-      const poll = await pollAccount({ db: ctx.db, store: ctx.store, clock: ctx.clock, keys: ctx.keys, kb: ctx.kb, maxTextChars: ctx.globals.max_body_size, noticeFrom: ctx.noticeFrom, noticeIntervalMs: ctx.globals.reject_notice_interval, ownAddresses: ctx.ownAddresses, referenceLifetimeMs: ctx.globals.reference_lifetime }, account, source, { sweep: swept, ...(ctx.stop ? { stop: ctx.stop } : {}), ...(ctx.pollLimits ? { limits: ctx.pollLimits } : {}) });
+      const poll = await pollAccount({ db: ctx.db, store: ctx.store, clock: ctx.clock, keys: ctx.keys, kb: ctx.kb, maxTextChars: ctx.globals.max_body_size, maxMessageBytes: ctx.globals.max_message_size, noticeFrom: ctx.noticeFrom, noticeIntervalMs: ctx.globals.reject_notice_interval, ownAddresses: ctx.ownAddresses, referenceLifetimeMs: ctx.globals.reference_lifetime }, account, source, { sweep: swept, ...(ctx.stop ? { stop: ctx.stop } : {}), ...(ctx.pollLimits ? { limits: ctx.pollLimits } : {}) });
       // A poll that stopped at its cap is due again at once: the other mailboxes and the queue get their turn first.
       sync.recordSuccess(table, now, swept, poll.capped ? now : new Date(now.getTime() + ctx.globals.inbound_check_frequency));
       recordMarks(sync, account, now, poll.marks);

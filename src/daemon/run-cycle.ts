@@ -49,7 +49,7 @@ export async function runDaemonCycle(
   );
   if (options.stop?.() || !config.outbound?.host) return { inbound, outbound: null };
   const server = requireOutbound(config);
-  const tokens = outboundTokenProvider(server, { secrets: deps.secrets, clock: deps.clock });
+  const tokens = outboundTokenProvider(server, { secrets: deps.secrets, clock: deps.clock, timeoutMs: deps.timeoutMs });
   const outbound = await runOutboundCycle({
     db: deps.db, store: deps.store, clock: deps.clock, kb: keys.kb, key: keys.active, globals, outbound: server, log: deps.log,
     target: () => smtpTargetFor(server, deps.secrets, deps.timeoutMs, tokens),

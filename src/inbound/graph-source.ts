@@ -39,7 +39,7 @@ export interface GraphLimits {
    * objects, where 16 MB of them took the daemon to 436 MB.
    */
   maxJsonBytes: number;
-  /** The largest message Exchange Online takes (150 MB): only the download's deadline uses it. */
+  /** max_message_size (default 150 MB, Exchange Online's largest): the download's deadline; takeMessage stops a larger one there. */
   maxMessageBytes: number;
   deadlineBaseMs: number;
   minBytesPerSecond: number;

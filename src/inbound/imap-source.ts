@@ -115,7 +115,7 @@ export class ImapSource implements MailSource {
     const windowMs = this.#timeoutMs(downloadChunkBytes);
     let download: Awaited<ReturnType<ImapFlowType['download']>>;
     try {
-      download = await this.#exchange('fetch', 'sending a 256 KB window of the message', windowMs, () => client.download(String(uidOf(ref)), undefined, { uid: true, chunkSize: downloadChunkBytes }));
+      download = await this.#exchange('fetch', 'sending a 256 KB window of the message', windowMs, () => client.download(String(uidOf(ref)), undefined, { uid: true, chunkSize: downloadChunkBytes, ...this.#byteLimit() }));
     } catch (error) {
       throw await this.#named(ref, error);
     }
@@ -515,6 +515,15 @@ export class ImapSource implements MailSource {
   }
 
   /** --timeout, plus the time `bytes` take at the least rate a transfer must keep. */
+  /**
+   * imapflow's own byte limit for one download: max_message_size and a byte (so that takeMessage
+   * sees the message is over it), whatever RFC822.SIZE says. Without it a server that lists
+   * 10^12 bytes, or no size, has every 256 KB window asked for and filled, for ever.
+   */
+  #byteLimit(): { maxBytes?: number } {
+    return this.#options.maxMessageBytes ? { maxBytes: this.#options.maxMessageBytes + 1 } : {};
+  }
+
   #timeoutMs(bytes: number): number {
     return this.#options.timeoutMs + Math.ceil((bytes / minBytesPerSecond) * 1000);
   }

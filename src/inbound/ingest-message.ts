@@ -35,6 +35,8 @@ export interface IngestContext {
   /** A reference older than this many ms is refused (reference_lifetime; null: forever; default 365 days). */
   referenceLifetimeMs?: number | null | undefined;
   maxTextChars: number;
+  /** max_message_size (bytes): a message that passes it is stopped there and is its own failure. */
+  maxMessageBytes?: number | undefined;
   /** Where the raw messages and attachments go, before their rows commit. */
   store: MessageStore;
 }

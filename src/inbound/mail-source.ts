@@ -15,6 +15,8 @@ export interface MailboxConnection {
   folder: string;
   afterProcessing: AfterProcessing;
   timeoutMs: number;
+  /** max_message_size (bytes): never ask for more of one message than this (and a byte, to know it is over). */
+  maxMessageBytes?: number | undefined;
 }
 
 /** What the server check saw: reachable, TLS, greeting, capabilities. */

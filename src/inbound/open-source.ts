@@ -14,6 +14,8 @@ import { Pop3Source } from './pop3-source.js';
 export interface SourceContext {
   secrets: SecretStore;
   timeoutMs: number;
+  /** max_message_size (bytes): the most of one message a source asks for. */
+  maxMessageBytes?: number | undefined;
   /** The OAuth token source for an account that logs in with OAuth. */
   tokensFor?: (account: InboundAccount) => TokenProvider;
   clock?: Clock;
@@ -24,7 +26,7 @@ export interface SourceContext {
 /** The mail source for an account, with its secret read from the store. */
 export async function openSource(account: InboundAccount, context: SourceContext): Promise<MailSource> {
   const tokens = account.auth.type === 'oauth2'
-    ? (context.tokensFor?.(account) ?? tokenProviderFor(`inbound/${account.table}`, account.auth, account.protocol, { secrets: context.secrets, clock: context.clock ?? systemClock }, account.properties))
+    ? (context.tokensFor?.(account) ?? tokenProviderFor(`inbound/${account.table}`, account.auth, account.protocol, { secrets: context.secrets, clock: context.clock ?? systemClock, timeoutMs: context.timeoutMs }, account.properties))
     : undefined;
   if (account.protocol === 'graph') {
     if (!tokens) throw new UserError('E_GRAPH_NEEDS_OAUTH', 'A Microsoft Graph account needs OAuth 2.0.', { command: `mailctl configure inbound ${account.table}`, exitCode: ExitCode.config });
@@ -39,6 +41,7 @@ export async function openSource(account: InboundAccount, context: SourceContext
       moveTo: account.moveTo,
       tokens,
       timeoutMs: context.timeoutMs,
+      ...(context.maxMessageBytes ? { limits: { maxMessageBytes: context.maxMessageBytes } } : {}),
     });
   }
   const credential = account.auth.type === 'password'
@@ -55,6 +58,7 @@ export async function openSource(account: InboundAccount, context: SourceContext
     folder: account.folder,
     afterProcessing: account.afterProcessing,
     timeoutMs: context.timeoutMs,
+    maxMessageBytes: context.maxMessageBytes,
   };
   return account.protocol === 'imap' ? new ImapSource({ ...common, moveTo: account.moveTo }) : new Pop3Source(common);
 }

@@ -5,6 +5,8 @@ import { PassThrough, type Readable } from 'node:stream';
 import { boundedText } from '../mime/bounded-text.js';
 import { decodeHeaderValue, parseHeaderBlock, type HeaderBlock } from '../mime/header-block.js';
 import type { StoreBatch, StoredBlob } from '../store/message-store.js';
+import { formatSize } from '../config/units.js';
+import { InboundFailure } from './inbound-failure.js';
 
 /** An attachment as kept: what it is, and its bytes in the message store under `sha256` (the communication's attachment row, before it has a position). */
 export type ParsedAttachment = Omit<CommunicationAttachment, 'position'>;
@@ -49,6 +51,12 @@ const headerBlockCap = 1024 * 1024;
 /** The parts whose raw text is kept in `embedded`: a bounce's copy of the message it returns. */
 const embeddedType = /^(message\/(rfc822|delivery-status)|text\/rfc822-headers)/i;
 
+/** max_message_size, and whose failure it is when a message passes it. */
+export interface MessageCap {
+  bytes: number;
+  protocol: InboundFailure['protocol'];
+}
+
 /** The message's stream failed (the server or network), as opposed to the message being unparseable. */
 export class SourceStreamError extends Error {
   override readonly name = 'SourceStreamError';
@@ -80,9 +88,12 @@ interface ParserText {
  * (TextPartCap: `maxTextChars` characters of text and of HTML are kept, at most
  * inboundTextCeiling; `truncated` says when some were dropped), so a 600 MB text body costs
  * no more memory than a small one. A message mailparser cannot read is still stored whole
- * (parseError says why); a failing source stream throws SourceStreamError.
+ * (parseError says why); a failing source stream throws SourceStreamError. With `maxMessage`,
+ * a message whose bytes pass max_message_size is stopped there (its stream destroyed, nothing
+ * stored) and throws an InboundFailure of phase "fetch" that is the message's own fault
+ * (detailCode MESSAGE_TOO_LARGE): however the source lists it or whether it ever ends.
  */
-export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { maxTextChars: number }): Promise<TakenMessage> {
+export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { maxTextChars: number; maxMessage?: MessageCap }): Promise<TakenMessage> {
   const [{ MailParser }, { TextPartCap, inboundTextCeiling }] = await Promise.all([import('mailparser'), import('../mime/text-part-cap.js'), loadHtmlToText()]);
   const parser = new MailParser(parserOptions) as unknown as NodeJS.ReadWriteStream & PassThrough;
   const maxTextChars = Math.min(limits.maxTextChars, inboundTextCeiling);
@@ -171,8 +182,16 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
 
   const head = new HeaderCapture(headerBlockCap);
   let sourceError: Error | null = null;
+  let received = 0;
+  let tooLarge = false;
   try {
     for await (const chunk of raw as AsyncIterable<Buffer>) {
+      received += chunk.length;
+      // Leaving the loop destroys the source's stream: nothing more is read of it.
+      if (limits.maxMessage && received > limits.maxMessage.bytes) {
+        tooLarge = true;
+        break;
+      }
       head.add(chunk);
       // Read to the end even when storing failed: the mailbox session stays in step.
       if (rawFailed) continue;
@@ -185,6 +204,15 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
   if (sourceError) {
     await abandon();
     throw new SourceStreamError(sourceError.message);
+  }
+  if (tooLarge) {
+    await abandon();
+    const { bytes, protocol } = limits.maxMessage!;
+    throw new InboundFailure(protocol, 'fetch', `the message is larger than max_message_size (${formatSize(bytes)}): more than ${bytes} bytes arrived`, {
+      detailCode: 'MESSAGE_TOO_LARGE',
+      messageFault: true,
+      headerBlock: boundedText(decodeHeaderBytes(head.bytes()), headerBlockCap),
+    });
   }
   if (rawFailed) {
     await abandon();

@@ -265,7 +265,7 @@ export async function pollAccount(ctx: IngestContext, account: InboundAccount, s
       try {
         const watched = watchArrival(await source.open(ref), { batch, keepCopy: lastTry });
         arrival = watched.arrival;
-        const taken = await takeMessage(watched.stream, batch, { maxTextChars: ctx.maxTextChars });
+        const taken = await takeMessage(watched.stream, batch, { maxTextChars: ctx.maxTextChars, ...(ctx.maxMessageBytes ? { maxMessage: { bytes: ctx.maxMessageBytes, protocol: source.protocol } } : {}) });
         group.push({ ref, taken, hadFailures: priorAttempts.has(ref.key) });
         bytes += taken.raw.size;
         answered++;

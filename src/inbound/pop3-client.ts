@@ -13,6 +13,8 @@ export interface RetrieveOptions {
   listedSize: number;
   /** How errors name the message (its key, "pop3:<UIDL>"). */
   label: string;
+  /** max_message_size (bytes, as sent on the wire): the allowance is never more than this. */
+  maxBytes?: number | undefined;
 }
 
 /**
@@ -101,7 +103,9 @@ export class Pop3Client {
    * its deadline or grows past its allowance (twice the listed size + 1 MB).
    */
   async retrieve(n: number, options: RetrieveOptions): Promise<Readable> {
-    const allowance = messageAllowance(options.listedSize);
+    const listedAllowance = messageAllowance(options.listedSize);
+    // max_message_size bounds it too: a message larger than that is not taken whatever it is listed at.
+    const allowance = options.maxBytes !== undefined ? Math.min(listedAllowance, options.maxBytes) : listedAllowance;
     const timer = longReplyTimer(`the message (listed at ${options.listedSize} bytes)`, this.#socket.timeoutMs, allowance);
     const failed = (reason: string, facts: { serverSaid?: string; detailCode?: string | undefined; messageFault?: boolean } = {}) =>
       new InboundFailure('pop3', 'fetch', `Taking ${options.label} (RETR ${n}) failed: ${reason}`, facts);
@@ -127,7 +131,9 @@ export class Pop3Client {
         for (;;) {
           const piece = decoder.push(await socket.readChunk(timer));
           if (timer.bytes > allowance) {
-            throw new InboundFailure('pop3', 'fetch', `the server sent more than ${allowance} bytes for a message it listed at ${options.listedSize} (the most taken is twice the listed size + 1 MB, and 1 GB at most)`, { detailCode: 'MESSAGE_TOO_LARGE', messageFault: true });
+            throw new InboundFailure('pop3', 'fetch', allowance < listedAllowance
+              ? `the message is larger than max_message_size: the server sent more than ${allowance} bytes`
+              : `the server sent more than ${allowance} bytes for a message it listed at ${options.listedSize} (the most taken is twice the listed size + 1 MB, and 1 GB at most)`, { detailCode: 'MESSAGE_TOO_LARGE', messageFault: true });
           }
           if (stream.destroyed) return;
           let wantsMore = true;

@@ -55,7 +55,7 @@ export class Pop3Source implements MailSource {
    */
   async open(ref: MessageRef): Promise<Readable> {
     const client = await this.#connect();
-    return client.retrieve(this.#numberOf(ref), { listedSize: ref.size, label: ref.key });
+    return client.retrieve(this.#numberOf(ref), { listedSize: ref.size, label: ref.key, maxBytes: this.#options.maxMessageBytes !== undefined ? this.#options.maxMessageBytes + 1 : undefined });
   }
 
   async markDone(ref: MessageRef): Promise<void> {

@@ -8,13 +8,16 @@ import { createServer, type Server, type Socket } from 'node:net';
  * - `trickle`: sends the answer one line every `intervalMs`;
  * - `no`: answers the FETCH with a tagged NO, as a server does for a message it cannot read;
  * - `short`: answers each window with at most `maxBytes` of it (a server that caps partial FETCHes).
+ * - `endless`: a message without end: every partial window asked for is filled (the message's
+ *   bytes, then lines of x), so a client that trusts the windows asks for ever.
  */
 export type BodyFault =
   | { kind: 'break'; atByte?: number }
   | { kind: 'huge'; bytes: number }
   | { kind: 'trickle'; intervalMs: number }
   | { kind: 'no' }
-  | { kind: 'short'; maxBytes: number };
+  | { kind: 'short'; maxBytes: number }
+  | { kind: 'endless' };
 
 export interface HostileMessage {
   uid: number;
@@ -98,6 +101,16 @@ export async function startHostileImapServer(options: { user: string; password: 
           if (!socket.write(piece)) await drain();
         }
         write(')\r\n');
+        return !closed;
+      }
+      if (fault?.kind === 'endless' && partial) {
+        const length = Number(partial[2]);
+        const filler = Buffer.alloc(length, 'x');
+        const head = m.raw.subarray(start, start + length);
+        const window = Buffer.concat([head, filler.subarray(0, length - head.length)]);
+        // A line end every 1 KB, as a message has.
+        for (let at = 1022 - (start % 1024); at + 1 < window.length; at += 1024) if (start + at >= m.raw.length) window.write('\r\n', at);
+        if (!socket.write(Buffer.concat([Buffer.from(`* ${seq} FETCH (UID ${m.uid}${extra} ${section} {${window.length}}\r\n`), window, Buffer.from(')\r\n')]))) await drain();
         return !closed;
       }
       const asked = partial ? Number(partial[2]) : undefined;
