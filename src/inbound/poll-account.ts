@@ -135,6 +135,8 @@ export async function pollAccount(ctx: IngestContext, account: InboundAccount, s
   const unproven: Failed[] = [];
   /** The failures since the last message taken. */
   let inARow: Failed[] = [];
+  /** Whether the server was asked, this poll, if it works after failures in a row. */
+  let probed = false;
 
   /** Counts a failed attempt; at the last, the message joins the group as given up. */
   const countFailure = ({ ref, error, headerBlock, copy }: Failed) => {
@@ -288,6 +290,17 @@ export async function pollAccount(ctx: IngestContext, account: InboundAccount, s
         if (kind === 'maybe-server') {
           inARow.push(failed);
           if (inARow.length >= limits.maxFailuresInARow) {
+            // Once per poll, ask the server something cheap (the folder's status): if it answers,
+            // it works, and these messages fail on their own account — counted, so that a few bad
+            // messages at the head of the folder (Graph answering 500 for their $value, every
+            // poll) are quarantined in time instead of blocking every later message for ever.
+            if (!probed && (await serverAnswers(source))) {
+              probed = true;
+              answered++;
+              inARow = [];
+              for (const f of unproven.splice(0)) countFailure(f);
+              continue;
+            }
             countProven();
             throw serverAtFault(source, `${inARow.length} messages in a row could not be fetched`, inARow, unproven);
           }
@@ -328,6 +341,16 @@ function sameMessageTaken(protocol: InboundAccount['protocol'], ref: MessageRef,
     : free.find((row) => row.size === ref.size && row.disposition !== 'quarantined') ?? free.find((row) => row.mailboxKey === ref.key && row.disposition === 'quarantined');
   if (match) claimed.add(match.mailboxKey);
   return match !== undefined;
+}
+
+/** Whether the server answers a cheap question about the folder (verifyAccount), within its limits. */
+async function serverAnswers(source: MailSource): Promise<boolean> {
+  try {
+    await source.verifyAccount();
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 type Outcome = ReturnType<typeof commitMessage> | { kind: 'given-up'; communicationId: number };

@@ -67,6 +67,11 @@ describe('a server that refuses one message every time', () => {
     });
     oauth = await startOAuth();
     graph = await startHostileGraph(oauth, async (req, res, url) => {
+      if (req.method === 'GET' && /\/messages\/AAMkAD-broken-\d(%3D|=)\/\$value$/.test(url.pathname)) {
+        res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { code: 'ErrorInternalServerError', message: 'An internal server error occurred. The operation failed.' } }));
+        return true;
+      }
       if (req.method !== 'GET' || !/\/messages\/AAMkAD-unrenderable%3D\/\$value$|\/messages\/AAMkAD-unrenderable=\/\$value$/.test(url.pathname)) return false;
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ error: { code: 'ErrorItemNotFound', message: 'The specified object was not found in the store.' } }));
@@ -99,5 +104,22 @@ describe('a server that refuses one message every time', () => {
     graph.messages.set('AAMkAD-fine=', { raw: simpleMessage({ from: 'lee@partner.test', subject: 'fine' }), isRead: false });
     const kb = await graphKb(tempDir(), oauth, graph.baseUrl, 'mark-read');
     await expectQuarantinedAfterThree(kb.env, 'graph:AAMkAD-unrenderable=');
+  }, 120_000);
+
+  it('Graph 500 for the three oldest messages every time, while the folder answers: quarantined at the third poll, the newer mail taken from the first', async () => {
+    graph.messages.clear();
+    for (let i = 1; i <= 3; i++) graph.messages.set(`AAMkAD-broken-${i}=`, { raw: simpleMessage({ from: 'lee@partner.test', subject: `broken ${i}` }), isRead: false });
+    graph.messages.set('AAMkAD-newer=', { raw: simpleMessage({ from: 'lee@partner.test', subject: 'newer' }), isRead: false });
+    const kb = await graphKb(tempDir(), oauth, graph.baseUrl, 'mark-read');
+    const polls: Poll[] = [];
+    for (let i = 0; i < 3; i++) {
+      const run = await pollOnce(kb.env);
+      expect(run.status, run.stdout).toBe('ok');
+      polls.push(run.poll);
+    }
+    expect(polls[0]).toMatchObject({ processed: 1 });
+    expect(polls[0]!.failed.map((f) => f.attempts)).toEqual([1, 1, 1]);
+    expect(polls[1]!.failed.map((f) => f.attempts)).toEqual([2, 2, 2]);
+    expect(polls[2]!.quarantined.map((q) => q.attempts)).toEqual([3, 3, 3]);
   }, 120_000);
 });
