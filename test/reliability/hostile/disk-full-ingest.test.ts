@@ -66,7 +66,7 @@ const shapes: Shape[] = [
 ];
 
 /** Bytes left free when the daemon runs: less than the message needs, by more or less. */
-const freeLevels = bySize([0, 64 * kib, 256 * kib, 512 * kib, 768 * kib, mib, 1280 * kib], [64 * kib, 512 * kib, mib]);
+const freeLevels = bySize([64 * kib, 256 * kib, 512 * kib, 768 * kib, mib, 1280 * kib], [64 * kib, 512 * kib, mib]);
 /** Each level more than once: where the write fails (raw copy or attachment, which chunk) varies from run to run. */
 const rounds = bySize(4, 2);
 
