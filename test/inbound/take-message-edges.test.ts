@@ -65,8 +65,9 @@ describe('takeMessage, found by the end-to-end store tests', () => {
 
   /**
    * A store backend whose put `failing` (0: the raw copy, 1: the first attachment) reads
-   * `afterBytes` of its content, then fails as a full disk does — and, unlike FsMessageStore,
-   * does not let go of the content: takeMessage must not rely on every backend doing so.
+   * `afterBytes` of its content, stops reading, and fails a moment later as a full disk does —
+   * and, unlike FsMessageStore, does not let go of the content: takeMessage must not rely on
+   * every backend doing so.
    */
   function failingBatch(failing: number, afterBytes: number): { batch: StoreBatch; rawBytes: () => number } {
     let puts = 0;
@@ -83,7 +84,11 @@ describe('takeMessage, found by the end-to-end store tests', () => {
             if (next.done) return { hash: '0'.repeat(64), size: bytes, storedSize: bytes };
             bytes += next.value.length;
             if (index === 0) rawBytes = bytes;
-            if (index === failing && bytes >= afterBytes) throw new StoreFullError('/var/lib/mailctl/messages', Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write' }));
+            if (index !== failing || bytes < afterBytes) continue;
+            // The disk's answer comes later, as a file write's does: meanwhile the writer fills the
+            // stream and waits for it to drain.
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            throw new StoreFullError('/var/lib/mailctl/messages', Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write' }));
           }
         },
         commit: async () => undefined,
