@@ -1,4 +1,5 @@
 import { OAuthFailure } from '../auth/oauth-failure.js';
+import { UserError } from '../errors.js';
 import type { Clock } from '../clock.js';
 import type { GlobalValues } from '../config/globals.js';
 import type { Logger } from '../logger.js';
@@ -43,7 +44,8 @@ export interface InboundCycleContext {
 export type AccountCycleResult =
   | { table: string; status: 'skipped'; reason: string }
   | { table: string; status: 'ok'; swept: boolean; poll: PollResult }
-  | { table: string; status: 'failed'; error: string; retryAt: string };
+  /** `code`: the typed error's code (E_STORE_FULL, E_DB_FULL, …) when the failure has one. */
+  | { table: string; status: 'failed'; error: string; code?: string; retryAt: string };
 
 const maxBackoffMs = 15 * 60_000;
 
@@ -102,8 +104,9 @@ export async function runInboundCycle(ctx: InboundCycleContext, options: { force
         // what happened, and the other accounts are still polled.
         ctx.log.error({ account: table, error: (recordError as Error).message }, `recording the failed poll of ${table} failed`);
       }
-      ctx.log.error({ account: table, error: message, retryAt: retryAt.toISOString() }, `polling ${table} failed`);
-      results.push({ table, status: 'failed', error: message, retryAt: retryAt.toISOString() });
+      const code = error instanceof UserError ? error.code : undefined;
+      ctx.log.error({ account: table, error: message, ...(code ? { code } : {}), retryAt: retryAt.toISOString() }, `polling ${table} failed`);
+      results.push({ table, status: 'failed', error: message, ...(code ? { code } : {}), retryAt: retryAt.toISOString() });
     } finally {
       ctx.signal?.removeEventListener('abort', abort);
       if (!ctx.signal?.aborted) await source?.close().catch(() => undefined);

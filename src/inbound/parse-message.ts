@@ -104,11 +104,18 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
   textCap.on('error', (error: Error) => parser.destroy(error));
   const rawSink = new PassThrough();
   const rawPut = batch.put(rawSink);
-  // Awaited below; a failure must not be unhandled meanwhile. Once it has failed (the disk is
-  // full), the rest of the message is read but written nowhere: its stream is destroyed.
-  let rawFailed = false;
-  rawPut.catch(() => {
-    rawFailed = true;
+  /**
+   * The first put that failed — the raw copy's, or an attachment's for the store's own reasons
+   * (its disk full, read-only, failing): from then on the rest of the message is read (the
+   * mailbox session stays in step) but written nowhere, and the message fails with that error.
+   */
+  let storeFailure: Error | null = null;
+  // Awaited below; a failure must not be unhandled meanwhile. Destroyed here whatever the store
+  // did with it: a put that failed and left its stream full kept the loop below waiting for a
+  // 'drain' for ever (a disk full in the middle of a message hung the poll).
+  rawPut.catch((error: Error) => {
+    storeFailure ??= error;
+    rawSink.destroy();
   });
 
   let parseError: Error | null = null;
@@ -151,6 +158,12 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
     const put = batch.put(content).then((blob) => {
       attachments[index]!.size = blob.size;
       attachments[index]!.sha256 = blob.hash;
+    }, (error: Error) => {
+      // Nothing reads it any more: destroyed, it takes what mailparser still writes into it
+      // and drops it (else it would all be held in memory).
+      content.destroy();
+      if (isStoreError(error)) storeFailure ??= error;
+      throw error;
     }).finally(() => {
       storing.delete(content);
       // mailparser waits for the release before it reads on: a failed put releases too, or
@@ -165,6 +178,8 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
   const parserEnded = new Promise<void>((resolve) => {
     parser.once('end', () => resolve());
     parser.once('error', () => resolve());
+    // Destroyed without an error (abandoned), it sends neither.
+    parser.once('close', () => resolve());
   });
   // Keep the parser flowing even when no one reads its objects (the 'data' handler reads them).
   parser.resume();
@@ -194,9 +209,9 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
       }
       head.add(chunk);
       // Read to the end even when storing failed: the mailbox session stays in step.
-      if (rawFailed) continue;
+      if (storeFailure) continue;
       if (!rawSink.write(chunk)) await drained(rawSink);
-      if (!parseError && !rawFailed && !textCap.write(chunk)) await Promise.race([drained(textCap), parserEnded]);
+      if (!parseError && !storeFailure && !textCap.write(chunk)) await Promise.race([drained(textCap), parserEnded]);
     }
   } catch (error) {
     sourceError = error as Error;
@@ -214,17 +229,17 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
       headerBlock: boundedText(decodeHeaderBytes(head.bytes()), headerBlockCap),
     });
   }
-  if (rawFailed) {
+  if (storeFailure) {
     await abandon();
-    await rawPut; // throws the store's error (StoreFullError when the disk is full)
+    // The first failure (StoreFullError when the disk is full), not what abandoning caused after it.
+    throw storeFailure;
   }
   rawSink.end();
   textCap.end(); // ends the parser (pipe) once the rest has passed
   await parserEnded;
   const [blob] = await Promise.all([rawPut, ...attachmentPuts.map((p) => p.catch((error: Error) => {
     // A store failure (disk full) is the store's error; anything else is the attachment's (a decoding fault).
-    const code = (error as { code?: string }).code;
-    if (code === 'E_STORE_FULL' || code === 'E_STORE_READ_ONLY') throw error;
+    if (isStoreError(error)) throw error;
     parseError ??= error;
   }))]);
   const headerBytes = head.bytes();
@@ -347,6 +362,12 @@ function htmlAsText(html: string): string {
   } catch {
     return '';
   }
+}
+
+/** The store's own failures (its disk full, read-only or failing): the poll's, never the message's. */
+function isStoreError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | undefined)?.code;
+  return code === 'E_STORE_FULL' || code === 'E_STORE_READ_ONLY' || code === 'E_STORE_WRITE';
 }
 
 /**

@@ -35,8 +35,9 @@ export function watchArrival(source: Readable, options: { batch: StoreBatch; kee
   const sink = options.keepCopy ? new PassThrough() : null;
   const copied = sink ? options.batch.put(sink) : Promise.resolve(null);
   // Awaited through copy(); must not be unhandled meanwhile. A copy that cannot be stored (a
-  // full disk) is given up; the message itself goes on, and its own put says why.
-  copied.catch(() => undefined);
+  // full disk) is given up; the message itself goes on, and its own put says why. Destroyed
+  // here whatever the store did with it: left full, the message waited for its 'drain' for ever.
+  copied.catch(() => sink?.destroy());
   sink?.on('error', () => undefined);
   async function* watched(): AsyncGenerator<Buffer> {
     try {

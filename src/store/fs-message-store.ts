@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, createGzip, gzipSync } from 'node:zlib';
-import { isBlobHash, StoredContentCorrupt, StoredContentMissing, StoreFullError, StoreReadOnlyError, type MessageStore, type StoreBatch, type StoredBlob, type StoredEntry, type StoreUsage } from './message-store.js';
+import { isBlobHash, StoredContentCorrupt, StoredContentMissing, StoreFullError, StoreReadOnlyError, StoreWriteError, type MessageStore, type StoreBatch, type StoredBlob, type StoredEntry, type StoreUsage } from './message-store.js';
 
 /**
  * gzip level 4: mail is mostly text and base64 (which shrinks to about 3/4); higher levels cost
@@ -46,15 +46,20 @@ export class FsMessageStore implements MessageStore {
     return {
       put: async (content) => {
         if (closed) throw new Error('this store batch is already committed or discarded');
-        await this.#ensureDirs();
         const tmp = join(this.#tmp, `${process.pid}-${++this.#counter}-${randomBytes(8).toString('hex')}`);
+        const source = Buffer.isBuffer(content) ? null : (content as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
         try {
-          const blob = await writeCompressed(tmp, content);
+          await this.#ensureDirs();
+          const blob = await writeCompressed(tmp, content, source);
           pending.push({ tmp, blob });
           return blob;
         } catch (error) {
+          // Whoever feeds the content waits for it to be read on: a put that stopped reading
+          // without letting it go left that writer waiting for a 'drain' that never came (a
+          // disk full in the middle of a message hung the poll for ever).
+          letGo(content, source);
           await unlink(tmp).catch(() => undefined);
-          throw full(error, this.location) ?? error;
+          throw storeWriteError(error, this.location) ?? error;
         }
       },
       commit: async (reserve) => {
@@ -81,7 +86,7 @@ export class FsMessageStore implements MessageStore {
           await inParallel([...folders], syncFile);
         } catch (error) {
           await Promise.all(pending.map((p) => unlink(p.tmp).catch(() => undefined)));
-          throw full(error, this.location) ?? error;
+          throw storeWriteError(error, this.location) ?? error;
         }
       },
       discard: async () => {
@@ -117,6 +122,12 @@ export class FsMessageStore implements MessageStore {
     const corrupt = (error: Error) => verify.destroy(error instanceof StoredContentCorrupt ? error : new StoredContentCorrupt(hash, `unreadable (${error.message})`, location));
     file.on('error', corrupt);
     gunzip.on('error', corrupt);
+    // A reader that stops early (a write of what it reads failed) destroys `verify`; pipe() does
+    // not pass that on, and the file stayed open with gunzip paused on it.
+    verify.once('close', () => {
+      gunzip.destroy();
+      file.destroy();
+    });
     file.pipe(gunzip).pipe(verify);
     return verify;
   }
@@ -245,7 +256,7 @@ export class FsMessageStore implements MessageStore {
       await mkdir(this.#tmp, { recursive: true, mode: 0o700 });
     })().catch((error: unknown) => {
       this.#ready = undefined;
-      throw full(error, this.location) ?? error;
+      throw storeWriteError(error, this.location) ?? error;
     });
     return this.#ready;
   }
@@ -255,14 +266,15 @@ export class FsMessageStore implements MessageStore {
 const oneShotBytes = 256 * 1024;
 
 /**
- * Writes `content` gzip-compressed to the new file `path`, hashing it on the way. Small content
- * is collected and written in one go; larger content streams (never held whole).
+ * Writes `content` gzip-compressed to the new file `path`, hashing it on the way; `source` is
+ * its iterator (null for a Buffer). Small content is collected and written in one go; larger
+ * content streams (never held whole). On failure the caller lets the content go (letGo).
  */
-async function writeCompressed(path: string, content: Readable | Buffer | AsyncIterable<Buffer>): Promise<StoredBlob> {
+async function writeCompressed(path: string, content: Readable | Buffer | AsyncIterable<Buffer>, source: AsyncIterator<Buffer> | null): Promise<StoredBlob> {
   const hash = createHash('sha256');
   let size = 0;
   if (Buffer.isBuffer(content) && content.length <= oneShotBytes) return writeOneShot(path, content, hash);
-  const iterator = (Buffer.isBuffer(content) ? (async function* () { yield content; })() : (content as AsyncIterable<Buffer>))[Symbol.asyncIterator]();
+  const iterator = source ?? (async function* () { yield content as Buffer; })();
   const head: Buffer[] = [];
   for (;;) {
     const next = await iterator.next();
@@ -335,11 +347,33 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-/** ENOSPC / EDQUOT / EROFS as the store's own errors (exit 5, not a bug); undefined for anything else. */
-function full(error: unknown, location: string): StoreFullError | StoreReadOnlyError | undefined {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === 'EROFS') return new StoreReadOnlyError(location, error);
-  return code === 'ENOSPC' || code === 'EDQUOT' ? new StoreFullError(location, error) : undefined;
+/**
+ * Stops the content of a failed put: a stream is destroyed (a writer waiting for it to drain
+ * sees it close), any other iterable is returned (a generator's `finally` runs, closing what it
+ * reads from). Never waits: whatever the content does now, the put's failure is reported.
+ */
+function letGo(content: Readable | Buffer | AsyncIterable<Buffer>, source: AsyncIterator<Buffer> | null): void {
+  if (Buffer.isBuffer(content)) return;
+  if (typeof (content as Readable).destroy === 'function') {
+    (content as Readable).destroy();
+    return;
+  }
+  Promise.resolve(source?.return?.()).catch(() => undefined);
+}
+
+/** The system calls that write the store's files (a content stream's own error, a socket's `read`, is not the store's). */
+const writeCalls = new Set(['open', 'write', 'fsync', 'close', 'rename', 'mkdir', 'unlink']);
+
+/**
+ * A write of the store's own files that the system refused, as the store's own error (exit 5,
+ * not a bug): ENOSPC / EDQUOT as StoreFullError, EROFS as StoreReadOnlyError, any other error
+ * of a call that writes them (EIO, EFBIG, …) as StoreWriteError; undefined for anything else.
+ */
+function storeWriteError(error: unknown, location: string): StoreFullError | StoreReadOnlyError | StoreWriteError | undefined {
+  const e = error as NodeJS.ErrnoException | undefined;
+  if (e?.code === 'EROFS') return new StoreReadOnlyError(location, error);
+  if (e?.code === 'ENOSPC' || e?.code === 'EDQUOT') return new StoreFullError(location, error);
+  return typeof e?.code === 'string' && writeCalls.has(e.syscall ?? '') ? new StoreWriteError(location, error) : undefined;
 }
 
 /** The names in `folder`; none when it was removed meanwhile (by hand, a restore): the count goes on without it. */

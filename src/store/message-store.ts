@@ -32,7 +32,11 @@ export interface StoredEntry {
  * the rows before it marks the messages done in their mailbox.
  */
 export interface StoreBatch {
-  /** Streams `content` in, hashing it on the way; the returned hash names it. */
+  /**
+   * Streams `content` in, hashing it on the way; the returned hash names it. When it fails
+   * (StoreFullError, StoreReadOnlyError, StoreWriteError) it lets the content go: a stream is
+   * destroyed, an iterator returned, so that nothing feeding it waits for it for ever.
+   */
   put(content: Readable | Buffer | AsyncIterable<Buffer>): Promise<StoredBlob>;
   /**
    * Makes every blob put in this batch durable and readable. `reserve` is called with the
@@ -138,6 +142,20 @@ export class StoreReadOnlyError extends UserError {
       command: `findmnt -T ${location}`,
       exitCode: ExitCode.store,
       cause,
+    });
+  }
+}
+
+/** The system refused a write of the message store's files for another reason than space or a read-only mount (EIO: a failing disk). */
+export class StoreWriteError extends UserError {
+  constructor(location: string, cause: unknown) {
+    const e = cause as NodeJS.ErrnoException;
+    super('E_STORE_WRITE', `The message store could not be written (${location}): ${e.code} on ${e.syscall}${e.code === 'EIO' ? ' (an input/output error: the disk or its connection is failing)' : ''}; nothing was stored (mail being taken stays in its mailbox, and is taken once the store can be written).`, {
+      fix: `Check the disk that holds ${location} (dmesg, smartctl -a); once it is sound, mailctl doctor --only store checks what is stored.`,
+      command: 'mailctl doctor --only store',
+      exitCode: ExitCode.store,
+      cause,
+      details: { errno: e.code, syscall: e.syscall },
     });
   }
 }

@@ -3,6 +3,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { takeMessage } from '../../src/inbound/parse-message.js';
 import { FsMessageStore } from '../../src/store/fs-message-store.js';
+import { StoreFullError, type StoreBatch } from '../../src/store/message-store.js';
 import { bigAttachmentMessage, inlineImageMessage } from '../helpers/rich-messages.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
 
@@ -61,4 +62,66 @@ describe('takeMessage, found by the end-to-end store tests', () => {
     for await (const entry of store.list()) stored.push(entry.hash);
     expect(stored).toEqual([]);
   }, 30_000);
+
+  /**
+   * A store backend whose put `failing` (0: the raw copy, 1: the first attachment) reads
+   * `afterBytes` of its content, stops reading, and fails a moment later as a full disk does —
+   * and, unlike FsMessageStore, does not let go of the content: takeMessage must not rely on
+   * every backend doing so.
+   */
+  function failingBatch(failing: number, afterBytes: number): { batch: StoreBatch; rawBytes: () => number } {
+    let puts = 0;
+    let rawBytes = 0;
+    return {
+      rawBytes: () => rawBytes,
+      batch: {
+        async put(content) {
+          const index = puts++;
+          let bytes = 0;
+          const iterator = (content as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+          for (;;) {
+            const next = await iterator.next();
+            if (next.done) return { hash: '0'.repeat(64), size: bytes, storedSize: bytes };
+            bytes += next.value.length;
+            if (index === 0) rawBytes = bytes;
+            if (index !== failing || bytes < afterBytes) continue;
+            // The disk's answer comes later, as a file write's does: meanwhile the writer fills the
+            // stream and waits for it to drain.
+            await new Promise((resolve) => setTimeout(resolve, 100));
+            throw new StoreFullError('/var/lib/mailctl/messages', Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC', syscall: 'write' }));
+          }
+        },
+        commit: async () => undefined,
+        discard: async () => undefined,
+      },
+    };
+  }
+
+  it('a raw copy whose put fails part-way and stops reading fails the message with the store\'s error, not a wait forever', async () => {
+    const m = bigAttachmentMessage('t4', 3 * 1024 * 1024);
+    const { batch } = failingBatch(0, 512 * 1024);
+    // The loop waited for the raw copy's stream to drain, and nothing read it any more (daemon --once exited 13).
+    const outcome = await Promise.race([
+      takeMessage(Readable.from(inPieces(m.raw)), batch, { maxTextChars: 100_000 }).then(() => 'taken', (error: { code?: string }) => error.code),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting after 10 s'), 10_000)),
+    ]);
+    expect(outcome).toBe('E_STORE_FULL');
+  }, 30_000);
+
+  it('an attachment that cannot be stored stops the storing of the rest of the message at once (read to its end, written nowhere)', async () => {
+    const m = bigAttachmentMessage('t5', 6 * 1024 * 1024);
+    const { batch, rawBytes } = failingBatch(1, 256 * 1024);
+    const outcome = await Promise.race([
+      takeMessage(Readable.from(inPieces(m.raw)), batch, { maxTextChars: 100_000 }).then(() => 'taken', (error: { code?: string }) => error.code),
+      new Promise((resolve) => setTimeout(() => resolve('still waiting after 10 s'), 10_000)),
+    ]);
+    expect(outcome).toBe('E_STORE_FULL');
+    // Before, the rest of the message (8 MB) was still written to the raw copy, into a disk known to be full.
+    expect(rawBytes()).toBeLessThan(m.raw.length / 2);
+  }, 30_000);
 });
+
+/** A message as a server hands it over: 64 KB at a time. */
+function* inPieces(raw: Buffer): Generator<Buffer> {
+  for (let i = 0; i < raw.length; i += 64 * 1024) yield raw.subarray(i, i + 64 * 1024);
+}

@@ -74,9 +74,16 @@ export async function runSend(deps: Deps, options: SendOptions): Promise<number>
     const store = await deps.messageStore();
     const batch = store.batch();
     const stored: QueuedAttachment[] = [];
-    for (const a of attachments) {
-      const blob = await batch.put(a.content);
-      stored.push({ filename: a.filename, contentType: attachmentContentType(a.filename), sha256: blob.hash, size: blob.size });
+    try {
+      for (const a of attachments) {
+        const blob = await batch.put(a.content);
+        stored.push({ filename: a.filename, contentType: attachmentContentType(a.filename), sha256: blob.hash, size: blob.size });
+      }
+    } catch (error) {
+      // The attachments stored before the one that failed (the disk filled up) were left in the
+      // store's temporary folder.
+      await batch.discard();
+      throw error;
     }
     ({ release } = await commitReserved(db, batch));
     entry = queue.enqueue({
