@@ -36,20 +36,26 @@ function messageIdFor(stamped: string): string {
  * of module loading per test-send and a stream pipeline per queued message.
  */
 export async function composeMessage(draft: OutboundDraft, ref: Reference, key: { id: string; bytes: Buffer }): Promise<ComposedMessage> {
+  const { parts, stamp } = stamped(draft, ref, key);
+  const raw = buildMime(parts);
+  return { raw, messageId: parts.messageId, subject: stamp.subject, reference: stamp.header };
+}
+
+/** The draft's MIME parts with the reference stamped into subject, Message-ID and header: one place for both composers. */
+function stamped<A>(draft: Omit<OutboundDraft, 'attachments'> & { attachments?: A }, ref: Reference, key: { id: string; bytes: Buffer }) {
   const stamp = stampReference(ref, draft.subject, key.id, key.bytes);
-  const messageId = messageIdFor(stamp.messageId);
-  const raw = buildMime({
+  const parts = {
     from: draft.from,
     to: draft.to,
     subject: stamp.subject,
     date: ref.sentAt,
-    messageId,
+    messageId: messageIdFor(stamp.messageId),
     text: draft.text,
     html: draft.html,
     attachments: draft.attachments,
     headers: { ...draft.headers, [referenceHeader]: foldableToken(stamp.header) },
-  });
-  return { raw, messageId, subject: stamp.subject, reference: stamp.header };
+  };
+  return { parts, stamp };
 }
 
 /** A message composed as a stream: its bytes come as they are read (attachments from the store). */
@@ -67,21 +73,9 @@ export interface StreamedMessage {
  * daemon sends, so a queued message with a 25 MB attachment is never held whole in memory.
  */
 export function composeStreamedMessage(draft: Omit<OutboundDraft, 'attachments'> & { attachments: NonNullable<StreamedMimeParts['attachments']> }, ref: Reference, key: { id: string; bytes: Buffer }): StreamedMessage {
-  const stamp = stampReference(ref, draft.subject, key.id, key.bytes);
-  const messageId = messageIdFor(stamp.messageId);
-  const parts: StreamedMimeParts = {
-    from: draft.from,
-    to: draft.to,
-    subject: stamp.subject,
-    date: ref.sentAt,
-    messageId,
-    text: draft.text,
-    html: draft.html,
-    attachments: draft.attachments,
-    headers: { ...draft.headers, [referenceHeader]: foldableToken(stamp.header) },
-  };
+  const { parts, stamp } = stamped(draft, ref, key);
   const layout = mimeLayout(parts);
   const first = layout[0] as string;
   const end = first.indexOf('\r\n\r\n');
-  return { content: streamMime(layout, parts), headers: end < 0 ? first : first.slice(0, end + 4), messageId, subject: stamp.subject, reference: stamp.header };
+  return { content: streamMime(layout, parts), headers: end < 0 ? first : first.slice(0, end + 4), messageId: parts.messageId, subject: stamp.subject, reference: stamp.header };
 }
