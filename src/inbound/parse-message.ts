@@ -1,7 +1,7 @@
 import type { CommunicationAttachment } from '../store/communications-repo.js';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Transform, type Readable } from 'node:stream';
 import { boundedText } from '../mime/bounded-text.js';
 import { decodeHeaderValue, parseHeaderBlock, type HeaderBlock } from '../mime/header-block.js';
 import type { StoreBatch, StoredBlob } from '../store/message-store.js';
@@ -146,11 +146,20 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
     }
     const contentType = data.contentType ?? 'application/octet-stream';
     const keep = embeddedType.test(contentType);
-    const content = data.content;
-    if (keep) {
-      content.on('data', (chunk: Buffer) => {
+    // An embedded message is read on its way to the store, not beside it: a 'data' listener set
+    // the part flowing before the store's put began reading it (it awaits its folders first),
+    // and the chunks that passed meanwhile were lost to the stored copy (an empty attachment-1.eml).
+    const content: Readable = keep ? data.content.pipe(new Transform({
+      transform(chunk: Buffer, _encoding, done) {
         if (embedded.length < embeddedCap) embedded += chunk.toString('utf8', 0, Math.min(chunk.length, embeddedCap - embedded.length));
-      });
+        done(null, chunk);
+      },
+    })) : data.content;
+    // pipe() does not pass errors on: the part's error must fail its put, as it did unobserved.
+    if (keep) {
+      data.content.once('error', (error: Error) => content.destroy(error));
+      // Destroyed (abandoned, or its put failed), the part behind it goes too: it would hold what mailparser still writes.
+      content.once('close', () => data.content.destroy());
     }
     const index = attachments.length;
     attachments.push({ filename: data.filename ?? null, contentType, size: 0, sha256: '', contentId: data.contentId ? data.contentId.trim().replace(/^<|>$/g, '').trim() || null : null, inline: data.contentDisposition === 'inline' || Boolean(data.related) });

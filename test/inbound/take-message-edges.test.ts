@@ -125,3 +125,35 @@ describe('takeMessage, found by the end-to-end store tests', () => {
 function* inPieces(raw: Buffer): Generator<Buffer> {
   for (let i = 0; i < raw.length; i += 64 * 1024) yield raw.subarray(i, i + 64 * 1024);
 }
+
+describe('takeMessage with a store that starts reading late', () => {
+  const tempDir = useTempDirs();
+
+  it('an attached message (message/rfc822) is stored whole even when the put begins reading after a wait', async () => {
+    const forwarded = `From: lee@partner.test\r\nTo: pat@acme.test\r\nSubject: The original\r\nMessage-ID: <orig-late@partner.test>\r\n\r\n${'The original text.\r\n'.repeat(2000)}`;
+    const raw = Buffer.from(['From: pat@acme.test', 'To: contracts@acme.test', 'Subject: Fwd: The original', 'Message-ID: <fwd-late@acme.test>',
+      'MIME-Version: 1.0', 'Content-Type: multipart/mixed; boundary="b0"', '', '--b0', 'Content-Type: text/plain; charset=utf-8', '', 'See below.',
+      '--b0', 'Content-Type: message/rfc822', '', forwarded, '--b0--', ''].join('\r\n'));
+    const store = new FsMessageStore(join(tempDir(), 'messages'));
+    const real = store.batch();
+    // A real store whose puts begin reading 30 ms late (a slow disk making its folders): under
+    // load the CI saw the attached message saved empty, because its 'data' listener had set it flowing.
+    const late: StoreBatch = {
+      ...real,
+      put: async (content) => {
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        return real.put(content);
+      },
+    };
+    const taken = await takeMessage(Readable.from([raw]), late, { maxTextChars: 100_000 });
+    await real.commit();
+    const [attached] = taken.parsed!.attachments;
+    expect(attached!.contentType).toBe('message/rfc822');
+    const chunks: Buffer[] = [];
+    for await (const chunk of await store.open(attached!.sha256)) chunks.push(chunk as Buffer);
+    const stored = Buffer.concat(chunks).toString('utf8');
+    expect(stored).toContain('Subject: The original');
+    expect(stored.split('The original text.').length - 1).toBe(2000);
+    expect(taken.parsed!.embedded).toContain('Message-ID: <orig-late@partner.test>');
+  });
+});
