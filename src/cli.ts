@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, Option } from 'commander';
 import { systemClock, type Clock } from './clock.js';
 import { resolvePaths } from './config/paths.js';
+import { configGeneration } from './config/config-generation.js';
 import { createDeps, type Deps } from './deps.js';
 import { ExitCode } from './errors.js';
 import { renderError } from './ui/render-error.js';
@@ -25,7 +26,7 @@ function version(): string {
 
 /** Declares every command and its flags; the work itself is imported only when a command runs. */
 export function buildProgram(
-  run: (load: () => Promise<Runner>, args: unknown[]) => Promise<void>,
+  run: (load: () => Promise<Runner>, args: unknown[], name: string) => Promise<void>,
   write: { out: (text: string) => void; err: (text: string) => void },
 ): Command {
   // Output and exit handling first: subcommands copy these settings when they are created.
@@ -51,7 +52,7 @@ Settings: MAILCTL_HOME (all files in one folder), MAILCTL_SECRET_BACKEND (keyrin
 MAILCTL_MASTER_KEY (key for the encrypted secret file), NO_COLOR.`);
 
   // `lazy` keeps each command's module (and its heavy imports) out of start-up.
-  const lazy = (load: () => Promise<Runner>) => async (...args: unknown[]) => run(load, args.slice(0, -1));
+  const lazy = (load: () => Promise<Runner>) => async (...args: unknown[]) => run(load, args.slice(0, -1), (args.at(-1) as Command).name());
 
   program
     .command('init')
@@ -468,6 +469,15 @@ export interface MainIO {
   clock?: Clock;
 }
 
+/** configGeneration, or undefined when the files cannot be read (the command reports its own problems). */
+function generationOf(paths: ReturnType<typeof resolvePaths>): string | undefined {
+  try {
+    return configGeneration(paths);
+  } catch {
+    return undefined;
+  }
+}
+
 async function readAllStdin(): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
@@ -483,7 +493,7 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
   let deps: Deps | undefined;
   let globals: GlobalOptions = {};
 
-  const program = buildProgram(async (load, args) => {
+  const program = buildProgram(async (load, args, name) => {
     globals = program.opts<GlobalOptions>();
     const useColor = globals.color !== false && !('NO_COLOR' in env) && Boolean(stdout.isTTY);
     const out = new Output({ stdout, stderr, json: Boolean(globals.json), color: useColor, columns: Number(env.COLUMNS) || undefined });
@@ -498,8 +508,18 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
       readStdin: readAllStdin,
     });
     const runner = await load();
+    // What a running daemon would run on before and after: a command that changed the config
+    // or a secret says whether the daemon has picked the change up (the daemon itself does not).
+    const paths = deps.paths;
+    const before = name === 'daemon' ? undefined : generationOf(paths);
     const code = await runner(deps, ...args);
     exitCode = typeof code === 'number' ? code : ExitCode.ok;
+    const after = before === undefined ? undefined : generationOf(paths);
+    if (after !== undefined && after !== before) {
+      const { announceChange } = await import('./daemon/announce-change.js');
+      const pickup = await announceChange(deps, after).catch(() => undefined);
+      if (pickup) deps.out.amendData({ daemon: pickup });
+    }
   }, { out: (text) => stdout.write(text), err: (text) => stderr.write(text) });
 
   try {
@@ -509,9 +529,11 @@ export async function main(argv: string[], io: MainIO = {}): Promise<number> {
       // Help and --version "fail" with exit code 0; everything else commander rejects is usage.
       return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     }
+    deps?.out.flushData();
     const out = deps?.out ?? new Output({ stdout, stderr, json: Boolean(globals.json), color: false });
     exitCode = renderError(out, error, Boolean(globals.debug), deps?.paths);
   } finally {
+    deps?.out.flushData();
     deps?.close();
   }
   return exitCode;

@@ -4,6 +4,8 @@ import type { MailctlPaths } from './config/paths.js';
 import { pathsToTrust, requireTrusted } from './fs/trusted-paths.js';
 import type { SecretStoreChoice } from './secrets/open-secret-store.js';
 import type { Database } from './store/database.js';
+import type { SecretStore } from './secrets/secret-store.js';
+import { markSecretsChanged } from './config/config-generation.js';
 import type { MessageStore } from './store/message-store.js';
 import type { Output } from './ui/output.js';
 import type { Prompter } from './ui/prompt.js';
@@ -73,7 +75,7 @@ export function createDeps(input: DepsInput): Deps {
               new AuditRepo(db, input.clock).record({ actor: 'recovery', action: `secret.rotate.${recovered.action}`, target: recovered.journalId, details: { secrets: recovered.secrets } });
             }
           }
-          return choice;
+          return { ...choice, store: markingChanges(choice.store, input.paths) };
         },
       )),
     db: () =>
@@ -92,4 +94,26 @@ export function createDeps(input: DepsInput): Deps {
     },
   };
   return deps;
+}
+
+/**
+ * Every secret written or deleted through mailctl leaves a mark beside config.json, so a
+ * running daemon sees rotate-secret, reset-oauth or a new password within its 2 s (a keyring
+ * gives no other sign of a change).
+ */
+function markingChanges(inner: SecretStore, paths: DepsInput['paths']): SecretStore {
+  return {
+    backend: inner.backend,
+    location: inner.location,
+    get: (key) => inner.get(key),
+    set: async (key, value) => {
+      await inner.set(key, value);
+      markSecretsChanged(paths);
+    },
+    delete: async (key) => {
+      const deleted = await inner.delete(key);
+      if (deleted) markSecretsChanged(paths);
+      return deleted;
+    },
+  };
 }

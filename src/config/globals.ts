@@ -2,7 +2,7 @@ import { UsageError } from '../errors.js';
 import { formatDuration, formatSize, parseDuration, parseSize } from './units.js';
 
 /** The kinds of value a global variable holds, each with its own parser. */
-export type GlobalKind = 'duration' | 'duration-or-forever' | 'size' | 'boolean' | 'email-or-empty';
+export type GlobalKind = 'duration' | 'duration-or-forever' | 'size' | 'boolean' | 'email-or-empty' | 'count';
 
 export interface GlobalDefinition {
   name: string;
@@ -43,6 +43,13 @@ export const globalDefinitions: readonly GlobalDefinition[] = [
   // RFC 3834 §2: not more than one automatic response to the same sender within several days; 7 recommended.
   { name: 'reject_notice_interval', kind: 'duration', default: '7d', min: 3_600_000, max: 365 * 86_400_000,
     description: 'a rejected sender gets at most one "not accepted" notice in this time' },
+  // Each poll holds one connection; a server (or its firewall) limits how many one client may
+  // open (Dovecot's mail_max_userip_connections is 10 per user and IP; Exchange Online allows 20 IMAP).
+  { name: 'max_mailbox_connections', kind: 'count', default: '8', min: 1, max: 200,
+    description: 'mailboxes polled at the same time, over all inbound accounts' },
+  // RFC 2177: new mail is announced on an open connection instead of waiting for the next poll.
+  { name: 'imap_idle', kind: 'boolean', default: 'true',
+    description: 'IMAP accounts keep one connection open (IDLE) to take new mail within seconds' },
   { name: 'reference_lifetime', kind: 'duration-or-forever', default: '365d', min: 86_400_000, max: 36_500 * 86_400_000,
     description: 'a reply updates its record only while the reference it carries is younger than this' },
 ];
@@ -68,6 +75,9 @@ export interface GlobalValues {
   reject_notice_interval: number;
   /** Milliseconds a reference stays valid after its message was sent, or null for "forever". */
   reference_lifetime: number | null;
+  /** Polls running at once, over all inbound accounts. */
+  max_mailbox_connections: number;
+  imap_idle: boolean;
 }
 
 const emailPattern = /^[^\s@<>()",;:]+@[^\s@<>()",;:]+\.[^\s@<>()",;:]+$/;
@@ -125,6 +135,12 @@ export function normalizeGlobal(name: string, input: string): string {
       if (['false', 'no', 'off', '0'].includes(lowered)) return 'false';
       throw bad('true or false');
     }
+    case 'count': {
+      if (!/^\d{1,9}$/.test(text)) throw bad('a whole number such as 8');
+      const n = Number(text);
+      checkRange(definition, n, String, input);
+      return String(n);
+    }
     case 'email-or-empty': {
       if (text === '' || isEmailAddress(text)) return text;
       throw bad('an email address such as qa@acme.test, or "" for none');
@@ -160,5 +176,7 @@ export function resolveGlobals(stored: Record<string, string | undefined>): Glob
     message_retention: text('message_retention') === 'forever' ? null : parseDuration(text('message_retention'))!,
     reject_notice_interval: parseDuration(text('reject_notice_interval'))!,
     reference_lifetime: text('reference_lifetime') === 'forever' ? null : parseDuration(text('reference_lifetime'))!,
+    max_mailbox_connections: Number(text('max_mailbox_connections')),
+    imap_idle: text('imap_idle') === 'true',
   };
 }

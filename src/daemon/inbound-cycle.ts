@@ -1,3 +1,4 @@
+import pLimit from 'p-limit';
 import { OAuthFailure } from '../auth/oauth-failure.js';
 import { UserError } from '../errors.js';
 import type { Clock } from '../clock.js';
@@ -55,17 +56,29 @@ const maxBackoffMs = 15 * 60_000;
  * sweep when the sweep interval has passed. One failing account never holds up the others.
  */
 export async function runInboundCycle(ctx: InboundCycleContext, options: { force?: boolean; forceSweep?: boolean } = {}): Promise<AccountCycleResult[]> {
+  // Each mailbox on its own connection, at most max_mailbox_connections at once: a slow or hung
+  // one holds up no other (each is bounded by its own deadlines).
+  const limit = pLimit(Math.max(1, ctx.globals.max_mailbox_connections));
+  const results = await Promise.all(ctx.accounts.map((account) => limit(async () => (ctx.stop?.() ? null : pollOneAccount(ctx, account, options)))));
+  return results.filter((r): r is AccountCycleResult => r !== null);
+}
+
+/**
+ * Polls one inbound account when it is due (its check frequency, or later while it backs off
+ * after failures; always with `force`); an IMAP account gets its full sweep when the sweep
+ * interval has passed. Never throws for the server's or the message's faults: the result says
+ * what happened, and the failure is recorded (status, doctor, back-off).
+ */
+export async function pollOneAccount(ctx: InboundCycleContext, account: InboundAccount, options: { force?: boolean; forceSweep?: boolean } = {}): Promise<AccountCycleResult> {
   const sync = new SyncRepo(ctx.db);
-  const results: AccountCycleResult[] = [];
-  for (const account of ctx.accounts) {
+  let result: AccountCycleResult;
+  {
     const table = account.table;
-    if (!account.enabled) { results.push({ table, status: 'skipped', reason: 'disabled' }); continue; }
-    if (ctx.stop?.()) break;
+    if (!account.enabled) return { table, status: 'skipped', reason: 'disabled' };
     const now = ctx.clock.now();
     const state = sync.get(table);
     if (!options.force && state.nextPollAt && Date.parse(state.nextPollAt) > now.getTime()) {
-      results.push({ table, status: 'skipped', reason: `not due until ${state.nextPollAt}` });
-      continue;
+      return { table, status: 'skipped', reason: `not due until ${state.nextPollAt}` };
     }
     if (!state.lastSweepAt) sync.startSweepClock(table, now);
     const swept = account.protocol === 'imap' && (Boolean(options.forceSweep) || (state.lastSweepAt !== null && now.getTime() - Date.parse(state.lastSweepAt) >= ctx.globals.imap_full_sweep_interval));
@@ -85,13 +98,14 @@ export async function runInboundCycle(ctx: InboundCycleContext, options: { force
       if (poll.marks.failed > 0) ctx.log.error({ account: table, failed: poll.marks.failed, error: poll.marks.warning }, `marking messages done in ${table} failed; they are committed and marked again next poll`);
       // A steady state of the server, shown by status and doctor: info, not a warning every poll.
       else if (poll.marks.leftFlagged > 0) ctx.log.info({ account: table, leftFlagged: poll.marks.leftFlagged, reason: poll.marks.warning }, `messages in ${table} were flagged \\Deleted and left in the folder`);
-      results.push({ table, status: 'ok', swept, poll });
+      result = { table, status: 'ok', swept, poll };
     } catch (error) {
       if (ctx.signal?.aborted) {
         // Stopped by the daemon, not failed by the server: no failure, no back-off.
-        ctx.log.warn({ account: table }, `polling ${table} interrupted: the daemon is stopping; what was not committed is taken again next poll`);
-        results.push({ table, status: 'skipped', reason: 'interrupted: the daemon is stopping' });
-        continue;
+        // The reason: the daemon stopping, or this account changed or removed while it was polled.
+        const why = ctx.signal.reason instanceof Error ? ctx.signal.reason.message : 'the daemon is stopping';
+        ctx.log.warn({ account: table }, `polling ${table} interrupted: ${why}; what was not committed is taken again next poll`);
+        return { table, status: 'skipped', reason: `interrupted: ${why}` };
       }
       // A token failure says so: the provider's bare words ("endpoints_resolution_error: …") do not name it.
       const message = error instanceof OAuthFailure ? `Getting an OAuth token failed: ${error.message}` : (error as Error).message;
@@ -106,13 +120,13 @@ export async function runInboundCycle(ctx: InboundCycleContext, options: { force
       }
       const code = error instanceof UserError ? error.code : undefined;
       ctx.log.error({ account: table, error: message, ...(code ? { code } : {}), retryAt: retryAt.toISOString() }, `polling ${table} failed`);
-      results.push({ table, status: 'failed', error: message, ...(code ? { code } : {}), retryAt: retryAt.toISOString() });
+      result = { table, status: 'failed', error: message, ...(code ? { code } : {}), retryAt: retryAt.toISOString() };
     } finally {
       ctx.signal?.removeEventListener('abort', abort);
       if (!ctx.signal?.aborted) await source?.close().catch(() => undefined);
     }
   }
-  return results;
+  return result;
 }
 
 /**

@@ -17,6 +17,9 @@ export class DaemonStateRepo {
       ON CONFLICT(kb) DO UPDATE SET pid = @pid, host = @host, started_at = @startedAt, heartbeat_at = @heartbeatAt`).run(state);
   }
 
+  /** TEMPORARY until the status branch lands (migration 9). */
+  recordConfig(_kb: string, _config: { generation: string; error: string | null }): void {}
+
   get(kb: string): DaemonState | undefined {
     return this.db.prepare('SELECT kb, pid, host, started_at AS startedAt, heartbeat_at AS heartbeatAt FROM daemon_state WHERE kb = ?').get(kb) as DaemonState | undefined;
   }

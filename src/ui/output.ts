@@ -47,6 +47,8 @@ export class Output {
   readonly #columns: number | undefined;
   /** Stands for ESC in our own styles until a line is written; undefined without colour. */
   readonly #marker: string | undefined;
+  /** The --json document, until flushData. */
+  #data: { value: unknown } | undefined;
 
   constructor(options: OutputOptions) {
     this.json = options.json;
@@ -115,9 +117,31 @@ export class Output {
     this.#stderr.write(this.#terminal(`${this.color.red('✗')} ${text}`) + '\n');
   }
 
-  /** The one JSON document of a --json run. */
+  /**
+   * The one JSON document of a --json run. Kept until `flushData` (main calls it when the
+   * command ends), so that what happens after the command — a running daemon picking the
+   * change up — can still be added to it (`amendData`).
+   */
   data(value: unknown): void {
-    if (this.json) this.#stdout.write(JSON.stringify(value, null, 2) + '\n');
+    if (this.json) {
+      this.flushData();
+      this.#data = { value };
+    }
+  }
+
+  /** Adds fields to the JSON document about to be written (when it is an object). */
+  amendData(fields: Record<string, unknown>): void {
+    if (this.#data && this.#data.value !== null && typeof this.#data.value === 'object' && !Array.isArray(this.#data.value)) {
+      this.#data.value = { ...(this.#data.value as Record<string, unknown>), ...fields };
+    }
+  }
+
+  /** Writes the JSON document kept by `data`, if any. */
+  flushData(): void {
+    if (!this.#data) return;
+    const { value } = this.#data;
+    this.#data = undefined;
+    this.#stdout.write(JSON.stringify(value, null, 2) + '\n');
   }
 
   /**

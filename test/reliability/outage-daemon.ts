@@ -15,11 +15,13 @@ export interface RunningDaemon {
   stop(): Promise<{ code: number | null; ms: number }>;
   /** SIGKILL, for cleanup after a failure. */
   kill(): void;
+  /** Sends a signal (SIGHUP to reload). */
+  signal(name: NodeJS.Signals): void;
 }
 
 /** Starts the daemon loop with a short tick and waits for "daemon started". */
-export async function startDaemon(env: Record<string, string>, tick = '0.2s'): Promise<RunningDaemon> {
-  const child = spawn(process.execPath, [binPath, 'daemon', '--tick', tick], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+export async function startDaemon(env: Record<string, string>, tick = '0.2s', extra: string[] = []): Promise<RunningDaemon> {
+  const child = spawn(process.execPath, [binPath, 'daemon', '--tick', tick, ...extra], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
@@ -37,6 +39,7 @@ export async function startDaemon(env: Record<string, string>, tick = '0.2s'): P
       return { code, ms: Date.now() - at };
     },
     kill: () => { if (exitCode === undefined) child.kill('SIGKILL'); },
+    signal: (name) => { child.kill(name); },
   };
   try {
     await waitUntil(() => output.includes('"msg":"daemon started"'), 'the daemon to start', 60_000, () => output);

@@ -10,6 +10,9 @@ import { parseDuration } from '../../config/units.js';
 import { loadKbKeys } from '../../kb/load-kb.js';
 import type { AccountCycleResult } from '../../daemon/inbound-cycle.js';
 import { runDaemonCycle } from '../../daemon/run-cycle.js';
+import { DaemonScheduler } from '../../daemon/daemon-scheduler.js';
+import { ConfigWatcher, loadCycleState } from '../../daemon/config-watcher.js';
+import { muteSecretsMarks } from '../../config/config-generation.js';
 import { interruptedReason } from '../../daemon/outbound-cycle.js';
 import type { Logger } from '../../logger.js';
 import { QueueRepo } from '../../store/queue-repo.js';
@@ -130,11 +133,13 @@ const unwindMs = 3000;
 
 /**
  * The long-running daemon: one per KB (a lock), a heartbeat every tick (a timer of its own, so it
- * beats while a server is slow), inbound accounts polled when due and the queue sent when due.
- * SIGTERM/SIGINT: no new message or account is taken; the work in hand gets `stopGraceMs`, then
- * its connections are dropped (a message being sent goes back to the queue, a poll commits
- * nothing half-done), and after `unwindMs` more the daemon exits whatever is still waiting: within
- * 10 s of the signal, whatever a server does. SIGHUP reloads the config.
+ * beats while a server is slow), and the scheduler's workers: each inbound account on its own
+ * schedule and connection, the outbound queue, the retention purge (src/daemon/daemon-scheduler.ts).
+ * Changes to the config file, the globals and the secrets are followed within 2 s without a
+ * signal (src/daemon/config-watcher.ts); SIGHUP loads them at once. SIGTERM/SIGINT: no new message
+ * or account is taken; the work in hand gets `stopGraceMs`, then its connections are dropped (a
+ * message being sent goes back to the queue, a poll commits nothing half-done), and after
+ * `unwindMs` more the daemon exits whatever is still waiting: within 10 s of the signal.
  */
 async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number> {
   const timeoutMs = parseDuration(options.timeout);
@@ -149,9 +154,13 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
   // Before the lock: a log file refused leaves no lock behind.
   const log = await createDaemonLogger(out, { file: options.logFile, human: out.isTTY && !out.json });
   const lock = acquireDaemonLock(join(deps.paths.dataDir, 'daemon.lock'));
+  // The token cache the daemon refreshes is its own write, not an admin's change to follow.
+  muteSecretsMarks();
+  let scheduler: DaemonScheduler | undefined;
+  let watcher: ConfigWatcher | undefined;
+  let stopped: () => void = () => undefined;
+  const stopRequested = new Promise<void>((resolve) => (stopped = resolve));
   let stopping = false;
-  let reloading = false;
-  let wake: (() => void) | undefined;
   const abort = new AbortController();
   let graceTimer: NodeJS.Timeout | undefined;
   let giveUp: (() => void) | undefined;
@@ -166,73 +175,54 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
       abort.abort(new Error(`the daemon is stopping (${signal})`));
       unwindTimer = setTimeout(() => giveUp?.(), unwindMs);
     }, stopGraceMs);
-    wake?.();
+    scheduler?.requestStop();
+    stopped();
   };
-  const onReload = () => { reloading = true; wake?.(); };
+  const onReload = () => { void watcher?.reloadNow(); };
   const handlers: Array<[NodeJS.Signals, () => void]> = [['SIGTERM', onStop('SIGTERM')], ['SIGINT', onStop('SIGINT')], ['SIGHUP', onReload]];
   for (const [signal, handler] of handlers) process.on(signal, handler);
 
-  const load = async () => {
-    const config = configStore.read();
-    const keys = await loadKbKeys(config, store);
-    return { config, keys, globals: resolveGlobals(config.globals ?? {}) };
-  };
   let heart: NodeJS.Timeout | undefined;
   try {
     await removeOrphans(deps, db, messages, (message) => log.warn({}, message));
-    let state = await load();
+    const state = await loadCycleState(configStore, store);
+    const kb = state.keys.kb.name;
     const startedAt = deps.clock.now().toISOString();
     const beats = new DaemonStateRepo(db);
     const queue = new QueueRepo(db, deps.clock);
-    const purger = new RetentionPurge({ db, store: messages, clock: deps.clock, log });
     const stale = queue.releaseStaleClaims();
     const beat = () => {
       try {
-        beats.beat({ kb: state.keys.kb.name, pid: process.pid, host: hostname(), startedAt, heartbeatAt: deps.clock.now().toISOString() });
+        beats.beat({ kb, pid: process.pid, host: hostname(), startedAt, heartbeatAt: deps.clock.now().toISOString() });
       } catch (error) {
         log.error({ error: (error as Error).message }, 'recording the heartbeat failed');
       }
     };
     beat();
     heart = setInterval(beat, tickMs);
-    log.info({ kb: state.keys.kb.name, environment: state.keys.kb.environment, accounts: Object.keys(state.config.inbound ?? {}), staleClaims: stale }, 'daemon started');
-    while (!stopping) {
-      if (reloading) {
-        reloading = false;
-        try {
-          state = await load();
-          log.info({ accounts: Object.keys(state.config.inbound ?? {}) }, 'configuration reloaded (SIGHUP)');
-        } catch (error) {
-          log.error({ error: (error as Error).message }, 'reload failed; keeping the previous configuration');
-        }
-      }
-      const work = (async () => {
-        if (state.globals.email_enabled) {
-          const { outbound } = await runDaemonCycle({ db, store: messages, clock: deps.clock, secrets: store, log, timeoutMs }, state, { stop: () => stopping, signal: abort.signal });
-          if (outbound && outbound.claimed > 0) log.info({ ...outbound }, 'outbound cycle');
-        }
-        // Retention is not mail: it runs with the kill switch on too. Not due, it costs one read.
-        if (!stopping) await purger.runIfDue(state.globals, { stop: () => stopping });
-      })();
-      // A cycle that fails is a bug here (each part catches its own failures): it stops the daemon, as before.
-      const ended = await Promise.race([work.then(() => 'done' as const), givenUp]);
-      if (ended === 'given-up') {
-        // Whatever still waits is abandoned (the process exits); what it claimed goes back to the queue.
-        work.catch(() => undefined);
-        const requeued = queue.requeueClaimed(interruptedReason);
-        log.warn({ requeued }, 'stopping: work still waiting after its connections were dropped was abandoned');
-        break;
-      }
-      if (stopping) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, tickMs);
-        wake = () => { clearTimeout(timer); resolve(); };
-      });
-      wake = undefined;
+    const running = new DaemonScheduler({ db, store: messages, clock: deps.clock, secrets: store, log, timeoutMs, tickMs, signal: abort.signal }, state);
+    scheduler = running;
+    watcher = new ConfigWatcher({
+      paths: deps.paths, config: configStore, secrets: store, db, log,
+      apply: (next, how) => running.apply(next, how),
+      databaseChanged: () => running.wakeOutbound(),
+      record: (generation, error) => beats.recordConfig(kb, { generation, error }),
+    });
+    watcher.start();
+    log.info({ kb, environment: state.keys.kb.environment, accounts: Object.keys(state.config.inbound ?? {}), staleClaims: stale }, 'daemon started');
+    if (!stopping) running.start();
+    else running.requestStop();
+    await stopRequested;
+    const ended = await Promise.race([running.finished().then(() => 'done' as const), givenUp]);
+    if (ended === 'given-up') {
+      // Whatever still waits is abandoned (the process exits); what it claimed goes back to the queue.
+      const requeued = queue.requeueClaimed(interruptedReason);
+      log.warn({ requeued }, 'stopping: work still waiting after its connections were dropped was abandoned');
     }
     log.info({}, 'daemon stopped');
     return ExitCode.ok;
   } finally {
+    watcher?.stop();
     if (heart) clearInterval(heart);
     clearTimeout(graceTimer);
     clearTimeout(unwindTimer);

@@ -1,0 +1,269 @@
+import pLimit, { type LimitFunction } from 'p-limit';
+import { outboundTokenProvider } from '../auth/token-provider-for.js';
+import type { InboundAccount } from '../inbound/inbound-config.js';
+import { ownAddresses } from '../inbound/reject-notice.js';
+import { requireOutbound, smtpTargetFor } from '../outbound/resolve-outbound.js';
+import { SyncRepo } from '../store/sync-repo.js';
+import { pollOneAccount, type AccountCycleResult, type InboundCycleContext } from './inbound-cycle.js';
+import { runOutboundCycle, type OutboundCycleResult } from './outbound-cycle.js';
+import { RetentionPurge } from './retention-purge.js';
+import type { CycleDeps, CycleState } from './run-cycle.js';
+import { Sleeper } from './sleeper.js';
+
+export interface SchedulerDeps extends CycleDeps {
+  /** How often the outbound queue and the retention purge look for due work without being woken (ms). */
+  tickMs: number;
+  /** Aborted when a stopping daemon's grace is over: every connection in use is dropped. */
+  signal: AbortSignal;
+  /** Reports each poll and each outbound cycle (tests, metrics). */
+  onPoll?: (result: AccountCycleResult) => void;
+  onOutbound?: (result: OutboundCycleResult) => void;
+}
+
+/** What changed when a new configuration was applied, in words for the log. */
+export interface AppliedChanges {
+  added: string[];
+  changed: string[];
+  removed: string[];
+  outboundChanged: boolean;
+  globalsChanged: boolean;
+  secretsChanged: boolean;
+}
+
+/** The longest a worker sleeps before it looks again at what is due (a clock change, a missed wake). */
+const maxSleepMs = 60_000;
+/** Queued messages claimed by one outbound cycle. */
+const outboundBatch = 100;
+
+/**
+ * The running daemon's work: one worker per enabled inbound account, each on its own schedule
+ * and its own connection (at most max_mailbox_connections polling at once), one for the
+ * outbound queue and one for the retention purge. A mailbox that hangs or has a long backlog
+ * holds up no other mailbox and no sending. `apply` takes a new configuration while running:
+ * accounts added are polled at once, changed ones are restarted (a poll in hand is dropped,
+ * nothing half-committed) and polled at once, removed ones stop; the kill switch
+ * (email_enabled) is looked at before every message taken or sent.
+ */
+export class DaemonScheduler {
+  #state: CycleState;
+  readonly #deps: SchedulerDeps;
+  readonly #workers = new Map<string, AccountWorker>();
+  readonly #limit: LimitFunction;
+  readonly #outboundSleeper = new Sleeper();
+  readonly #purgeSleeper = new Sleeper();
+  #outboundGeneration = 0;
+  #stopping = false;
+  readonly #running: Array<Promise<void>> = [];
+  readonly #retired = new Set<Promise<void>>();
+
+  constructor(deps: SchedulerDeps, state: CycleState) {
+    this.#deps = deps;
+    this.#state = state;
+    this.#limit = pLimit(Math.max(1, state.globals.max_mailbox_connections));
+  }
+
+  get state(): CycleState {
+    return this.#state;
+  }
+
+  get stopping(): boolean {
+    return this.#stopping;
+  }
+
+  /** Starts the workers (once). */
+  start(): void {
+    for (const account of this.#enabledAccounts(this.#state)) this.#startWorker(account, false);
+    this.#running.push(this.#outboundLoop(), this.#purgeLoop());
+  }
+
+  /**
+   * Runs on `next` from now on. Returns what changed. Accounts are compared by their whole
+   * configuration; a change to the secrets (a new password, a rotated client secret, a reset
+   * token) makes every account poll at once, so a wrong one shows within seconds.
+   */
+  apply(next: CycleState, options: { secretsChanged: boolean }): AppliedChanges {
+    const before = this.#state;
+    this.#state = next;
+    const wanted = new Map(this.#enabledAccounts(next).map((a) => [a.table, a]));
+    const changes: AppliedChanges = { added: [], changed: [], removed: [], outboundChanged: false, globalsChanged: false, secretsChanged: options.secretsChanged };
+    for (const [table, worker] of this.#workers) {
+      const account = wanted.get(table);
+      if (!account) {
+        changes.removed.push(table);
+        this.#retire(worker, 'its account was removed or disabled');
+      } else if (JSON.stringify(account) !== JSON.stringify(worker.account)) {
+        changes.changed.push(table);
+        this.#retire(worker, 'its account was changed');
+      }
+    }
+    for (const [table, account] of wanted) {
+      if (this.#workers.has(table)) continue;
+      if (!changes.changed.includes(table)) changes.added.push(table);
+      this.#startWorker(account, true);
+    }
+    changes.globalsChanged = JSON.stringify(before.globals) !== JSON.stringify(next.globals);
+    changes.outboundChanged = JSON.stringify(before.config.outbound ?? null) !== JSON.stringify(next.config.outbound ?? null) || before.keys.active.id !== next.keys.active.id;
+    if (changes.globalsChanged) this.#limit.concurrency = Math.max(1, next.globals.max_mailbox_connections);
+    if (changes.outboundChanged) this.#outboundGeneration++;
+    for (const worker of this.#workers.values()) {
+      if (options.secretsChanged) worker.forced = true;
+      // A new frequency or the kill switch turned off again: each worker looks at its due time anew.
+      worker.sleeper.wake();
+    }
+    this.#outboundSleeper.wake();
+    return changes;
+  }
+
+  /** Something was queued (`mailctl send`, a reply): the queue is looked at now, not at the next tick. */
+  wakeOutbound(): void {
+    this.#outboundSleeper.wake();
+  }
+
+  /** New mail announced for `table` (IMAP IDLE): it is polled now. */
+  wakeAccount(table: string): void {
+    const worker = this.#workers.get(table);
+    if (!worker) return;
+    worker.forced = true;
+    worker.sleeper.wake();
+  }
+
+  /** No new message or account is taken from now on; `finished` resolves when the work in hand is done. */
+  requestStop(): void {
+    this.#stopping = true;
+    for (const worker of this.#workers.values()) worker.sleeper.wake();
+    this.#outboundSleeper.wake();
+    this.#purgeSleeper.wake();
+  }
+
+  /** Resolves when every worker has ended (after requestStop). */
+  async finished(): Promise<void> {
+    for (;;) {
+      const all = [...this.#running, ...this.#retired];
+      await Promise.all(all);
+      if (this.#running.length + this.#retired.size === all.length) return;
+    }
+  }
+
+  #enabledAccounts(state: CycleState): InboundAccount[] {
+    return Object.values(state.config.inbound ?? {}).filter((a) => a.enabled);
+  }
+
+  #startWorker(account: InboundAccount, forced: boolean): void {
+    const worker = new AccountWorker(account, forced);
+    this.#workers.set(account.table, worker);
+    worker.running = this.#accountLoop(worker);
+    this.#running.push(worker.running);
+  }
+
+  #retire(worker: AccountWorker, why: string): void {
+    this.#workers.delete(worker.account.table);
+    worker.retired = true;
+    worker.abort.abort(new Error(why));
+    worker.sleeper.wake();
+    const index = this.#running.indexOf(worker.running);
+    if (index >= 0) this.#running.splice(index, 1);
+    const ended = worker.running.finally(() => this.#retired.delete(ended));
+    this.#retired.add(ended);
+  }
+
+  /** Milliseconds until `account` is due: its back-off after a failure, else its last poll plus the current frequency. */
+  #msUntilDue(table: string): number {
+    const s = new SyncRepo(this.#deps.db).get(table);
+    const now = this.#deps.clock.now().getTime();
+    if (!s.lastPollAt) return 0;
+    // Stopped at the poll's cap: due again at once (recorded as next = last).
+    if (s.nextPollAt === s.lastPollAt) return 0;
+    const due = s.failures > 0 && s.nextPollAt ? Date.parse(s.nextPollAt) : Date.parse(s.lastPollAt) + this.#state.globals.inbound_check_frequency;
+    return due - now;
+  }
+
+  async #accountLoop(worker: AccountWorker): Promise<void> {
+    const table = worker.account.table;
+    const halted = () => this.#stopping || worker.retired;
+    while (!halted()) {
+      try {
+        if (!this.#state.globals.email_enabled) {
+          await worker.sleeper.sleep(maxSleepMs); // woken when the configuration changes
+          continue;
+        }
+        const wait = worker.forced ? 0 : this.#msUntilDue(table);
+        if (wait > 0) {
+          await worker.sleeper.sleep(Math.min(wait, maxSleepMs));
+          continue;
+        }
+        worker.forced = false;
+        const result = await this.#limit(async () => (halted() ? null : pollOneAccount(this.#inboundContext(worker), worker.account, { force: true })));
+        if (result) this.#deps.onPoll?.(result);
+      } catch (error) {
+        // pollOneAccount records its own failures; what reaches here is the database itself failing.
+        this.#deps.log.error({ account: table, error: (error as Error).message }, `the worker for ${table} failed; it tries again in a minute`);
+        await worker.sleeper.sleep(maxSleepMs);
+      }
+    }
+  }
+
+  #inboundContext(worker: AccountWorker): InboundCycleContext {
+    const { config, keys, globals } = this.#state;
+    const d = this.#deps;
+    return {
+      db: d.db, store: d.store, clock: d.clock, secrets: d.secrets, keys: keys.all, kb: keys.kb.name, globals, accounts: [worker.account],
+      log: d.log, timeoutMs: d.timeoutMs, noticeFrom: config.outbound?.from, ownAddresses: ownAddresses(config),
+      // The kill switch, read anew before every message: `config set email_enabled false` stops the poll in hand.
+      stop: () => this.#stopping || worker.retired || !this.#state.globals.email_enabled,
+      signal: AbortSignal.any([d.signal, worker.abort.signal]),
+    };
+  }
+
+  async #outboundLoop(): Promise<void> {
+    while (!this.#stopping) {
+      const { config, keys, globals } = this.#state;
+      if (globals.email_enabled && config.outbound?.host) {
+        const generation = this.#outboundGeneration;
+        try {
+          const d = this.#deps;
+          const server = requireOutbound(config);
+          const tokens = outboundTokenProvider(server, { secrets: d.secrets, clock: d.clock, timeoutMs: d.timeoutMs });
+          const outcome = await runOutboundCycle({
+            db: d.db, store: d.store, clock: d.clock, kb: keys.kb, key: keys.active, globals, outbound: server, log: d.log,
+            target: () => smtpTargetFor(server, d.secrets, d.timeoutMs, tokens),
+            // Before every message: the kill switch, and the server it was set up for is still the one configured.
+            stop: () => this.#stopping || !this.#state.globals.email_enabled || generation !== this.#outboundGeneration,
+            signal: d.signal,
+            batch: outboundBatch,
+          });
+          if (outcome.claimed > 0) d.log.info({ ...outcome }, 'outbound cycle');
+          d.onOutbound?.(outcome);
+          // A whole batch was due: more may be, straight on (unless the kill switch or a stop came meanwhile).
+          if (outcome.claimed >= outboundBatch && !this.#stopping && this.#state.globals.email_enabled) continue;
+        } catch (error) {
+          this.#deps.log.error({ error: (error as Error).message }, 'the outbound cycle failed; it is tried again at the next tick');
+        }
+      }
+      await this.#outboundSleeper.sleep(this.#deps.tickMs);
+    }
+  }
+
+  async #purgeLoop(): Promise<void> {
+    const d = this.#deps;
+    const purger = new RetentionPurge({ db: d.db, store: d.store, clock: d.clock, log: d.log });
+    const sleeper = this.#purgeSleeper;
+    while (!this.#stopping) {
+      try {
+        // Retention is not mail: it runs with the kill switch on too. Not due, it costs one read.
+        await purger.runIfDue(this.#state.globals, { stop: () => this.#stopping });
+      } catch (error) {
+        d.log.error({ error: (error as Error).message }, 'the retention purge failed; it is tried again later');
+      }
+      await sleeper.sleep(Math.max(d.tickMs, 1000));
+    }
+  }
+}
+
+/** One inbound account's worker: its schedule, its connection's abort, its wake-up. */
+class AccountWorker {
+  readonly abort = new AbortController();
+  readonly sleeper = new Sleeper();
+  running: Promise<void> = Promise.resolve();
+  retired = false;
+  constructor(readonly account: InboundAccount, public forced: boolean) {}
+}

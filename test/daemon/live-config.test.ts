@@ -1,0 +1,140 @@
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/store/database.js';
+import { startDovecot, type Dovecot } from '../helpers/dovecot.js';
+import { simpleMessage } from '../helpers/messages.js';
+import { runCli } from '../helpers/run-cli.js';
+import { startSmtpSink, type SmtpSink } from '../helpers/smtp-sink.js';
+import { useTempDirs } from '../helpers/temp-dir.js';
+import { startDaemon, waitUntil, type RunningDaemon } from '../reliability/outage-daemon.js';
+
+/**
+ * Issue 15, live configuration: a running daemon (a real process) follows `config set`,
+ * `configure inbound` and `inbound remove` within 2 s, without a signal.
+ */
+describe('a running daemon follows configuration changes within 2 s', () => {
+  const tempDir = useTempDirs();
+  let dovecot: Dovecot;
+  let sink: SmtpSink;
+  beforeAll(async () => {
+    dovecot = await startDovecot({ users: [{ name: 'contracts@acme.test', password: 'c-pass' }, { name: 'support@acme.test', password: 's-pass' }] });
+    sink = await startSmtpSink({});
+  });
+  afterAll(async () => {
+    await sink?.close();
+    await dovecot?.stop();
+  });
+
+  async function setUp() {
+    const env = { MAILCTL_HOME: tempDir(), MAILCTL_SECRET_BACKEND: 'file' };
+    const ok = async (args: string[], input?: string) => {
+      const r = await runCli(args, { env, ...(input !== undefined ? { input } : {}) });
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(0);
+      return r;
+    };
+    await ok(['init', '--name', 'acme-prod', '--url', 'https://records.acme.test', '--environment', 'production']);
+    await ok(['tables', 'add', 'contracts']);
+    await ok(['tables', 'add', 'support']);
+    await ok(['contacts', 'add', 'pat@acme.test', '--can-create', 'contracts', 'support']);
+    await ok(['config', 'set', 'inbound_check_frequency', '1h']);
+    await ok(['configure', 'server', '--host', '127.0.0.1', '--port', String(sink.port), '--security', 'none', '--auth', 'none', '--from', 'contracts@acme.test']);
+    const inbound = (table: string, password: string, extra: string[] = []) => ok(['configure', 'inbound', table, '--protocol', 'imap', '--host', '127.0.0.1', '--port', String(dovecot.imapPort), '--security', 'none', '--auth', 'password',
+      '--username', `${table}@acme.test`, '--secret-stdin', '--folder', 'INBOX', '--create-records', '--unknown-sender', 'ignore', '--notes', 'new-text', '--after', 'mark-read', ...extra], password);
+    const record = JSON.parse((await ok(['records', 'add', '--table', 'contracts', '--title', 'MSA', '--json'])).stdout).record as { id: number };
+    return { env, ok, inbound, recordId: record.id };
+  }
+
+  const polled = (daemon: RunningDaemon, table: string) => daemon.logLines().filter((l) => l.msg === `polled ${table}`).length;
+  const failed = (daemon: RunningDaemon, table: string) => daemon.logLines().filter((l) => l.msg === `polling ${table} failed`).length;
+
+  it('the kill switch: set, nothing is sent or taken after 2 s; unset, both resume', async () => {
+    const s = await setUp();
+    await s.inbound('contracts', 'c-pass');
+    const daemon = await startDaemon(s.env);
+    try {
+      await waitUntil(() => polled(daemon, 'contracts') >= 1, 'the first poll', 15_000, daemon.output);
+      const off = await s.ok(['config', 'set', 'email_enabled', 'false']);
+      expect(off.stdout + off.stderr).toMatch(/running daemon \(pid \d+\) has picked this up/);
+      await new Promise((r) => setTimeout(r, 2000));
+      const sentBefore = sink.messages.length;
+      await s.ok(['send', '--table', 'contracts', '--record', String(s.recordId), '--to', 'pat@acme.test', '--subject', 'Held by the kill switch', '--body', 'x']);
+      dovecot.deliver('contracts@acme.test', simpleMessage({ from: 'pat@acme.test', subject: 'Taken only after the switch', messageId: 'kill-1@acme.test' }));
+      // An IDLE wake or a due poll must not take it either.
+      await new Promise((r) => setTimeout(r, 4000));
+      expect(sink.messages.length).toBe(sentBefore);
+      const db = await openDatabase(join(s.env.MAILCTL_HOME, 'mailctl.db'));
+      try {
+        expect(db.prepare("SELECT count(*) AS n FROM communications WHERE subject = 'Taken only after the switch'").get()).toEqual({ n: 0 });
+        expect(db.prepare("SELECT status FROM outbound_queue WHERE subject = 'Held by the kill switch'").get()).toEqual({ status: 'queued' });
+      } finally {
+        db.close();
+      }
+      // Proof the test can fail: with the switch off again, both go within seconds.
+      const on = Date.now();
+      await s.ok(['config', 'set', 'email_enabled', 'true']);
+      await waitUntil(() => sink.messages.some((m) => m.raw.toString().includes('Held by the kill switch')), 'the held message to be sent', 5000, daemon.output);
+      expect(Date.now() - on).toBeLessThan(4000);
+    } finally {
+      expect((await daemon.stop()).code).toBe(0);
+    }
+  }, 90_000);
+
+  it('an account added is polled, changed to a wrong password fails, removed is dropped: each within 2 s', async () => {
+    const s = await setUp();
+    await s.inbound('contracts', 'c-pass');
+    const daemon = await startDaemon(s.env);
+    try {
+      await waitUntil(() => polled(daemon, 'contracts') >= 1, 'the first poll', 15_000, daemon.output);
+      expect(polled(daemon, 'support')).toBe(0);
+
+      let at = Date.now();
+      const added = await s.inbound('support', 's-pass');
+      expect(added.stdout + added.stderr).toMatch(/running daemon \(pid \d+\) has picked this up/);
+      await waitUntil(() => polled(daemon, 'support') >= 1, 'the added account to be polled', 5000, daemon.output);
+      expect(Date.now() - at).toBeLessThan(2000 + 2500); // the command's own wait for the daemon, then the poll
+
+      at = Date.now();
+      await s.inbound('support', 'wrong-pass', ['--no-verify']);
+      await waitUntil(() => failed(daemon, 'support') >= 1, 'the changed account to fail', 5000, daemon.output);
+      expect(Date.now() - at).toBeLessThan(4500);
+      expect(daemon.logLines().find((l) => l.msg === 'polling support failed')!.error).toMatch(/auth|credentials|login/i);
+
+      at = Date.now();
+      const removed = await s.ok(['inbound', 'remove', 'support']);
+      expect(removed.stdout + removed.stderr).toMatch(/running daemon \(pid \d+\) has picked this up/);
+      const polls = polled(daemon, 'support') + failed(daemon, 'support');
+      // The frequency made short: a removed account that were still polled would show within seconds.
+      await s.ok(['config', 'set', 'inbound_check_frequency', '5s']);
+      await new Promise((r) => setTimeout(r, 6000));
+      expect(polled(daemon, 'support') + failed(daemon, 'support')).toBe(polls);
+      expect(polled(daemon, 'contracts')).toBeGreaterThanOrEqual(2); // the new frequency, followed
+    } finally {
+      expect((await daemon.stop()).code).toBe(0);
+    }
+  }, 90_000);
+
+  it('a config file broken by hand: the daemon keeps the last good configuration and says why; mended, it runs on it', async () => {
+    const s = await setUp();
+    await s.inbound('contracts', 'c-pass');
+    const daemon = await startDaemon(s.env);
+    try {
+      await waitUntil(() => polled(daemon, 'contracts') >= 1, 'the first poll', 15_000, daemon.output);
+      const { readFileSync, writeFileSync } = await import('node:fs');
+      const path = join(s.env.MAILCTL_HOME, 'config.json');
+      const good = readFileSync(path, 'utf8');
+      writeFileSync(path, good.replace('"globals": {', '"globals": {,'));
+      await waitUntil(() => daemon.output().includes('the configuration cannot be loaded; the daemon keeps running on the previous one'), 'the broken file to be noticed', 3000, daemon.output);
+      // Still running on the previous configuration: mail still goes.
+      dovecot.deliver('contracts@acme.test', simpleMessage({ from: 'pat@acme.test', subject: 'During the broken config', messageId: 'broken-1@acme.test' }));
+      const before = polled(daemon, 'contracts');
+      daemon.signal('SIGHUP');
+      await new Promise((r) => setTimeout(r, 500));
+      expect(daemon.running()).toBe(true);
+      writeFileSync(path, good);
+      await waitUntil(() => daemon.output().includes('configuration changed: the daemon runs on it now'), 'the mended file to be loaded', 3000, daemon.output);
+      expect(polled(daemon, 'contracts')).toBeGreaterThanOrEqual(before);
+    } finally {
+      expect((await daemon.stop()).code).toBe(0);
+    }
+  }, 90_000);
+});
