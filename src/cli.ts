@@ -359,7 +359,8 @@ Examples:
     .command('status')
     .summary('one screen: the daemon, each inbound account\'s last poll, the queue')
     .option('--watch [interval]', 'redraw every interval (default 2s) until Ctrl-C')
-    .addHelpText('after', '\nExamples:\n  $ mailctl status\n  $ mailctl status --watch 5s\n  $ mailctl status --json')
+    .option('--check', 'one line for monitoring (Nagios style) and its exit code: 0 healthy, 1 degraded, 2 down')
+    .addHelpText('after', '\nExamples:\n  $ mailctl status\n  $ mailctl status --watch 5s\n  $ mailctl status --json\n  $ mailctl status --check   # MAILCTL OK - …; exit 0 OK, 1 WARNING, 2 CRITICAL')
     .action(lazy(async () => (await import('./commands/status/run-status.js')).runStatus as Runner));
 
   program

@@ -1,9 +1,9 @@
 import { existsSync } from 'node:fs';
-import { hostname } from 'node:os';
 import type { Deps } from '../deps.js';
 import { resolveGlobals } from '../config/globals.js';
 import { DaemonStateRepo } from '../store/daemon-state-repo.js';
 import { daemonLiveness } from './daemon-liveness.js';
+import { localProcessProbe } from './process-identity.js';
 
 /** How long a command waits for the running daemon to take its change (the daemon looks 4 times a second). */
 const pickupWaitMs = 3000;
@@ -31,7 +31,7 @@ export async function announceChange(deps: Deps, generation: string): Promise<Da
   const frequency = resolveGlobals(config.globals ?? {}).inbound_check_frequency;
   const { out } = deps;
   const first = repo.get(kb);
-  const live = daemonLiveness(first, deps.clock.now(), frequency, { host: hostname() });
+  const live = daemonLiveness(first, deps.clock.now(), frequency, localProcessProbe(deps.paths.dataDir));
   if (!first || live.state !== 'up' || first.mode === 'once') {
     const summary = 'no daemon is running for this KB: the change applies when one starts (or at the next `mailctl daemon --once`)';
     out.line(out.color.dim(`${summary[0]!.toUpperCase()}${summary.slice(1)}.`));

@@ -1,6 +1,7 @@
 import { OAuthFailure } from '../auth/oauth-failure.js';
 import { outboundTokenProvider } from '../auth/token-provider-for.js';
 import { daemonLiveness } from '../daemon/daemon-liveness.js';
+import { localProcessProbe } from '../daemon/process-identity.js';
 import { diagnose } from '../diagnosis/diagnose.js';
 import { isUserError } from '../errors.js';
 import { checkAccount } from '../inbound/check-account.js';
@@ -42,22 +43,43 @@ export const deliveryChecks: DoctorCheck[] = [
     symptom: 'not-moving',
     areas: ['inbound', 'outbound', 'queue'],
     network: false,
-    run({ config, globals, db, clock }, report) {
+    run({ config, globals, db, clock, paths }, report) {
       const kb = config.kb;
       if (!kb) return;
       const beat = new DaemonStateRepo(db).get(kb.name);
-      const state = daemonLiveness(beat, clock.now(), globals.inbound_check_frequency);
-      if (state === 'up') {
-        report.passed({ check: this.id, symptom: this.symptom, summary: `daemon up since ${beat!.startedAt} (pid ${beat!.pid} on ${beat!.host}, heartbeat ${beat!.heartbeatAt})` });
+      const live = daemonLiveness(beat, clock.now(), globals.inbound_check_frequency, localProcessProbe(paths.dataDir));
+      if (live.running) {
+        report.passed({ check: this.id, symptom: this.symptom, summary: `daemon ${live.summary}` });
+        if (beat?.configError) {
+          report.finding({
+            check: this.id, symptom: this.symptom, severity: 'warning',
+            title: 'The daemon runs on the previous configuration: the config file it last read is broken',
+            seen: `${beat.configErrorAt}: ${beat.configError}`,
+            cause: 'The config file was changed by hand and does not read; the daemon kept the configuration it had, so the change is not in effect.',
+            fix: 'Correct the file (mailctl config … rewrites it whole); the daemon takes it once it reads well.',
+            command: 'mailctl doctor --only config',
+          });
+        }
         return;
       }
+      const b = beat!;
+      const titles = {
+        never: 'The daemon has never run for this KB',
+        stopped: `The daemon was stopped at ${b?.stoppedAt}`,
+        crashed: `The daemon crashed: pid ${b?.pid} is gone without a clean stop; its last heartbeat was ${b?.heartbeatAt}`,
+        down: b?.mode === 'once' ? `\`daemon --once\` has not run recently: its last run ended ${b?.stoppedAt ?? `(unfinished) after starting ${b?.startedAt}`}` : `The daemon is not running: its last heartbeat was ${b?.heartbeatAt}`,
+      } as const;
+      const state = live.state as keyof typeof titles;
       report.finding({
         check: this.id, symptom: this.symptom, severity: 'error',
-        title: state === 'never' ? 'The daemon has never run for this KB' : `The daemon is not running: its last heartbeat was ${beat!.heartbeatAt}`,
-        seen: state === 'never' ? 'no heartbeat recorded' : `pid ${beat!.pid} on ${beat!.host}, started ${beat!.startedAt}, last heartbeat ${beat!.heartbeatAt}`,
+        title: titles[state],
+        seen: state === 'never' ? 'no heartbeat recorded' : `daemon ${live.summary}`,
         cause: 'Without the daemon no mailbox is polled and the queue is not sent: mail waits.',
-        fix: state === 'never' ? 'Start the daemon (as a systemd service, see the README).' : 'Start it again and look at its log for why it stopped (systemctl status mailctl, journalctl -u mailctl).',
-        command: 'mailctl daemon',
+        fix: state === 'never' ? 'Start the daemon (as a systemd service, see the README).'
+          : b.mode === 'once' ? 'Look at the cron job that runs `mailctl daemon --once` (is it installed, does it run, its output).'
+          : state === 'crashed' ? 'Start it again and look at its log for why it died (killed by the OOM killer? journalctl -u mailctl, dmesg).'
+          : 'Start it again and look at its log for why it stopped (systemctl status mailctl, journalctl -u mailctl).',
+        command: b?.mode === 'once' ? 'mailctl daemon --once' : 'mailctl daemon',
       });
     },
   },

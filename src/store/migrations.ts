@@ -298,4 +298,26 @@ export const migrations: readonly Migration[] = [
         SELECT lower(to_addrs), created_at FROM outbound_queue WHERE rule_id = 'inbound-reject';
     `,
   },
+  {
+    // Issue 15, item 2 (a truthful status) and the config watcher's record.
+    version: 9,
+    name: 'daemon state: a clean stop, the process, daemon --once runs, the configuration in use',
+    sql: `
+      -- 'loop' (mailctl daemon) or 'once' (daemon --once, from cron): the row is the last run's.
+      ALTER TABLE daemon_state ADD COLUMN mode TEXT NOT NULL DEFAULT 'loop';
+      -- Set when the run ended (a clean stop, the loop ending, --once done); null while it runs.
+      ALTER TABLE daemon_state ADD COLUMN stopped_at TEXT;
+      -- How it ended: 'ok', 'failed' (--once: an account or a message failed), 'error' (it threw).
+      ALTER TABLE daemon_state ADD COLUMN result TEXT;
+      ALTER TABLE daemon_state ADD COLUMN result_detail TEXT;
+      -- The process, as "<boot id>:<start time in clock ticks>" (Linux /proc): a pid reused by
+      -- another process after a crash is not taken for the daemon. Null where unknown.
+      ALTER TABLE daemon_state ADD COLUMN process_start TEXT;
+      -- What configuration the running daemon runs on, and the error of a config file broken by
+      -- hand that it did not take (it kept the previous one); null once a good one is loaded.
+      ALTER TABLE daemon_state ADD COLUMN config_generation TEXT;
+      ALTER TABLE daemon_state ADD COLUMN config_error TEXT;
+      ALTER TABLE daemon_state ADD COLUMN config_error_at TEXT;
+    `,
+  },
 ];

@@ -40,11 +40,12 @@ describe('mailctl status', () => {
     daemon.kill('SIGTERM');
     await exited;
 
-    // Ten minutes without a heartbeat: down.
+    // A clean stop is recorded: stopped, whatever the heartbeat's age (ten minutes on, still stopped, not "down").
+    expect((await json(['status'])).daemon.state).toBe('stopped');
     const db = await openDatabase(join(env.MAILCTL_HOME, 'mailctl.db'));
     db.prepare('UPDATE daemon_state SET heartbeat_at = ?').run(new Date(Date.now() - 10 * 60_000).toISOString());
     db.close();
-    expect((await json(['status'])).daemon.state).toBe('down');
+    expect((await json(['status'])).daemon.state).toBe('stopped');
     expect((await runCli(['status', '--watch', 'soon'], { env })).code).toBe(2);
   }, 60_000);
 });

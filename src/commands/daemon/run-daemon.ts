@@ -7,7 +7,8 @@ import { DaemonStateRepo } from '../../store/daemon-state-repo.js';
 import { ExitCode, UsageError } from '../../errors.js';
 import { resolveGlobals } from '../../config/globals.js';
 import { parseDuration } from '../../config/units.js';
-import { loadKbKeys } from '../../kb/load-kb.js';
+import { loadKbKeys, requireKb } from '../../kb/load-kb.js';
+import { processStart } from '../../daemon/process-identity.js';
 import type { AccountCycleResult } from '../../daemon/inbound-cycle.js';
 import { runDaemonCycle } from '../../daemon/run-cycle.js';
 import { DaemonScheduler } from '../../daemon/daemon-scheduler.js';
@@ -48,6 +49,12 @@ export async function runDaemon(deps: Deps, options: DaemonOptions): Promise<num
   // The same lock as the loop: beside a running daemon, --once would release its claims
   // on the messages in hand and send them a second time.
   const lock = acquireDaemonLock(join(deps.paths.dataDir, 'daemon.lock'));
+  // Issue 15: the run is recorded (running, then its end and result), so status knows a cron setup.
+  const runs = new DaemonStateRepo(db);
+  const kbName = requireKb(config).name;
+  const at = () => deps.clock.now().toISOString();
+  runs.startOnce({ kb: kbName, pid: process.pid, host: hostname(), startedAt: at(), heartbeatAt: at(), processStart: processStart(process.pid) ?? null });
+  let ended: { result: 'ok' | 'failed' | 'error'; detail?: string } = { result: 'error', detail: 'the run ended without a result' };
   try {
     await removeOrphans(deps, db, messages, (message) => out.warn(message));
     let result: { code: number; data: Record<string, unknown> };
@@ -63,8 +70,17 @@ export async function runDaemon(deps: Deps, options: DaemonOptions): Promise<num
     const purge = await new RetentionPurge({ db, store: messages, clock: deps.clock, log: silentLogger }).runIfDue(globals);
     if (purge) showPurge(deps, purge);
     out.data({ ...result.data, ...(purge ? { purge } : {}) });
+    ended = result.code === ExitCode.ok ? { result: 'ok' } : { result: 'failed', detail: 'an account or a message failed (see the run\'s output)' };
     return result.code;
+  } catch (error) {
+    ended = { result: 'error', detail: (error as Error).message };
+    throw error;
   } finally {
+    try {
+      runs.finishOnce(kbName, process.pid, at(), ended.result, ended.detail);
+    } catch (error) {
+      out.warn(`recording the end of this run failed: ${(error as Error).message}`);
+    }
     lock.release();
   }
 }
@@ -183,6 +199,9 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
   for (const [signal, handler] of handlers) process.on(signal, handler);
 
   let heart: NodeJS.Timeout | undefined;
+  // Issue 15: a clean stop (or an end by an error) is recorded at once, so status says "stopped".
+  let markStopped: ((error?: string) => void) | undefined;
+  let stopError: string | undefined;
   try {
     await removeOrphans(deps, db, messages, (message) => log.warn({}, message));
     const state = await loadCycleState(configStore, store);
@@ -191,14 +210,16 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
     const beats = new DaemonStateRepo(db);
     const queue = new QueueRepo(db, deps.clock);
     const stale = queue.releaseStaleClaims();
+    const identity = processStart(process.pid) ?? null;
     const beat = () => {
       try {
-        beats.beat({ kb, pid: process.pid, host: hostname(), startedAt, heartbeatAt: deps.clock.now().toISOString() });
+        beats.beat({ kb, pid: process.pid, host: hostname(), startedAt, heartbeatAt: deps.clock.now().toISOString(), processStart: identity });
       } catch (error) {
         log.error({ error: (error as Error).message }, 'recording the heartbeat failed');
       }
     };
     beat();
+    markStopped = (error) => beats.markStopped(kb, process.pid, deps.clock.now().toISOString(), error);
     heart = setInterval(beat, tickMs);
     const running = new DaemonScheduler({ db, store: messages, clock: deps.clock, secrets: store, log, timeoutMs, tickMs, signal: abort.signal }, state);
     scheduler = running;
@@ -221,9 +242,17 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
     }
     log.info({}, 'daemon stopped');
     return ExitCode.ok;
+  } catch (error) {
+    stopError = (error as Error).message;
+    throw error;
   } finally {
     watcher?.stop();
     if (heart) clearInterval(heart);
+    try {
+      markStopped?.(stopError);
+    } catch (error) {
+      log.error({ error: (error as Error).message }, 'recording the stop failed');
+    }
     clearTimeout(graceTimer);
     clearTimeout(unwindTimer);
     for (const [signal, handler] of handlers) process.off(signal, handler);

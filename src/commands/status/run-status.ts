@@ -3,7 +3,9 @@ import { ExitCode, UsageError } from '../../errors.js';
 import { resolveGlobals } from '../../config/globals.js';
 import { approxSize, parseDuration } from '../../config/units.js';
 import { requireKb } from '../../kb/load-kb.js';
-import { daemonLiveness } from '../../daemon/daemon-liveness.js';
+import { daemonLiveness, type DaemonLivenessState } from '../../daemon/daemon-liveness.js';
+import { localProcessProbe } from '../../daemon/process-identity.js';
+import { assessHealth, stuckAfterMs, type Health } from './assess-health.js';
 import { CommunicationsRepo } from '../../store/communications-repo.js';
 import { DaemonStateRepo } from '../../store/daemon-state-repo.js';
 import type { Database } from '../../store/database.js';
@@ -13,10 +15,15 @@ interface StatusView {
   kb: string;
   environment: string;
   emailEnabled: boolean;
-  daemon: { state: 'up' | 'down' | 'never'; pid: number | null; host: string | null; since: string | null; heartbeatAt: string | null };
-  accounts: Array<{ table: string; protocol: string; lastPollAt: string | null; lastOkAt: string | null; lastError: string | null; failures: number; nextPollAt: string | null; markWarning: MarkWarning | null; quarantined: number }>;
-  queue: { counts: Record<string, number>; oldestDeferred: string | null; nextRetry: string | null };
+  daemon: {
+    state: DaemonLivenessState; running: boolean; summary: string; mode: 'loop' | 'once' | null;
+    pid: number | null; host: string | null; since: string | null; heartbeatAt: string | null; stoppedAt: string | null; result: string | null;
+    configGeneration: string | null; configError: string | null; configErrorAt: string | null;
+  };
+  accounts: Array<{ table: string; protocol: string; enabled: boolean; lastPollAt: string | null; lastOkAt: string | null; lastError: string | null; failures: number; nextPollAt: string | null; markWarning: MarkWarning | null; quarantined: number }>;
+  queue: { counts: Record<string, number>; oldestDeferred: string | null; nextRetry: string | null; stuck: number; oldestStuck: string | null };
   store: StoreView;
+  health: Health;
 }
 
 interface StoreView {
@@ -50,32 +57,37 @@ function gather(deps: Deps, db: Database, config: import('../../config/config-sc
   const kb = requireKb(config);
   const globals = resolveGlobals(config.globals ?? {});
   const beat = new DaemonStateRepo(db).get(kb.name);
-  const state = daemonLiveness(beat, deps.clock.now(), globals.inbound_check_frequency);
+  const now = deps.clock.now();
+  const liveness = daemonLiveness(beat, now, globals.inbound_check_frequency, localProcessProbe(deps.paths.dataDir));
   const sync = new SyncRepo(db);
   const counts = Object.fromEntries((db.prepare('SELECT status, count(*) AS n FROM outbound_queue GROUP BY status').all() as Array<{ status: string; n: number }>).map((r) => [r.status, r.n]));
   const quarantined = new CommunicationsRepo(db, deps.clock).quarantinedNotReplayed(new Date(deps.clock.now().getTime() - quarantineDays * 86_400_000).toISOString(), 0).byAccount;
   const deferred = db.prepare(`SELECT MIN(COALESCE(first_failure_at, created_at)) AS oldest, MIN(next_attempt_at) AS next FROM outbound_queue WHERE status IN ('deferred', 'queued')`).get() as { oldest: string | null; next: string | null };
-  return {
-    kb: kb.name,
-    environment: kb.environment,
-    emailEnabled: globals.email_enabled,
-    daemon: { state, pid: beat?.pid ?? null, host: beat?.host ?? null, since: beat?.startedAt ?? null, heartbeatAt: beat?.heartbeatAt ?? null },
-    accounts: Object.values(config.inbound ?? {}).map((a) => {
-      const s = sync.get(a.table);
-      return { table: a.table, protocol: a.protocol, lastPollAt: s.lastPollAt, lastOkAt: s.lastOkAt, lastError: s.lastError, failures: s.failures, nextPollAt: s.nextPollAt, markWarning: s.markWarning, quarantined: quarantined[a.table] ?? 0 };
-    }),
-    queue: { counts, oldestDeferred: deferred.oldest, nextRetry: deferred.next },
-    store,
+  // Waiting since it was queued, or since its first failure: a message retried for over an hour is stuck.
+  const stuck = db.prepare(`SELECT count(*) AS n, MIN(COALESCE(first_failure_at, created_at)) AS oldest FROM outbound_queue
+    WHERE status IN ('deferred', 'queued') AND COALESCE(first_failure_at, created_at) <= ?`).get(new Date(now.getTime() - stuckAfterMs).toISOString()) as { n: number; oldest: string | null };
+  const daemon: StatusView['daemon'] = {
+    ...liveness, mode: beat?.mode ?? null, pid: beat?.pid ?? null, host: beat?.host ?? null, since: beat?.startedAt ?? null, heartbeatAt: beat?.heartbeatAt ?? null,
+    stoppedAt: beat?.stoppedAt ?? null, result: beat?.result ?? null,
+    configGeneration: beat?.configGeneration ?? null, configError: beat?.configError ?? null, configErrorAt: beat?.configErrorAt ?? null,
   };
+  const accounts = Object.values(config.inbound ?? {}).map((a) => {
+    const s = sync.get(a.table);
+    return { table: a.table, protocol: a.protocol, enabled: a.enabled, lastPollAt: s.lastPollAt, lastOkAt: s.lastOkAt, lastError: s.lastError, failures: s.failures, nextPollAt: s.nextPollAt, markWarning: s.markWarning, quarantined: quarantined[a.table] ?? 0 };
+  });
+  const queue = { counts, oldestDeferred: deferred.oldest, nextRetry: deferred.next, stuck: stuck.n, oldestStuck: stuck.oldest };
+  const health = assessHealth({ emailEnabled: globals.email_enabled, daemon, accounts, queue, quarantineDays });
+  return { kb: kb.name, environment: kb.environment, emailEnabled: globals.email_enabled, daemon, accounts, queue, store, health };
 }
 
 function show(deps: Deps, v: StatusView): void {
   const { out } = deps;
   const c = out.color;
   out.line(`${c.bold(v.kb)} (${v.environment})${v.emailEnabled ? '' : c.red('  email_enabled is false: nothing is polled or sent')}`);
-  if (v.daemon.state === 'up') out.line(`daemon   ${c.green('up')} since ${v.daemon.since} (pid ${v.daemon.pid} on ${v.daemon.host}, heartbeat ${v.daemon.heartbeatAt})`);
-  else if (v.daemon.state === 'down') out.line(`daemon   ${c.red('down')}: last heartbeat ${v.daemon.heartbeatAt} (pid ${v.daemon.pid} on ${v.daemon.host})`);
-  else out.line(`daemon   ${c.yellow('never ran')} for this KB (start it with: mailctl daemon)`);
+  const d = v.daemon;
+  if (d.state === 'never') out.line(`daemon   ${c.yellow('never ran')} for this KB (start it with: mailctl daemon)`);
+  else out.line(`daemon   ${d.running ? c.green(d.summary) : c.red(d.summary)}`);
+  if (d.running && d.configError) out.line(`         ${c.yellow(`⚠ running on the previous configuration: ${d.configError} (since ${d.configErrorAt}); fix the file, the daemon takes it once it reads well`)}`);
   if (v.accounts.length === 0) out.line('inbound  no accounts');
   for (const a of v.accounts) {
     const w = a.markWarning;
@@ -101,10 +113,22 @@ function show(deps: Deps, v: StatusView): void {
   out.line(`store    ${size} in ${st.location}${space}`);
 }
 
-/** `mailctl status [--watch]`: the daemon, each account's last poll, the queue, the message store, on one screen. */
-export async function runStatus(deps: Deps, options: { watch?: string | boolean }): Promise<number> {
+/**
+ * `mailctl status [--watch] [--check]`: the daemon, each account's last poll, the queue, the
+ * message store, on one screen; exit 0. With --check: one monitoring line (assessHealth) and its
+ * exit code, 0 healthy, 1 degraded, 2 down (with --json: the whole view and `health`).
+ */
+export async function runStatus(deps: Deps, options: { watch?: string | boolean; check?: boolean }): Promise<number> {
   const config = (await deps.config()).read();
   const db = await deps.db();
+  if (options.check) {
+    if (options.watch) throw new UsageError('E_CHECK_WATCH', '--check prints one line and exits: it does not go with --watch.');
+    // The store's walk is left out: a monitoring probe runs every minute and must stay cheap.
+    const view = gather(deps, db, config, { location: (await deps.messageStore()).location, blobs: null, bytes: null, exact: false, filesystem: null });
+    deps.out.line(view.health.line);
+    deps.out.data({ ok: view.health.level === 'ok', ...view });
+    return view.health.code;
+  }
   const view = gather(deps, db, config, await measureStore(deps));
   if (!options.watch || deps.out.json) {
     show(deps, view);
