@@ -54,7 +54,7 @@ describe('a running daemon follows configuration changes within 2 s', () => {
     try {
       await waitUntil(() => polled(daemon, 'contracts') >= 1, 'the first poll', 15_000, daemon.output);
       const off = await s.ok(['config', 'set', 'email_enabled', 'false']);
-      expect(off.stdout + off.stderr).toMatch(/running daemon \(pid \d+\) has picked this up/);
+      expect(off.stdout + off.stderr).toMatch(/running daemon \(pid \d+ on [^)]+\) has picked this up/);
       await new Promise((r) => setTimeout(r, 2000));
       const sentBefore = sink.messages.length;
       await s.ok(['send', '--table', 'contracts', '--record', String(s.recordId), '--to', 'pat@acme.test', '--subject', 'Held by the kill switch', '--body', 'x']);
@@ -89,7 +89,7 @@ describe('a running daemon follows configuration changes within 2 s', () => {
 
       let at = Date.now();
       const added = await s.inbound('support', 's-pass');
-      expect(added.stdout + added.stderr).toMatch(/running daemon \(pid \d+\) has picked this up/);
+      expect(added.stdout + added.stderr).toMatch(/running daemon \(pid \d+ on [^)]+\) has picked this up/);
       await waitUntil(() => polled(daemon, 'support') >= 1, 'the added account to be polled', 5000, daemon.output);
       expect(Date.now() - at).toBeLessThan(2000 + 2500); // the command's own wait for the daemon, then the poll
 
@@ -101,7 +101,7 @@ describe('a running daemon follows configuration changes within 2 s', () => {
 
       at = Date.now();
       const removed = await s.ok(['inbound', 'remove', 'support']);
-      expect(removed.stdout + removed.stderr).toMatch(/running daemon \(pid \d+\) has picked this up/);
+      expect(removed.stdout + removed.stderr).toMatch(/running daemon \(pid \d+ on [^)]+\) has picked this up/);
       const polls = polled(daemon, 'support') + failed(daemon, 'support');
       // The frequency made short: a removed account that were still polled would show within seconds.
       await s.ok(['config', 'set', 'inbound_check_frequency', '5s']);
@@ -124,6 +124,9 @@ describe('a running daemon follows configuration changes within 2 s', () => {
       const good = readFileSync(path, 'utf8');
       writeFileSync(path, good.replace('"globals": {', '"globals": {,'));
       await waitUntil(() => daemon.output().includes('the configuration cannot be loaded; the daemon keeps running on the previous one'), 'the broken file to be noticed', 3000, daemon.output);
+      const status = await runCli(['status', '--check'], { env: s.env });
+      expect(status.code, status.stdout).toBe(1);
+      expect(status.stdout).toMatch(/previous configuration/);
       // Still running on the previous configuration: mail still goes.
       dovecot.deliver('contracts@acme.test', simpleMessage({ from: 'pat@acme.test', subject: 'During the broken config', messageId: 'broken-1@acme.test' }));
       const before = polled(daemon, 'contracts');

@@ -1,5 +1,6 @@
 import type { Deps } from '../../deps.js';
-import { ExitCode, UsageError } from '../../errors.js';
+import { ExitCode, UsageError, UserError } from '../../errors.js';
+import type { MailctlConfig } from '../../config/config-schema.js';
 import { resolveGlobals } from '../../config/globals.js';
 import { approxSize, parseDuration } from '../../config/units.js';
 import { requireKb } from '../../kb/load-kb.js';
@@ -119,7 +120,15 @@ function show(deps: Deps, v: StatusView): void {
  * exit code, 0 healthy, 1 degraded, 2 down (with --json: the whole view and `health`).
  */
 export async function runStatus(deps: Deps, options: { watch?: string | boolean; check?: boolean }): Promise<number> {
-  const config = (await deps.config()).read();
+  let config: MailctlConfig;
+  try {
+    config = (await deps.config()).read();
+  } catch (error) {
+    // A config file broken by hand while the daemon runs on the previous one: a monitoring probe
+    // still gets its one line and a WARNING (the daemon runs) or CRITICAL (none does), not exit 3.
+    if (!options.check || !(error instanceof UserError) || error.exitCode !== ExitCode.config) throw error;
+    return checkWithBrokenConfig(deps, error);
+  }
   const db = await deps.db();
   if (options.check) {
     if (options.watch) throw new UsageError('E_CHECK_WATCH', '--check prints one line and exits: it does not go with --watch.');
@@ -150,4 +159,18 @@ export async function runStatus(deps: Deps, options: { watch?: string | boolean;
     deps.out.line(deps.out.color.dim(`\nrefreshing every ${every / 1000}s; Ctrl-C to stop`));
     await new Promise((r) => setTimeout(r, every));
   }
+}
+
+/** `status --check` when the config file cannot be read: what the recorded daemon state says, with the file's problem. */
+async function checkWithBrokenConfig(deps: Deps, error: UserError): Promise<number> {
+  const db = await deps.db();
+  const row = db.prepare('SELECT kb FROM daemon_state ORDER BY heartbeat_at DESC LIMIT 1').get() as { kb: string } | undefined;
+  const beat = row ? new DaemonStateRepo(db).get(row.kb) : undefined;
+  const live = daemonLiveness(beat, deps.clock.now(), resolveGlobals({}).inbound_check_frequency, localProcessProbe(deps.paths.dataDir));
+  const problem = error.message.replace(/\s+/g, ' ');
+  const code = live.running ? 1 : 2;
+  const line = `MAILCTL ${live.running ? 'WARNING' : 'CRITICAL'} - ${problem}; daemon ${live.summary}${live.running ? ', on the previous configuration' : ''}`;
+  deps.out.line(line);
+  deps.out.data({ ok: false, health: { level: live.running ? 'degraded' : 'down', code, line, problems: [problem, `daemon ${live.summary}`] } });
+  return code;
 }
