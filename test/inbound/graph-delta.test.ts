@@ -16,6 +16,7 @@ import { TablesRepo } from '../../src/store/tables-repo.js';
 import { startGraphFixture, type GraphIntercept } from '../helpers/graph-fixture.js';
 import { simpleMessage } from '../helpers/messages.js';
 import { useTempDirs } from '../helpers/temp-dir.js';
+import { graphKb, runMeasured, startHostileGraph, startOAuth } from '../reliability/hostile/graph-harness.js';
 
 // Issue 15, item 4: Graph polls by delta query, so a poll with nothing new costs one request —
 // through runInboundCycle and pollAccount, a real GraphSource, database and store, against the
@@ -211,4 +212,35 @@ describe('Graph by delta query: one request when nothing is new, nothing missed 
     expect(s.graph.requests.slice(before)).toEqual([expect.stringMatching(/\/messages\/delta\?\$select=/)]);
     expect((await s.poll()).requests).toEqual([expect.stringMatching(/\/mailFolders\/Inbox\/messages\/delta\?\$deltatoken=/)]);
   });
+});
+
+describe('Graph by delta query, as an admin runs it: daemon --once, a real OAuth token', () => {
+  const tempDir = useTempDirs();
+
+  it('a run with nothing new makes one request to the mailbox, and none for the token (cached)', async () => {
+    const oauth = await startOAuth();
+    const graph = await startHostileGraph(oauth);
+    try {
+      const kb = await graphKb(tempDir(), oauth, graph.baseUrl, 'mark-read');
+      for (let i = 0; i < 3; i++) graph.messages.set(`AAMkAD-${i}=`, { raw: simpleMessage({ from: 'lee@partner.test', subject: `m${i}` }), isRead: false });
+      const run = async () => {
+        const before = graph.requests.length;
+        const grants = Object.values(oauth.grants).reduce((a, b) => a + b, 0);
+        const r = await runMeasured(['daemon', '--once', '--json'], kb.env, 60_000);
+        expect(r.code, `${r.stdout}\n${r.stderr}`).toBe(0);
+        return { account: r.account, requests: graph.requests.slice(before), tokens: Object.values(oauth.grants).reduce((a, b) => a + b, 0) - grants };
+      };
+      expect((await run()).account).toMatchObject({ status: 'ok', poll: { listed: 3, processed: 3 } });
+      // Our marks come back once as changes (known by key, nothing marked again); then nothing.
+      for (const listed of [3, 0]) {
+        const quiet = await run();
+        expect(quiet.account).toMatchObject({ status: 'ok', poll: { listed, processed: 0 } });
+        expect(quiet.requests).toEqual([expect.stringMatching(/^GET \/v1\.0\/users\/contracts%40acme\.test\/mailFolders\/inbox\/messages\/delta\?\$deltatoken=/)]);
+        expect(quiet.tokens).toBe(0);
+      }
+    } finally {
+      await graph.close();
+      await oauth.close();
+    }
+  }, 60_000);
 });
