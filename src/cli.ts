@@ -242,9 +242,9 @@ Examples:
   program
     .command('daemon')
     .summary('poll inbound mailboxes into records and communications')
-    .description('Polls the inbound accounts when due and sends the outbound queue, until SIGTERM/SIGINT (SIGHUP reloads the config). One daemon per KB. --once polls every enabled account now (a full sweep for IMAP when due, or with --sweep), sends what is due, and exits: for cron, systemd timers and tests.')
+    .description('Polls the inbound accounts when due and sends the outbound queue, until SIGTERM/SIGINT (SIGHUP reloads the config). One daemon per KB. --once polls every enabled account now (a full sweep for IMAP and Graph when due, or with --sweep), sends what is due, and exits: for cron, systemd timers and tests.')
     .option('--once', 'one cycle, then exit')
-    .option('--sweep', 'make this an IMAP full sweep (ignores the \\Seen flag)')
+    .option('--sweep', 'make this a full sweep (IMAP: ignores the \\Seen flag; Graph: lists the whole folder, its delta started over)')
     .option('--timeout <duration>', 'how long each server step may take', '30s')
     .option('--tick <duration>', 'how often the scheduler looks for due work', '1s')
     .option('--log-file <file>', 'write JSON log lines here instead of standard output')

@@ -19,7 +19,7 @@ export const globalDefinitions: readonly GlobalDefinition[] = [
   { name: 'inbound_check_frequency', kind: 'duration', default: '1m', min: 5_000, max: 86_400_000,
     description: 'how often each inbound account is polled' },
   { name: 'imap_full_sweep_interval', kind: 'duration', default: '45m', min: 60_000, max: 7 * 86_400_000,
-    description: 'IMAP sweep that ignores the \\Seen flag' },
+    description: 'IMAP sweep that ignores the \\Seen flag; Graph: a full listing, its delta started over' },
   { name: 'outbound_retry_interval', kind: 'duration', default: '30m', min: 1_000, max: 86_400_000,
     description: 'time between attempts for a failed email' },
   { name: 'outbound_retry_lifetime', kind: 'duration', default: '5d', min: 60_000, max: 60 * 86_400_000,

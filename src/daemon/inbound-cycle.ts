@@ -52,8 +52,8 @@ const maxBackoffMs = 15 * 60_000;
 
 /**
  * One round over the inbound accounts. Each account is polled when due (its check
- * frequency, or later while it backs off after failures); IMAP accounts get their full
- * sweep when the sweep interval has passed. One failing account never holds up the others.
+ * frequency, or later while it backs off after failures); IMAP and Graph accounts get their
+ * full sweep when the sweep interval has passed. One failing account never holds up the others.
  */
 export async function runInboundCycle(ctx: InboundCycleContext, options: { force?: boolean; forceSweep?: boolean } = {}): Promise<AccountCycleResult[]> {
   // Each mailbox on its own connection, at most max_mailbox_connections at once: a slow or hung
@@ -81,7 +81,8 @@ export async function pollOneAccount(ctx: InboundCycleContext, account: InboundA
       return { table, status: 'skipped', reason: `not due until ${state.nextPollAt}` };
     }
     if (!state.lastSweepAt) sync.startSweepClock(table, now);
-    const swept = account.protocol === 'imap' && (Boolean(options.forceSweep) || (state.lastSweepAt !== null && now.getTime() - Date.parse(state.lastSweepAt) >= ctx.globals.imap_full_sweep_interval));
+    // Graph's sweep starts its delta over: a full listing, the safety net for what a delta missed.
+    const swept = (account.protocol === 'imap' || account.protocol === 'graph') && (Boolean(options.forceSweep) || (state.lastSweepAt !== null && now.getTime() - Date.parse(state.lastSweepAt) >= ctx.globals.imap_full_sweep_interval));
     let source: MailSource | undefined;
     const abort = () => { void source?.close().catch(() => undefined); };
     ctx.signal?.addEventListener('abort', abort, { once: true });

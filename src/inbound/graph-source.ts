@@ -1,11 +1,12 @@
 import { Readable } from 'node:stream';
 import type { TokenProvider } from '../auth/token-provider.js';
 import type { Clock } from '../clock.js';
+import { listGraphDelta, type DeltaPage } from './graph-delta-listing.js';
 import { graphNextLinkTarget } from './graph-next-link.js';
 import { boundedBodyStream, HttpExchange, readBoundedBody } from './http-exchange.js';
 import { InboundFailure, type InboundPhase } from './inbound-failure.js';
 import type { AfterProcessing } from './inbound-config.js';
-import type { AccountCheck, ListOptions, MailSource, MessageRef, ServerCheck } from './mail-source.js';
+import type { AccountCheck, ChangeListingState, ListOptions, MailSource, MessageRef, ServerCheck } from './mail-source.js';
 
 export interface GraphSourceOptions {
   /** e.g. https://graph.microsoft.com/v1.0 */
@@ -62,12 +63,15 @@ export const graphLimits: GraphLimits = {
 const maxErrorBodyBytes = 64 * 1024;
 /** Items asked per listing page (Graph's default is 10, its maximum for messages 1000). */
 const pageSize = 100;
+/** What a listing needs of each message: its id (always sent), its read mark, when it arrived. */
+const listedFields = 'id,isRead,receivedDateTime';
 
 interface GraphError { error?: { code?: string; message?: string } }
 
 /**
- * A Microsoft Graph mailbox: /users/{address}/mailFolders/{folder}/messages, the raw MIME
- * from /messages/{id}/$value as a stream, bearer token from the OAuth provider.
+ * A Microsoft Graph mailbox: /users/{address}/mailFolders/{folder}/messages (by delta query
+ * when the poll gives a place to keep, listGraphDelta), the raw MIME from
+ * /messages/{id}/$value as a stream, bearer token from the OAuth provider.
  * Throttling (429, 503 with Retry-After) is waited out up to a bound.
  */
 export class GraphSource implements MailSource {
@@ -77,6 +81,8 @@ export class GraphSource implements MailSource {
   readonly #running = new Set<HttpExchange>();
   /** Time spent waiting out throttling (429/503) in this source's poll: 60 s at most in all. */
   #throttleWaitedMs = 0;
+  /** The delta's state given to list(): a message marked done is carried no more. */
+  #changes: ChangeListingState | undefined;
 
   constructor(options: GraphSourceOptions) {
     this.#o = options;
@@ -102,13 +108,33 @@ export class GraphSource implements MailSource {
   }
 
   /**
-   * The folder's messages, newest first as Graph pages them, at most `maxListItems` from at
-   * most `maxListPages` pages (the rest next poll), returned oldest first. A nextLink is
+   * With `options.changes` (the daemon's polls): what the delta query says is new, and the
+   * messages carried from earlier polls (listGraphDelta); `options.sweep` starts a new round,
+   * which lists the whole folder.
+   *
+   * Without (a check, a test): the folder's messages, newest first as Graph pages them, at
+   * most `maxListItems` from at most `maxListPages` pages, returned oldest first. A nextLink is
    * followed only to the configured origin (else an InboundFailure: the token is never sent
    * elsewhere); one that leads back to a page already read ends the listing there, with what
    * was listed (a server looping on its own link would otherwise be asked forever).
    */
-  async list(_options: ListOptions): Promise<MessageRef[]> {
+  async list(options: ListOptions): Promise<MessageRef[]> {
+    if (options.changes) {
+      this.#changes = options.changes;
+      const folder = `${this.#mailboxPath()}/mailFolders/${encodeURIComponent(this.#o.folder)}`;
+      return listGraphDelta({
+        // Ordered newest first, so that a first round longer than one poll's cap takes new mail first.
+        firstUrl: new URL(`${folder}/messages/delta?$select=${listedFields}&$orderby=receivedDateTime%20desc`).href,
+        baseUrl: this.#o.baseUrl,
+        scope: [this.#o.baseUrl, this.#o.mailbox, this.#o.folder].join('\n'),
+        state: options.changes,
+        startOver: options.sweep === true,
+        maxPages: this.#limits.maxListPages,
+        maxItems: this.#limits.maxListItems,
+        // Graph pages a delta by this header, not by $top (Microsoft Graph, "message: delta").
+        page: (url) => this.#json<DeltaPage>('list', url, { prefer: `odata.maxpagesize=${pageSize}` }),
+      });
+    }
     // Graph ignores read marks (SPEC): every message in the folder is listed; ids tell them apart.
     // Newest first, so that a folder kept larger than the cap (mark-read, keep) never hides new mail.
     const limits = this.#limits;
@@ -163,12 +189,21 @@ export class GraphSource implements MailSource {
     return boundedBodyStream(response, exchange, (error) => named(this.#stopFailure(exchange, error, 'fetch', what)));
   }
 
+  /**
+   * Marks a message done as the account asks. One listed as read already is not marked again:
+   * the PATCH would change it, and the next delta would list it (and cost a request) again.
+   */
   async markDone(ref: MessageRef): Promise<void> {
     const path = `${this.#mailboxPath()}/messages/${encodeURIComponent(idOf(ref))}`;
     const { afterProcessing, moveTo } = this.#o;
-    if (afterProcessing === 'mark-read') await this.#drain(await this.#request('mark', path, { method: 'PATCH', body: { isRead: true } }));
+    if (afterProcessing === 'mark-read' && ref.seen !== true) await this.#drain(await this.#request('mark', path, { method: 'PATCH', body: { isRead: true } }));
     else if (afterProcessing === 'move') await this.#drain(await this.#request('mark', `${path}/move`, { method: 'POST', body: { destinationId: moveTo ?? 'archive' } }));
     else if (afterProcessing === 'delete') await this.#drain(await this.#request('mark', path, { method: 'DELETE' }));
+    this.#changes?.settle(ref.key);
+  }
+
+  leaveAsIs(ref: MessageRef): void {
+    this.#changes?.settle(ref.key);
   }
 
   /**
@@ -224,10 +259,10 @@ export class GraphSource implements MailSource {
   }
 
   /** A JSON answer, read up to `maxJsonBytes` (past it: an InboundFailure, nothing more is read). */
-  async #json<T>(phase: InboundPhase, url: string): Promise<T> {
+  async #json<T>(phase: InboundPhase, url: string, options: { prefer?: string } = {}): Promise<T> {
     const max = this.#limits.maxJsonBytes;
     const what = `answer to GET ${pathOf(url)}`;
-    const { response, exchange } = await this.#request(phase, url, {}, { maxBytes: max, what });
+    const { response, exchange } = await this.#request(phase, url, options.prefer ? { headers: { prefer: options.prefer } } : {}, { maxBytes: max, what });
     const tooLarge = (size: string) => new InboundFailure('graph', phase, `Graph's ${what} is larger than ${mib(max)} (${size}): not read further. A Graph page is normally well under 1 MB; is the Graph URL right?`, { detailCode: 'E_GRAPH_TOO_LARGE' });
     const declared = Number(response.headers.get('content-length') ?? Number.NaN);
     if (declared > max) {
@@ -252,7 +287,7 @@ export class GraphSource implements MailSource {
    * exchange (from the answer's expected size, `maxBytes` at most), bounded waits on
    * throttling, errors with Graph's own code. The caller reads the body, under the same clocks.
    */
-  async #request(phase: InboundPhase, url: string, init: { method?: string; body?: unknown } = {}, expect: { maxBytes: number; what: string } = { maxBytes: this.#limits.maxJsonBytes, what: `answer to ${init.method ?? 'GET'} ${pathOf(url)}` }): Promise<{ response: Response; exchange: HttpExchange }> {
+  async #request(phase: InboundPhase, url: string, init: { method?: string; body?: unknown; headers?: Record<string, string> } = {}, expect: { maxBytes: number; what: string } = { maxBytes: this.#limits.maxJsonBytes, what: `answer to ${init.method ?? 'GET'} ${pathOf(url)}` }): Promise<{ response: Response; exchange: HttpExchange }> {
     const sleep = this.#o.sleep ?? ((ms: number) => new Promise((r) => setTimeout(r, ms)));
     const maxWait = this.#o.maxThrottleWaitMs ?? 60_000;
     let throttled = 0;
@@ -266,7 +301,7 @@ export class GraphSource implements MailSource {
         // drops it, WHATWG Fetch "HTTP-redirect fetch"), so only the nextLink needs our check.
         response = await exchange.wait(fetch(url, {
           method: init.method ?? 'GET',
-          headers: { authorization: `Bearer ${token}`, ...(init.body ? { 'content-type': 'application/json' } : {}) },
+          headers: { ...init.headers, authorization: `Bearer ${token}`, ...(init.body ? { 'content-type': 'application/json' } : {}) },
           ...(init.body ? { body: JSON.stringify(init.body) } : {}),
           signal: exchange.signal,
         }));

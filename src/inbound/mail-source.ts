@@ -53,6 +53,39 @@ export interface MarkResult {
 export interface ListOptions {
   /** IMAP: the regular poll takes unseen mail only; the full sweep takes all. */
   unseenOnly: boolean;
+  /** The periodic full sweep: Graph lists the whole folder (its delta started over). */
+  sweep?: boolean;
+  /**
+   * Where a source that lists changes since its last listing (Graph's delta query) keeps its
+   * place between polls; without it, such a source lists the whole folder every time.
+   */
+  changes?: ChangeListingState;
+}
+
+/** A message a change listing gave, not yet done (taken and marked): carried to the next listing. */
+export interface CarriedMessage {
+  key: string;
+  /** When the server received it (ISO 8601), to take mail oldest first; null when not said. */
+  receivedAt: string | null;
+  seen: boolean | null;
+}
+
+/**
+ * One account's place in a change listing (Graph's delta query), kept in the database.
+ * `scope` names what the place is for (Graph URL, mailbox, folder): a place saved for another
+ * scope is never used — load() answers as if none were saved, and the next save() replaces it
+ * and drops the messages it carried.
+ */
+export interface ChangeListingState {
+  /** The link to call next (a nextLink mid-round, or the round's deltaLink) and the messages carried. */
+  load(scope: string): { link: string | null; carried: CarriedMessage[] };
+  /**
+   * After a listing: the link to call next poll (null: start over), the messages it listed
+   * (carried from now on, until settled), and the keys it said left the folder (carried no more).
+   */
+  save(scope: string, link: string | null, listed: CarriedMessage[], removed: string[]): void;
+  /** A carried message is done: marked as the account asks, or left as it is on purpose. */
+  settle(key: string): void;
 }
 
 /**
@@ -86,5 +119,11 @@ export interface MailSource {
   folderExists?(name: string): Promise<boolean>;
   /** Creates a folder; an InboundFailure when the server refuses. Absent where it cannot. */
   createFolder?(name: string): Promise<void>;
+  /**
+   * The poll is done with a message it leaves in the mailbox untouched on purpose (one
+   * quarantined under --after delete): a source that carries listed messages to the next poll
+   * (Graph's delta) stops carrying it. Absent where nothing is carried.
+   */
+  leaveAsIs?(ref: MessageRef): void;
   close(): Promise<void>;
 }

@@ -4,6 +4,7 @@ import { durableTransaction } from '../store/database.js';
 import { commitReserved } from '../store/store-reservations.js';
 import type { InboundAccount } from './inbound-config.js';
 import { CommunicationsRepo, reusedKey, type StoredUnderKey } from '../store/communications-repo.js';
+import { GraphDeltaRepo } from '../store/graph-delta-repo.js';
 import { databaseFull } from '../store/database-full.js';
 import { MessageFailuresRepo } from '../store/message-failures-repo.js';
 import type { StoredBlob } from '../store/message-store.js';
@@ -93,8 +94,10 @@ type Entry =
 
 /**
  * One poll of one mailbox. IMAP's regular poll takes unseen mail only; a sweep takes all
- * (mail someone marked read by hand). POP3 and Graph ignore read marks: every message is
- * listed and told apart by its id.
+ * (mail someone marked read by hand). POP3 and Graph ignore read marks: messages are told
+ * apart by their id. POP3 lists every message; Graph lists what its delta query says is new
+ * and the messages it listed before that are not done yet (its place is kept in the database,
+ * GraphDeltaRepo; a sweep lists the whole folder).
  *
  * Messages are taken in groups: each is streamed into the message store as it is parsed;
  * then the group's content is made durable (one round of fsyncs), its rows commit in one
@@ -114,7 +117,11 @@ type Entry =
 export async function pollAccount(ctx: IngestContext, account: InboundAccount, source: MailSource, options: { sweep: boolean; stop?: () => boolean; limits?: Partial<PollLimits> }): Promise<PollResult> {
   const limits = { ...defaultPollLimits, ...options.limits };
   const startedAt = ctx.clock.now().getTime();
-  const refs = await source.list({ unseenOnly: account.protocol === 'imap' && !options.sweep });
+  const refs = await source.list({
+    unseenOnly: account.protocol === 'imap' && !options.sweep,
+    sweep: options.sweep,
+    ...(account.protocol === 'graph' ? { changes: new GraphDeltaRepo(ctx.db, ctx.clock).forAccount(account.table) } : {}),
+  });
   const result: PollResult = { listed: refs.length, processed: 0, alreadyTaken: 0, dispositions: {}, storedBytes: 0, marks: { marked: 0, leftFlagged: 0, failed: 0, warning: null }, failed: [], quarantined: [], left: 0, capped: null };
   const table = account.table;
   const comms = new CommunicationsRepo(ctx.db, ctx.clock);
@@ -231,6 +238,7 @@ export async function pollAccount(ctx: IngestContext, account: InboundAccount, s
       if ('givenUp' in entry) {
         if (outcome.kind === 'given-up') result.quarantined.push({ ...entry.failure, communicationId: outcome.communicationId, bytesKept: entry.givenUp.raw?.size ?? 0 });
         if (markGivenUp) done.push(entry.ref);
+        else source.leaveAsIs?.(entry.ref);
         return;
       }
       result.storedBytes += entry.taken.raw.storedSize;
@@ -253,6 +261,7 @@ export async function pollAccount(ctx: IngestContext, account: InboundAccount, s
         // is not deleted (its bytes may be incomplete): with --after delete it is left as it is.
         result.alreadyTaken++;
         if (markGivenUp || !failures.isQuarantined(table, ref.key)) await marks.source.markDone(ref);
+        else source.leaveAsIs?.(ref);
         continue;
       }
       const elapsed = ctx.clock.now().getTime() - startedAt;

@@ -320,4 +320,30 @@ export const migrations: readonly Migration[] = [
       ALTER TABLE daemon_state ADD COLUMN config_error_at TEXT;
     `,
   },
+  {
+    // Issue 15, item 4: a Graph poll with nothing new costs one request (the delta query).
+    version: 10,
+    name: 'Graph delta: the place in the round and the messages carried to the next poll',
+    sql: `
+      -- Per account, the link the next poll calls: the round's @odata.deltaLink, or an
+      -- @odata.nextLink when a poll stopped mid-round. \`scope\` is the Graph URL, mailbox and folder
+      -- it was made for: a place for another mailbox or folder is never used.
+      CREATE TABLE graph_delta (
+        account   TEXT PRIMARY KEY,
+        scope     TEXT NOT NULL,
+        link      TEXT,
+        saved_at  TEXT NOT NULL
+      ) STRICT;
+      -- Messages a delta listed and that are not yet done (taken and marked): the delta will not
+      -- list them again, so the next poll takes them from here. Deleted once marked done, or
+      -- when the delta says they left the folder.
+      CREATE TABLE graph_delta_carried (
+        account      TEXT NOT NULL,
+        mailbox_key  TEXT NOT NULL,
+        received_at  TEXT,
+        seen         INTEGER,
+        PRIMARY KEY (account, mailbox_key)
+      ) STRICT, WITHOUT ROWID;
+    `,
+  },
 ];

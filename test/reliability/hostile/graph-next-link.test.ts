@@ -35,7 +35,8 @@ describe('Graph nextLinks: bounded, and only to the configured origin', () => {
   beforeAll(async () => {
     oauth = await startOAuth();
     graph = await startHostileGraph(oauth, (req, res, url) => {
-      if (!listAnswer || req.method !== 'GET' || !url.pathname.endsWith('/mailFolders/inbox/messages')) return false;
+      // The daemon lists by delta query (issue 15): its pages carry nextLinks as a listing's do.
+      if (!listAnswer || req.method !== 'GET' || !url.pathname.endsWith('/mailFolders/inbox/messages/delta')) return false;
       listRequests++;
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify(listAnswer(url, req.headers.host ?? '')));
@@ -117,5 +118,13 @@ describe('Graph nextLinks: bounded, and only to the configured origin', () => {
     refused('https://graph.microsoft.com:8443/v1.0/users/x/messages');
     refused('https://user:pw@graph.microsoft.com/v1.0/users/x/messages');
     refused('//evil.test/v1.0/users/x/messages');
+    // A deltaLink is kept for the next poll: the same rule, and it is neither called nor kept.
+    let deltaError: unknown;
+    try {
+      graphNextLinkTarget('http://graph.microsoft.com/v1.0/users/x/messages/delta?$deltatoken=1', page, base, '@odata.deltaLink');
+    } catch (e) {
+      deltaError = e;
+    }
+    expect((deltaError as InboundFailure).message).toContain("Graph's @odata.deltaLink leads to http://graph.microsoft.com, not to the configured Graph origin https://graph.microsoft.com: it was not followed nor kept");
   });
 });
