@@ -75,7 +75,8 @@ const quickIdleEndMs = 50;
  * up to 5 minutes, less up to 20% jitter); every connection made calls `onNewMail` once.
  * Every step has a deadline: connect and greeting `timeoutMs` each, login within
  * 2 × `timeoutMs`, the EXAMINE within `timeoutMs`. An OAuth token is asked for on every
- * connection (the provider refreshes it when near expiry).
+ * connection (the provider refreshes it when near expiry); one the server refused is
+ * invalidated, so the next attempt gets a new one.
  */
 export class ImapIdleWatcher {
   readonly #account: InboundAccount;
@@ -203,7 +204,14 @@ export class ImapIdleWatcher {
       // A count that shrinks is an expunge, not new mail.
       if (event.count > event.prevCount) this.#newMail();
     });
-    await this.#deadline(client, 2 * o.timeoutMs, 'the greeting and login', () => client.connect());
+    try {
+      await this.#deadline(client, 2 * o.timeoutMs, 'the greeting and login', () => client.connect());
+    } catch (error) {
+      // A token the server refused (revoked, or its user changed) is forgotten, so the next
+      // attempt asks the provider for a new one instead of offering it again until it expires.
+      if (this.#tokens?.invalidate && imapFailure(error, 'auth').detailCode === 'AUTHENTICATIONFAILED') await this.#tokens.invalidate().catch(() => undefined);
+      throw error;
+    }
     if (!client.capabilities.has('IDLE')) {
       const why = 'the server does not offer IDLE (RFC 2177) in its CAPABILITY';
       this.#setState('unsupported', why);
