@@ -164,7 +164,6 @@ export class ImapIdleWatcher {
       }
       if (this.#stopped()) return;
       if (connectedAt !== undefined && Date.now() - connectedAt >= idleDefaults.stableMs) failures = 0;
-      this.#status.lastError = why;
       if (outageSince === undefined) {
         outageSince = Date.now();
         const what = connectedAt === undefined ? 'could not connect' : 'lost its connection';
@@ -197,8 +196,9 @@ export class ImapIdleWatcher {
       maxResponseSize: maxLiteralBytes + maxLineBytes,
       maxResponseTokens: 100_000,
     } as ConstructorParameters<typeof ImapFlow>[0]);
+    // Stopped while the token or the module was on its way: no socket is opened.
+    if (this.#stopped()) throw new Error('stopped');
     this.#client = client;
-    if (this.#stopped()) client.close();
     client.on('error', (error: unknown) => { if (!this.#ended.has(client)) this.#ended.set(client, error); });
     client.on('exists', (event: { count: number; prevCount: number }) => {
       // A count that shrinks is an expunge, not new mail.
