@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream';
 import type { ImapFlow as ImapFlowType } from 'imapflow';
+import { imapConnectOptions } from './imap-connect-options.js';
 import { InboundFailure, type InboundPhase } from './inbound-failure.js';
 import type { AccountCheck, ListOptions, MailboxConnection, MailSource, MarkResult, MessageRef, ServerCheck } from './mail-source.js';
 import { probeServer } from './server-probe.js';
@@ -400,12 +401,7 @@ export class ImapSource implements MailSource {
     const { ImapFlow } = await import('imapflow');
     const o = this.#options;
     const client = new ImapFlow({
-      host: o.host,
-      port: o.port,
-      secure: o.security === 'tls',
-      doSTARTTLS: o.security === 'starttls' ? true : o.security === 'none' ? false : undefined,
-      auth: { user: o.user, ...o.credential },
-      tls: { rejectUnauthorized: !o.tlsSkipVerify, ...(o.tlsCa ? { ca: o.tlsCa } : {}) },
+      ...imapConnectOptions(o),
       // imapflow logs a refused command's error and returns false: keep it for the message.
       logger: {
         trace: () => undefined, debug: () => undefined, info: () => undefined, fatal: () => undefined,
@@ -413,8 +409,6 @@ export class ImapSource implements MailSource {
         error: (entry: { err?: unknown }) => { if (entry?.err) this.#refused = entry.err; },
       },
       disableAutoIdle: true,
-      connectionTimeout: o.timeoutMs,
-      greetingTimeout: o.timeoutMs,
       socketTimeout: Math.max(o.timeoutMs, 60_000),
       maxLiteralSize: maxLiteralBytes,
       maxLineLength: maxLineBytes,

@@ -8,7 +8,7 @@ import type { SecretStore } from '../secrets/secret-store.js';
 import { GraphSource } from './graph-source.js';
 import { defaultGraphBaseUrl, type InboundAccount } from './inbound-config.js';
 import { ImapSource } from './imap-source.js';
-import type { MailSource } from './mail-source.js';
+import type { MailboxConnection, MailSource } from './mail-source.js';
 import { Pop3Source } from './pop3-source.js';
 
 export interface SourceContext {
@@ -25,9 +25,7 @@ export interface SourceContext {
 
 /** The mail source for an account, with its secret read from the store. */
 export async function openSource(account: InboundAccount, context: SourceContext): Promise<MailSource> {
-  const tokens = account.auth.type === 'oauth2'
-    ? (context.tokensFor?.(account) ?? tokenProviderFor(`inbound/${account.table}`, account.auth, account.protocol, { secrets: context.secrets, clock: context.clock ?? systemClock, timeoutMs: context.timeoutMs }, account.properties))
-    : undefined;
+  const tokens = accountTokens(account, context);
   if (account.protocol === 'graph') {
     if (!tokens) throw new UserError('E_GRAPH_NEEDS_OAUTH', 'A Microsoft Graph account needs OAuth 2.0.', { command: `mailctl configure inbound ${account.table}`, exitCode: ExitCode.config });
     // A hand-edited config is held to the same rule as configure: the token never goes out over plain http.
@@ -44,10 +42,27 @@ export async function openSource(account: InboundAccount, context: SourceContext
       ...(context.maxMessageBytes ? { limits: { maxMessageBytes: context.maxMessageBytes } } : {}),
     });
   }
+  const common = await mailboxConnectionOf(account, context, tokens);
+  return account.protocol === 'imap' ? new ImapSource({ ...common, moveTo: account.moveTo }) : new Pop3Source(common);
+}
+
+/** The account's OAuth token source, or undefined for a password login. */
+export function accountTokens(account: InboundAccount, context: SourceContext): TokenProvider | undefined {
+  return account.auth.type === 'oauth2'
+    ? (context.tokensFor?.(account) ?? tokenProviderFor(`inbound/${account.table}`, account.auth, account.protocol, { secrets: context.secrets, clock: context.clock ?? systemClock, timeoutMs: context.timeoutMs }, account.properties))
+    : undefined;
+}
+
+/**
+ * How to reach and log in to an IMAP or POP3 account now: its password read from the store, or
+ * a token from `tokens` (cached by it, refreshed when near expiry), so each new connection
+ * calls this again. Errors: the store's (a missing secret) and the token provider's.
+ */
+export async function mailboxConnectionOf(account: InboundAccount, context: SourceContext, tokens = accountTokens(account, context)): Promise<MailboxConnection> {
   const credential = account.auth.type === 'password'
     ? { pass: context.passwordOverride ?? (await readSecretRef(account.auth.password, context.secrets, `password of the ${account.table} account`)) }
     : { accessToken: await tokens!.getToken() };
-  const common = {
+  return {
     host: account.host,
     port: account.port,
     security: account.security,
@@ -60,5 +75,4 @@ export async function openSource(account: InboundAccount, context: SourceContext
     timeoutMs: context.timeoutMs,
     maxMessageBytes: context.maxMessageBytes,
   };
-  return account.protocol === 'imap' ? new ImapSource({ ...common, moveTo: account.moveTo }) : new Pop3Source(common);
 }
