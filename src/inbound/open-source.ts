@@ -2,6 +2,7 @@ import { ExitCode, UserError } from '../errors.js';
 import { graphUrlProblem } from './graph-url.js';
 import type { TokenProvider } from '../auth/token-provider.js';
 import { tokenProviderFor } from '../auth/token-provider-for.js';
+import type { TokenRefreshEvent } from '../auth/oauth-token-provider.js';
 import { systemClock, type Clock } from '../clock.js';
 import { readSecretRef } from '../outbound/resolve-outbound.js';
 import type { SecretStore } from '../secrets/secret-store.js';
@@ -19,6 +20,8 @@ export interface SourceContext {
   /** The OAuth token source for an account that logs in with OAuth. */
   tokensFor?: (account: InboundAccount) => TokenProvider;
   clock?: Clock;
+  /** Told after each OAuth token refresh (the daemon's metrics). */
+  onTokenRefresh?: ((event: TokenRefreshEvent) => void) | undefined;
   /** A password typed in the wizard and not stored yet. */
   passwordOverride?: string | undefined;
 }
@@ -26,7 +29,7 @@ export interface SourceContext {
 /** The mail source for an account, with its secret read from the store. */
 export async function openSource(account: InboundAccount, context: SourceContext): Promise<MailSource> {
   const tokens = account.auth.type === 'oauth2'
-    ? (context.tokensFor?.(account) ?? tokenProviderFor(`inbound/${account.table}`, account.auth, account.protocol, { secrets: context.secrets, clock: context.clock ?? systemClock, timeoutMs: context.timeoutMs }, account.properties))
+    ? (context.tokensFor?.(account) ?? tokenProviderFor(`inbound/${account.table}`, account.auth, account.protocol, { secrets: context.secrets, clock: context.clock ?? systemClock, timeoutMs: context.timeoutMs, ...(context.onTokenRefresh ? { onRefresh: context.onTokenRefresh } : {}) }, account.properties))
     : undefined;
   if (account.protocol === 'graph') {
     if (!tokens) throw new UserError('E_GRAPH_NEEDS_OAUTH', 'A Microsoft Graph account needs OAuth 2.0.', { command: `mailctl configure inbound ${account.table}`, exitCode: ExitCode.config });

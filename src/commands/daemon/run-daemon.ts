@@ -20,6 +20,8 @@ import { RetentionPurge, type RetentionPurgeOutcome } from '../../daemon/retenti
 import { purgeSummary } from '../comms/purge-summary.js';
 import { silentLogger } from '../../logger.js';
 import { defaultPollLimits, describe } from '../../inbound/poll-account.js';
+import { DaemonMetrics } from '../../daemon/daemon-metrics.js';
+import { startMetricsServer } from '../../daemon/metrics-server.js';
 
 export interface DaemonOptions {
   once?: boolean;
@@ -27,6 +29,8 @@ export interface DaemonOptions {
   timeout: string;
   tick: string;
   logFile?: string;
+  /** `[HOST:]PORT` for the Prometheus metrics and /healthz (HOST 127.0.0.1 when not given). */
+  metrics?: string;
 }
 
 /**
@@ -36,6 +40,7 @@ export interface DaemonOptions {
 export async function runDaemon(deps: Deps, options: DaemonOptions): Promise<number> {
   const { out } = deps;
   if (!options.once) return runDaemonLoop(deps, options);
+  if (options.metrics) throw new UsageError('E_METRICS_ONCE', '--metrics is for the long-running daemon: --once exits before anything could scrape it.');
   const timeoutMs = parseDuration(options.timeout);
   if (timeoutMs === undefined || timeoutMs < 1000) throw new UsageError('E_TIMEOUT', `--timeout "${options.timeout}" is not a duration of at least 1s.`);
   const config = (await deps.config()).read();
@@ -148,7 +153,16 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
   const messages = await deps.messageStore();
   // Before the lock: a log file refused leaves no lock behind.
   const log = await createDaemonLogger(out, { file: options.logFile, human: out.isTTY && !out.json });
-  const lock = acquireDaemonLock(join(deps.paths.dataDir, 'daemon.lock'));
+  // Before the lock too: a metrics port in use refuses the start (exit 2) and leaves no lock behind.
+  const metrics = options.metrics ? new DaemonMetrics({ db, clock: deps.clock }) : undefined;
+  const metricsServer = metrics ? await startMetricsServer(options.metrics!, metrics, () => metrics.health(), log) : undefined;
+  let lock: ReturnType<typeof acquireDaemonLock>;
+  try {
+    lock = acquireDaemonLock(join(deps.paths.dataDir, 'daemon.lock'));
+  } catch (error) {
+    await metricsServer?.close();
+    throw error;
+  }
   let stopping = false;
   let reloading = false;
   let wake: (() => void) | undefined;
@@ -181,6 +195,7 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
   try {
     await removeOrphans(deps, db, messages, (message) => log.warn({}, message));
     let state = await load();
+    metrics?.follow(() => ({ accounts: Object.values(state.config.inbound ?? {}), globals: state.globals }));
     const startedAt = deps.clock.now().toISOString();
     const beats = new DaemonStateRepo(db);
     const queue = new QueueRepo(db, deps.clock);
@@ -195,7 +210,7 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
     };
     beat();
     heart = setInterval(beat, tickMs);
-    log.info({ kb: state.keys.kb.name, environment: state.keys.kb.environment, accounts: Object.keys(state.config.inbound ?? {}), staleClaims: stale }, 'daemon started');
+    log.info({ kb: state.keys.kb.name, environment: state.keys.kb.environment, accounts: Object.keys(state.config.inbound ?? {}), staleClaims: stale, ...(metricsServer ? { metrics: `http://${metricsServer.host.includes(':') ? `[${metricsServer.host}]` : metricsServer.host}:${metricsServer.port}/metrics` } : {}) }, 'daemon started');
     while (!stopping) {
       if (reloading) {
         reloading = false;
@@ -208,7 +223,7 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
       }
       const work = (async () => {
         if (state.globals.email_enabled) {
-          const { outbound } = await runDaemonCycle({ db, store: messages, clock: deps.clock, secrets: store, log, timeoutMs }, state, { stop: () => stopping, signal: abort.signal });
+          const { outbound } = await runDaemonCycle({ db, store: messages, clock: deps.clock, secrets: store, log, timeoutMs, metrics }, state, { stop: () => stopping, signal: abort.signal });
           if (outbound && outbound.claimed > 0) log.info({ ...outbound }, 'outbound cycle');
         }
         // Retention is not mail: it runs with the kill switch on too. Not due, it costs one read.
@@ -237,6 +252,7 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
     clearTimeout(graceTimer);
     clearTimeout(unwindTimer);
     for (const [signal, handler] of handlers) process.off(signal, handler);
+    await metricsServer?.close();
     log.flush();
     lock.release();
   }
