@@ -248,7 +248,8 @@ Examples:
     .option('--timeout <duration>', 'how long each server step may take', '30s')
     .option('--tick <duration>', 'how often the scheduler looks for due work', '1s')
     .option('--log-file <file>', 'write JSON log lines here instead of standard output')
-    .addHelpText('after', '\nExamples:\n  $ mailctl daemon --once\n  $ mailctl daemon --once --sweep --json')
+    .option('--metrics <[host:]port>', 'serve Prometheus metrics at /metrics and a health check at /healthz (host 127.0.0.1 unless given; other hosts expose account names)')
+    .addHelpText('after', '\nExamples:\n  $ mailctl daemon --once\n  $ mailctl daemon --once --sweep --json\n  $ mailctl daemon --metrics 9464')
     .action(lazy(async () => (await import('./commands/daemon/run-daemon.js')).runDaemon as Runner));
 
   const comms = program

@@ -11,6 +11,13 @@ import { dropTokens, readTokens, writeTokens, type CachedTokens } from './token-
 import type { TokenProvider } from './token-provider.js';
 import type { SignInPrompt, TokenResult } from './token-result.js';
 
+/** One refresh of an account's token: its place ("outbound", "inbound/<table>"), its provider, whether it worked. */
+export interface TokenRefreshEvent {
+  place: string;
+  provider: string;
+  ok: boolean;
+}
+
 /** Refresh when less than this is left, so a token never expires mid-session. */
 const refreshMarginMs = 5 * 60_000;
 
@@ -32,6 +39,7 @@ export class OAuthTokenProvider implements TokenProvider {
     private readonly deps: {
       secrets: SecretStore; clock: Clock; /** A secret typed in a wizard, not stored yet. */ clientSecret?: string | undefined;
       /** The command's --timeout (ms): each wait on the identity provider; four of them in all. Default 30 s. */ timeoutMs?: number | undefined;
+      /** Told after each refresh (a token fetched without a person), whether it worked: the daemon's metrics. */ onRefresh?: ((event: TokenRefreshEvent) => void) | undefined;
     },
   ) {}
 
@@ -62,8 +70,10 @@ export class OAuthTokenProvider implements TokenProvider {
         throw new OAuthFailure('signin_required', `the ${this.#label()} has no OAuth sign-in yet (or it was reset): a person has to sign in with "${resetCommandFor(this.place)}" on a terminal`);
       }
       await this.#save(tokens, result, true);
+      this.deps.onRefresh?.({ place: this.place, provider: settings.provider, ok: true });
       return result;
     } catch (error) {
+      this.deps.onRefresh?.({ place: this.place, provider: settings.provider, ok: false });
       if (error instanceof OAuthFailure) {
         await writeTokens(this.deps.secrets, this.place, { ...tokens, accessToken: undefined, expiresAt: undefined, lastRefresh: { at: this.deps.clock.now().toISOString(), ok: false, error: error.message.slice(0, 500) } } as CachedTokens);
       }

@@ -1,6 +1,6 @@
 import type { Clock } from '../clock.js';
 import type { SecretStore } from '../secrets/secret-store.js';
-import { OAuthTokenProvider } from './oauth-token-provider.js';
+import { OAuthTokenProvider, type TokenRefreshEvent } from './oauth-token-provider.js';
 import type { OAuthAccountFields } from './oauth-account.js';
 import type { OutboundConfig } from '../outbound/outbound-config.js';
 import { firstClientSecretRef } from '../rotation/secret-occurrence.js';
@@ -28,11 +28,11 @@ export function oauthSettingsOf(auth: OAuthAuthFields, properties?: string): OAu
 }
 
 /** The token provider of one place ("outbound", "inbound/<table>"). */
-export function tokenProviderFor(place: string, auth: OAuthAuthFields, purpose: TokenPurpose, deps: { secrets: SecretStore; clock: Clock; timeoutMs?: number }, properties?: string): OAuthTokenProvider {
+export function tokenProviderFor(place: string, auth: OAuthAuthFields, purpose: TokenPurpose, deps: { secrets: SecretStore; clock: Clock; timeoutMs?: number; onRefresh?: (event: TokenRefreshEvent) => void }, properties?: string): OAuthTokenProvider {
   return new OAuthTokenProvider(place, oauthSettingsOf(auth, properties), purpose, deps);
 }
 
 /** The outbound server's token provider when it logs in with OAuth (XOAUTH2), else undefined. */
-export function outboundTokenProvider(outbound: Pick<OutboundConfig, 'auth' | 'properties'>, deps: { secrets: SecretStore; clock: Clock; timeoutMs?: number }): OAuthTokenProvider | undefined {
+export function outboundTokenProvider(outbound: Pick<OutboundConfig, 'auth' | 'properties'>, deps: { secrets: SecretStore; clock: Clock; timeoutMs?: number; onRefresh?: (event: TokenRefreshEvent) => void }): OAuthTokenProvider | undefined {
   return outbound.auth.type === 'oauth2' ? tokenProviderFor('outbound', outbound.auth, 'smtp', deps, outbound.properties) : undefined;
 }

@@ -211,6 +211,7 @@ export class DaemonScheduler {
       // The kill switch, read anew before every message: `config set email_enabled false` stops the poll in hand.
       stop: () => this.#stopping || worker.retired || !this.#state.globals.email_enabled,
       signal: AbortSignal.any([d.signal, worker.abort.signal]),
+      metrics: d.metrics,
     };
   }
 
@@ -222,7 +223,7 @@ export class DaemonScheduler {
         try {
           const d = this.#deps;
           const server = requireOutbound(config);
-          const tokens = outboundTokenProvider(server, { secrets: d.secrets, clock: d.clock, timeoutMs: d.timeoutMs });
+          const tokens = outboundTokenProvider(server, { secrets: d.secrets, clock: d.clock, timeoutMs: d.timeoutMs, ...(d.metrics ? { onRefresh: (event) => d.metrics!.tokenRefresh(event) } : {}) });
           const outcome = await runOutboundCycle({
             db: d.db, store: d.store, clock: d.clock, kb: keys.kb, key: keys.active, globals, outbound: server, log: d.log,
             target: () => smtpTargetFor(server, d.secrets, d.timeoutMs, tokens),
@@ -230,6 +231,7 @@ export class DaemonScheduler {
             stop: () => this.#stopping || !this.#state.globals.email_enabled || generation !== this.#outboundGeneration,
             signal: d.signal,
             batch: outboundBatch,
+            metrics: d.metrics,
           });
           if (outcome.claimed > 0) d.log.info({ ...outcome }, 'outbound cycle');
           d.onOutbound?.(outcome);

@@ -13,6 +13,7 @@ import type { MailSource } from '../inbound/mail-source.js';
 import { openSource } from '../inbound/open-source.js';
 import { pollAccount, type MarkSummary, type PollLimits, type PollResult } from '../inbound/poll-account.js';
 import type { RefKeys } from '../refs/reference-codec.js';
+import type { DaemonMetrics } from './daemon-metrics.js';
 
 export interface InboundCycleContext {
   db: Database;
@@ -40,6 +41,8 @@ export interface InboundCycleContext {
   signal?: AbortSignal;
   /** What one poll may take (defaultPollLimits when absent). */
   pollLimits?: Partial<PollLimits>;
+  /** The daemon's metrics: told each poll's result, each message committed, each token refresh. */
+  metrics?: DaemonMetrics | undefined;
 }
 
 export type AccountCycleResult =
@@ -87,12 +90,13 @@ export async function pollOneAccount(ctx: InboundCycleContext, account: InboundA
     const abort = () => { void source?.close().catch(() => undefined); };
     ctx.signal?.addEventListener('abort', abort, { once: true });
     try {
-      source = ctx.open ? await ctx.open(account) : await openSource(account, { secrets: ctx.secrets, timeoutMs: ctx.timeoutMs, clock: ctx.clock, maxMessageBytes: ctx.globals.max_message_size });
+      source = ctx.open ? await ctx.open(account) : await openSource(account, { secrets: ctx.secrets, timeoutMs: ctx.timeoutMs, clock: ctx.clock, maxMessageBytes: ctx.globals.max_message_size, onTokenRefresh: ctx.metrics && ((event) => ctx.metrics!.tokenRefresh(event)) });
       if (ctx.signal?.aborted) throw new Error('the daemon is stopping');
-      const poll = await pollAccount({ db: ctx.db, store: ctx.store, clock: ctx.clock, keys: ctx.keys, kb: ctx.kb, maxTextChars: ctx.globals.max_body_size, maxMessageBytes: ctx.globals.max_message_size, noticeFrom: ctx.noticeFrom, noticeIntervalMs: ctx.globals.reject_notice_interval, ownAddresses: ctx.ownAddresses, referenceLifetimeMs: ctx.globals.reference_lifetime }, account, source, { sweep: swept, ...(ctx.stop ? { stop: ctx.stop } : {}), ...(ctx.pollLimits ? { limits: ctx.pollLimits } : {}) });
+      const poll = await pollAccount({ db: ctx.db, store: ctx.store, clock: ctx.clock, keys: ctx.keys, kb: ctx.kb, maxTextChars: ctx.globals.max_body_size, maxMessageBytes: ctx.globals.max_message_size, noticeFrom: ctx.noticeFrom, noticeIntervalMs: ctx.globals.reject_notice_interval, ownAddresses: ctx.ownAddresses, referenceLifetimeMs: ctx.globals.reference_lifetime }, account, source, { sweep: swept, ...(ctx.stop ? { stop: ctx.stop } : {}), ...(ctx.pollLimits ? { limits: ctx.pollLimits } : {}), ...(ctx.metrics ? { onCommit: (message) => ctx.metrics!.messageCommitted(account, message) } : {}) });
       // A poll that stopped at its cap is due again at once: the other mailboxes and the queue get their turn first.
       sync.recordSuccess(table, now, swept, poll.capped ? now : new Date(now.getTime() + ctx.globals.inbound_check_frequency));
       recordMarks(sync, account, now, poll.marks);
+      ctx.metrics?.pollFinished(account, 'ok');
       ctx.log.info({ account: table, swept, ...poll }, `polled ${table}`);
       for (const f of poll.failed) ctx.log.error({ account: table, key: f.key, subject: f.subject, from: f.from, attempts: f.attempts, error: f.error }, `a message in ${table} could not be taken (attempt ${f.attempts}); it is tried again next poll`);
       for (const q of poll.quarantined) ctx.log.error({ account: table, key: q.key, subject: q.subject, from: q.from, attempts: q.attempts, communicationId: q.communicationId, error: q.error }, `a message in ${table} was quarantined after ${q.attempts} failed attempts (communication ${q.communicationId})`);
@@ -119,6 +123,7 @@ export async function pollOneAccount(ctx: InboundCycleContext, account: InboundA
         // what happened, and the other accounts are still polled.
         ctx.log.error({ account: table, error: (recordError as Error).message }, `recording the failed poll of ${table} failed`);
       }
+      ctx.metrics?.pollFinished(account, 'failed');
       const code = error instanceof UserError ? error.code : undefined;
       ctx.log.error({ account: table, error: message, ...(code ? { code } : {}), retryAt: retryAt.toISOString() }, `polling ${table} failed`);
       result = { table, status: 'failed', error: message, ...(code ? { code } : {}), retryAt: retryAt.toISOString() };

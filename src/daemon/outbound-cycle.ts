@@ -17,6 +17,7 @@ import { moveLegacyQueueAttachments } from '../store/move-legacy-attachments.js'
 import { CommunicationsRepo } from '../store/communications-repo.js';
 import { parseHeaderBlock } from '../mime/header-block.js';
 import { QueueRepo, type QueueEntry } from '../store/queue-repo.js';
+import type { DaemonMetrics } from './daemon-metrics.js';
 
 export interface OutboundCycleContext {
   db: Database;
@@ -39,6 +40,8 @@ export interface OutboundCycleContext {
    * goes back to the queue (it may have been delivered: SMTP cannot tell, so it can arrive twice).
    */
   signal?: AbortSignal;
+  /** The daemon's metrics: told the outcome of each attempt. */
+  metrics?: DaemonMetrics | undefined;
 }
 
 export interface OutboundCycleResult {
@@ -134,6 +137,7 @@ export async function runOutboundCycle(ctx: OutboundCycleContext): Promise<Outbo
         if (block) {
           queue.setStatus(entry.id, 'held', { lastError: block });
           result.held++;
+          ctx.metrics?.sendAttempt('held');
           continue;
         }
         if (halted()) {
@@ -153,6 +157,7 @@ export async function runOutboundCycle(ctx: OutboundCycleContext): Promise<Outbo
           session ??= await openSmtpSession(await ctx.target(), ctx.signal ? { signal: ctx.signal } : {});
           await sendOne(ctx, queue, entry, session, message);
           result.sent++;
+          ctx.metrics?.sendAttempt('sent');
         } catch (error) {
           session?.close();
           session = undefined;
@@ -226,6 +231,7 @@ async function storeFirstAttempts(ctx: OutboundCycleContext, queue: QueueRepo, d
       queue.recordAttempt(entry.id, 'failed before sending', said);
       queue.setStatus(entry.id, 'failed', { lastError: said });
       result.failed++;
+      ctx.metrics?.sendAttempt('failed');
       ctx.log.warn({ queueId: entry.id, error: said }, 'outbound message could not be built');
     }
   }
@@ -333,6 +339,7 @@ function recordFailure(ctx: OutboundCycleContext, queue: QueueRepo, entry: Queue
     queue.setStatus(entry.id, 'failed', { lastError: said });
     result.failed++;
   }
+  if (options.tried !== false) ctx.metrics?.sendAttempt(next.status);
   ctx.log.warn({ queueId: entry.id, status: next.status, error: said }, 'outbound attempt failed');
 }
 

@@ -11,6 +11,7 @@ import type { MessageStore } from '../store/message-store.js';
 import { ownAddresses } from '../inbound/reject-notice.js';
 import { runInboundCycle, type AccountCycleResult } from './inbound-cycle.js';
 import { runOutboundCycle, type OutboundCycleResult } from './outbound-cycle.js';
+import type { DaemonMetrics } from './daemon-metrics.js';
 
 /** What a cycle reads from the configuration (reloaded on SIGHUP). */
 export interface CycleState {
@@ -27,6 +28,8 @@ export interface CycleDeps {
   secrets: SecretStore;
   log: Logger;
   timeoutMs: number;
+  /** The daemon's metrics (--metrics), told what happens. */
+  metrics?: DaemonMetrics | undefined;
 }
 
 /**
@@ -43,17 +46,17 @@ export async function runDaemonCycle(
   const inbound = await runInboundCycle(
     {
       db: deps.db, store: deps.store, clock: deps.clock, secrets: deps.secrets, keys: keys.all, kb: keys.kb.name, globals, accounts: Object.values(config.inbound ?? {}),
-      log: deps.log, timeoutMs: deps.timeoutMs, noticeFrom: config.outbound?.from, ownAddresses: ownAddresses(config), ...(options.stop ? { stop: options.stop } : {}), ...(options.signal ? { signal: options.signal } : {}),
+      log: deps.log, timeoutMs: deps.timeoutMs, noticeFrom: config.outbound?.from, ownAddresses: ownAddresses(config), ...(options.stop ? { stop: options.stop } : {}), ...(options.signal ? { signal: options.signal } : {}), metrics: deps.metrics,
     },
     { ...(options.force ? { force: true } : {}), ...(options.forceSweep ? { forceSweep: true } : {}) },
   );
   if (options.stop?.() || !config.outbound?.host) return { inbound, outbound: null };
   const server = requireOutbound(config);
-  const tokens = outboundTokenProvider(server, { secrets: deps.secrets, clock: deps.clock, timeoutMs: deps.timeoutMs });
+  const tokens = outboundTokenProvider(server, { secrets: deps.secrets, clock: deps.clock, timeoutMs: deps.timeoutMs, ...(deps.metrics ? { onRefresh: (event) => deps.metrics!.tokenRefresh(event) } : {}) });
   const outbound = await runOutboundCycle({
     db: deps.db, store: deps.store, clock: deps.clock, kb: keys.kb, key: keys.active, globals, outbound: server, log: deps.log,
     target: () => smtpTargetFor(server, deps.secrets, deps.timeoutMs, tokens),
-    ...(options.stop ? { stop: options.stop } : {}), ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.stop ? { stop: options.stop } : {}), ...(options.signal ? { signal: options.signal } : {}), metrics: deps.metrics,
   });
   return { inbound, outbound };
 }

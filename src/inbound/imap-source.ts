@@ -35,8 +35,8 @@ const maxLineBytes = 16 * 1024 * 1024;
 // few seconds never trips one): --timeout, plus the bytes asked at this least rate, so a transfer
 // that keeps a slow link busy is not cut (a 256 KB window gets 8 s more).
 const minBytesPerSecond = 32 * 1024;
-/** About how many bytes one message's line in the size listing takes. */
-const listingLineBytes = 64;
+/** About how many bytes one message's line in the size listing takes (UID, size, flags, INTERNALDATE). */
+const listingLineBytes = 112;
 
 /** An IMAP mailbox through imapflow. One connection, opened on first use. */
 export class ImapSource implements MailSource {
@@ -89,8 +89,9 @@ export class ImapSource implements MailSource {
     this.#fetchAlone.clear();
     if (uids.length === 0) return refs;
     await this.#exchange('list', `listing the sizes of ${uids.length} message(s)`, this.#timeoutMs(uids.length * listingLineBytes), async () => {
-      for await (const message of client.fetch(uids, { uid: true, size: true, flags: true }, { uid: true })) {
-        refs.push({ key: `imap:${this.#uidValidity}:${message.uid}`, size: message.size ?? 0, seen: message.flags?.has('\\Seen') ?? null });
+      for await (const message of client.fetch(uids, { uid: true, size: true, flags: true, internalDate: true }, { uid: true })) {
+        const arrivedAt = message.internalDate ? new Date(message.internalDate) : undefined;
+        refs.push({ key: `imap:${this.#uidValidity}:${message.uid}`, size: message.size ?? 0, seen: message.flags?.has('\\Seen') ?? null, ...(arrivedAt && !Number.isNaN(arrivedAt.getTime()) ? { arrivedAt } : {}) });
       }
     });
     this.#listed = refs;

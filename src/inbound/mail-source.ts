@@ -39,6 +39,8 @@ export interface MessageRef {
   key: string;
   size: number;
   seen: boolean | null;
+  /** When it arrived in the mailbox, when the source says (IMAP's INTERNALDATE); for the arrival-to-commit metric. */
+  arrivedAt?: Date;
 }
 
 /**

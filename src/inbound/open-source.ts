@@ -2,6 +2,7 @@ import { ExitCode, UserError } from '../errors.js';
 import { graphUrlProblem } from './graph-url.js';
 import type { TokenProvider } from '../auth/token-provider.js';
 import { tokenProviderFor } from '../auth/token-provider-for.js';
+import type { TokenRefreshEvent } from '../auth/oauth-token-provider.js';
 import { systemClock, type Clock } from '../clock.js';
 import { readSecretRef } from '../outbound/resolve-outbound.js';
 import type { SecretStore } from '../secrets/secret-store.js';
@@ -19,6 +20,8 @@ export interface SourceContext {
   /** The OAuth token source for an account that logs in with OAuth. */
   tokensFor?: (account: InboundAccount) => TokenProvider;
   clock?: Clock;
+  /** Told after each OAuth token refresh (the daemon's metrics). */
+  onTokenRefresh?: ((event: TokenRefreshEvent) => void) | undefined;
   /** A password typed in the wizard and not stored yet. */
   passwordOverride?: string | undefined;
 }
@@ -49,7 +52,7 @@ export async function openSource(account: InboundAccount, context: SourceContext
 /** The account's OAuth token source, or undefined for a password login. */
 export function accountTokens(account: InboundAccount, context: SourceContext): TokenProvider | undefined {
   return account.auth.type === 'oauth2'
-    ? (context.tokensFor?.(account) ?? tokenProviderFor(`inbound/${account.table}`, account.auth, account.protocol, { secrets: context.secrets, clock: context.clock ?? systemClock, timeoutMs: context.timeoutMs }, account.properties))
+    ? (context.tokensFor?.(account) ?? tokenProviderFor(`inbound/${account.table}`, account.auth, account.protocol, { secrets: context.secrets, clock: context.clock ?? systemClock, timeoutMs: context.timeoutMs, ...(context.onTokenRefresh ? { onRefresh: context.onTokenRefresh } : {}) }, account.properties))
     : undefined;
 }
 

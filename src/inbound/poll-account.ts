@@ -14,6 +14,14 @@ import { InboundFailure } from './inbound-failure.js';
 import type { MailSource, MarkResult, MessageRef } from './mail-source.js';
 import { commitGivenUp, type GivenUp } from './quarantine-message.js';
 import { headerFacts, watchArrival, type Arrival } from './watch-arrival.js';
+import { receivedDate } from '../mime/received-date.js';
+
+/** A message committed by a poll (for the daemon's metrics): its disposition, when it reached the mailbox when known, when it was committed. */
+export interface CommittedMessage {
+  disposition: string;
+  arrivedAt: Date | null;
+  committedAt: Date;
+}
 
 export interface PollResult {
   listed: number;
@@ -114,7 +122,7 @@ type Entry =
  * failed; else it fails the poll instead, as do `maxFailuresInARow` such failures in a row.
  * A connection-level failure (login, list, the store or database) fails the poll as before.
  */
-export async function pollAccount(ctx: IngestContext, account: InboundAccount, source: MailSource, options: { sweep: boolean; stop?: () => boolean; limits?: Partial<PollLimits> }): Promise<PollResult> {
+export async function pollAccount(ctx: IngestContext, account: InboundAccount, source: MailSource, options: { sweep: boolean; stop?: () => boolean; limits?: Partial<PollLimits>; onCommit?: (message: CommittedMessage) => void }): Promise<PollResult> {
   const limits = { ...defaultPollLimits, ...options.limits };
   const startedAt = ctx.clock.now().getTime();
   const refs = await source.list({
@@ -220,8 +228,13 @@ export async function pollAccount(ctx: IngestContext, account: InboundAccount, s
       release();
     }
     const done: MessageRef[] = [];
+    const committedAt = ctx.clock.now();
     outcomes.forEach((outcome, i) => {
       const entry = entries[i]!;
+      if (options.onCommit && (outcome.kind === 'processed' || outcome.kind === 'given-up')) {
+        const arrivedAt = entry.ref.arrivedAt ?? receivedDate('taken' in entry ? entry.taken.headerBlock : entry.givenUp.headerBlock);
+        options.onCommit({ disposition: outcome.kind === 'given-up' ? 'quarantined' : outcome.disposition, arrivedAt, committedAt });
+      }
       if (outcome.kind === 'failed') {
         // Only a taken message can fail here: counted as any failure (its bytes are whole, in the store).
         if ('taken' in entry) countFailure({ ref: entry.ref, error: outcome.error, headerBlock: entry.taken.headerBlock, copy: entry.taken.raw });

@@ -223,6 +223,17 @@ export class QueueRepo {
     this.db.prepare('UPDATE outbound_queue SET attachments_json = ? WHERE id = ?').run(JSON.stringify(attachments), id);
   }
 
+  /**
+   * Messages that look stuck, for the daemon's health: claimed ("sending") since before
+   * `sendingBefore`, and due (queued or deferred) since before `dueBefore`; each with how many
+   * and the oldest time (ISO 8601), or null when there are none.
+   */
+  stuck(sendingBefore: Date, dueBefore: Date): { sending: { count: number; oldest: string | null }; overdue: { count: number; oldest: string | null } } {
+    const sending = this.db.prepare(`SELECT count(*) AS count, min(updated_at) AS oldest FROM outbound_queue WHERE status = 'sending' AND updated_at < ?`).get(sendingBefore.toISOString()) as { count: number; oldest: string | null };
+    const overdue = this.db.prepare(`SELECT count(*) AS count, min(next_attempt_at) AS oldest FROM outbound_queue WHERE status IN ('queued', 'deferred') AND next_attempt_at < ?`).get(dueBefore.toISOString()) as { count: number; oldest: string | null };
+    return { sending, overdue };
+  }
+
   counts(): Record<string, number> {
     const rows = this.db.prepare('SELECT status, count(*) AS n FROM outbound_queue GROUP BY status').all() as Array<{ status: string; n: number }>;
     return Object.fromEntries(rows.map((r) => [r.status, r.n]));

@@ -24,6 +24,8 @@ import { RetentionPurge, type RetentionPurgeOutcome } from '../../daemon/retenti
 import { purgeSummary } from '../comms/purge-summary.js';
 import { silentLogger } from '../../logger.js';
 import { defaultPollLimits, describe } from '../../inbound/poll-account.js';
+import { DaemonMetrics } from '../../daemon/daemon-metrics.js';
+import { startMetricsServer } from '../../daemon/metrics-server.js';
 
 export interface DaemonOptions {
   once?: boolean;
@@ -31,6 +33,8 @@ export interface DaemonOptions {
   timeout: string;
   tick: string;
   logFile?: string;
+  /** `[HOST:]PORT` for the Prometheus metrics and /healthz (HOST 127.0.0.1 when not given). */
+  metrics?: string;
 }
 
 /**
@@ -40,6 +44,7 @@ export interface DaemonOptions {
 export async function runDaemon(deps: Deps, options: DaemonOptions): Promise<number> {
   const { out } = deps;
   if (!options.once) return runDaemonLoop(deps, options);
+  if (options.metrics) throw new UsageError('E_METRICS_ONCE', '--metrics is for the long-running daemon: --once exits before anything could scrape it.');
   const timeoutMs = parseDuration(options.timeout);
   if (timeoutMs === undefined || timeoutMs < 1000) throw new UsageError('E_TIMEOUT', `--timeout "${options.timeout}" is not a duration of at least 1s.`);
   const config = (await deps.config()).read();
@@ -169,7 +174,16 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
   const messages = await deps.messageStore();
   // Before the lock: a log file refused leaves no lock behind.
   const log = await createDaemonLogger(out, { file: options.logFile, human: out.isTTY && !out.json });
-  const lock = acquireDaemonLock(join(deps.paths.dataDir, 'daemon.lock'));
+  // Before the lock too: a metrics port in use refuses the start (exit 2) and leaves no lock behind.
+  const metrics = options.metrics ? new DaemonMetrics({ db, clock: deps.clock }) : undefined;
+  const metricsServer = metrics ? await startMetricsServer(options.metrics!, metrics, () => metrics.health(), log) : undefined;
+  let lock: ReturnType<typeof acquireDaemonLock>;
+  try {
+    lock = acquireDaemonLock(join(deps.paths.dataDir, 'daemon.lock'));
+  } catch (error) {
+    await metricsServer?.close();
+    throw error;
+  }
   // The token cache the daemon refreshes is its own write, not an admin's change to follow.
   muteSecretsMarks();
   let scheduler: DaemonScheduler | undefined;
@@ -221,8 +235,10 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
     beat();
     markStopped = (error) => beats.markStopped(kb, process.pid, deps.clock.now().toISOString(), error);
     heart = setInterval(beat, tickMs);
-    const running = new DaemonScheduler({ db, store: messages, clock: deps.clock, secrets: store, log, timeoutMs, tickMs, signal: abort.signal }, state);
+    const running = new DaemonScheduler({ db, store: messages, clock: deps.clock, secrets: store, log, timeoutMs, tickMs, signal: abort.signal, ...(metrics ? { metrics } : {}) }, state);
     scheduler = running;
+    // The metrics follow the configuration in force (accounts added or removed, frequencies).
+    metrics?.follow(() => ({ accounts: Object.values(running.state.config.inbound ?? {}), globals: running.state.globals }));
     watcher = new ConfigWatcher({
       paths: deps.paths, config: configStore, secrets: store, db, log,
       apply: (next, how) => running.apply(next, how),
@@ -230,7 +246,7 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
       record: (generation, error) => beats.recordConfig(kb, { generation, error }),
     });
     watcher.start();
-    log.info({ kb, environment: state.keys.kb.environment, accounts: Object.keys(state.config.inbound ?? {}), staleClaims: stale }, 'daemon started');
+    log.info({ kb, environment: state.keys.kb.environment, accounts: Object.keys(state.config.inbound ?? {}), staleClaims: stale, ...(metricsServer ? { metrics: `http://${metricsServer.host.includes(':') ? `[${metricsServer.host}]` : metricsServer.host}:${metricsServer.port}/metrics` } : {}) }, 'daemon started');
     if (!stopping) running.start();
     else running.requestStop();
     await stopRequested;
@@ -256,6 +272,7 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
     clearTimeout(graceTimer);
     clearTimeout(unwindTimer);
     for (const [signal, handler] of handlers) process.off(signal, handler);
+    await metricsServer?.close();
     log.flush();
     lock.release();
   }
