@@ -1,6 +1,7 @@
 import pLimit, { type LimitFunction } from 'p-limit';
 import { outboundTokenProvider } from '../auth/token-provider-for.js';
 import type { InboundAccount } from '../inbound/inbound-config.js';
+import { ImapIdleWatcher } from '../inbound/imap-idle-watcher.js';
 import { ownAddresses } from '../inbound/reject-notice.js';
 import { requireOutbound, smtpTargetFor } from '../outbound/resolve-outbound.js';
 import { SyncRepo } from '../store/sync-repo.js';
@@ -107,6 +108,7 @@ export class DaemonScheduler {
     if (changes.outboundChanged) this.#outboundGeneration++;
     for (const worker of this.#workers.values()) {
       if (options.secretsChanged) worker.forced = true;
+      this.#syncIdle(worker, options.secretsChanged);
       // A new frequency or the kill switch turned off again: each worker looks at its due time anew.
       worker.sleeper.wake();
     }
@@ -130,7 +132,10 @@ export class DaemonScheduler {
   /** No new message or account is taken from now on; `finished` resolves when the work in hand is done. */
   requestStop(): void {
     this.#stopping = true;
-    for (const worker of this.#workers.values()) worker.sleeper.wake();
+    for (const worker of this.#workers.values()) {
+      this.#syncIdle(worker);
+      worker.sleeper.wake();
+    }
     this.#outboundSleeper.wake();
     this.#purgeSleeper.wake();
   }
@@ -153,11 +158,43 @@ export class DaemonScheduler {
     this.#workers.set(account.table, worker);
     worker.running = this.#accountLoop(worker);
     this.#running.push(worker.running);
+    this.#syncIdle(worker);
+  }
+
+  /**
+   * An IMAP account's IDLE connection (RFC 2177), while imap_idle is on and the kill switch off:
+   * new mail announced wakes its worker, so it is taken within about a second; the periodic
+   * poll and the sweep stay as the safety net. With `restart`, one already open is replaced
+   * (a new password or token must be used).
+   */
+  #syncIdle(worker: AccountWorker, restart = false): void {
+    const { globals } = this.#state;
+    const wanted = !this.#stopping && !worker.retired && worker.account.protocol === 'imap' && globals.imap_idle && globals.email_enabled;
+    if (worker.idle && (!wanted || restart)) {
+      const closing = worker.idle.stop().catch(() => undefined);
+      worker.idle = undefined;
+      const ended = closing.finally(() => this.#retired.delete(ended));
+      this.#retired.add(ended);
+    }
+    if (wanted && !worker.idle) {
+      const d = this.#deps;
+      worker.idle = new ImapIdleWatcher(worker.account, {
+        secrets: d.secrets, timeoutMs: d.timeoutMs, clock: d.clock, log: d.log,
+        onNewMail: () => this.wakeAccount(worker.account.table),
+      });
+      worker.idle.start();
+    }
+  }
+
+  /** Each IMAP account's IDLE connection, for status and metrics. */
+  idleStates(): Record<string, ReturnType<ImapIdleWatcher['status']>> {
+    return Object.fromEntries([...this.#workers.values()].filter((w) => w.idle).map((w) => [w.account.table, w.idle!.status()]));
   }
 
   #retire(worker: AccountWorker, why: string): void {
     this.#workers.delete(worker.account.table);
     worker.retired = true;
+    this.#syncIdle(worker);
     worker.abort.abort(new Error(why));
     worker.sleeper.wake();
     const index = this.#running.indexOf(worker.running);
@@ -267,5 +304,6 @@ class AccountWorker {
   readonly sleeper = new Sleeper();
   running: Promise<void> = Promise.resolve();
   retired = false;
+  idle: ImapIdleWatcher | undefined;
   constructor(readonly account: InboundAccount, public forced: boolean) {}
 }
