@@ -2,6 +2,7 @@
 import { writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { benchInboundIngest } from './inbound-ingest.js';
+import { benchDaemonLatency } from './daemon-latency.js';
 import { benchOutboundDrain } from './outbound-drain.js';
 import { benchQueueScale } from './queue-scale.js';
 import { benchStartup } from './startup.js';
@@ -9,7 +10,7 @@ import { benchTestSend } from './test-send.js';
 
 // `npm run bench -- ingest` runs only the benchmarks whose name contains a word given.
 const only = process.argv.slice(2).map((word) => word.toLowerCase());
-const all = { startup: benchStartup, 'test-send': benchTestSend, 'queue-scale': benchQueueScale, 'outbound-drain': benchOutboundDrain, 'inbound-ingest': benchInboundIngest };
+const all = { startup: benchStartup, 'test-send': benchTestSend, 'queue-scale': benchQueueScale, 'outbound-drain': benchOutboundDrain, 'inbound-ingest': benchInboundIngest, 'daemon-latency': benchDaemonLatency };
 const rows = [];
 for (const [name, bench] of Object.entries(all)) if (only.length === 0 || only.some((word) => name.includes(word))) rows.push(...(await bench()));
 

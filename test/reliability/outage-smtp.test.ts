@@ -86,7 +86,7 @@ describe(`the SMTP server down for a stretch (${reliabilityTier} tier: ${duringO
     expect(after.attempts.filter((a: { outcome: string }) => a.outcome === 'sent')).toHaveLength(1);
     expect((await cliJson(env, ['queue', 'show', String(before)])).attempts).toHaveLength(1);
     const recovered = await cliJson(env, ['status']);
-    expect(recovered.queue).toEqual({ counts: { sent: duringOutage + 1 }, oldestDeferred: null, nextRetry: null });
+    expect(recovered.queue).toEqual({ counts: { sent: duringOutage + 1 }, oldestDeferred: null, nextRetry: null, stuck: 0, oldestStuck: null });
     const comms = (await cliJson(env, ['comms', 'list'])).communications as Array<{ direction: string; disposition: string }>;
     expect(comms.filter((c) => c.direction === 'outbound').map((c) => c.disposition)).toEqual(Array(duringOutage + 1).fill('sent'));
 
