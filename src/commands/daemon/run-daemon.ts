@@ -11,6 +11,7 @@ import { loadKbKeys } from '../../kb/load-kb.js';
 import type { AccountCycleResult } from '../../daemon/inbound-cycle.js';
 import { runDaemonCycle } from '../../daemon/run-cycle.js';
 import { interruptedReason } from '../../daemon/outbound-cycle.js';
+import { pacerFor, type OutboundPacer } from '../../outbound/outbound-pacer.js';
 import type { Logger } from '../../logger.js';
 import { QueueRepo } from '../../store/queue-repo.js';
 import type { Database } from '../../store/database.js';
@@ -186,6 +187,8 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
     const queue = new QueueRepo(db, deps.clock);
     const purger = new RetentionPurge({ db, store: messages, clock: deps.clock, log });
     const stale = queue.releaseStaleClaims();
+    // The outbound server's pacing (connections allowed after throttling, messages per minute) outlives a cycle.
+    let pacer: OutboundPacer | undefined;
     const beat = () => {
       try {
         beats.beat({ kb: state.keys.kb.name, pid: process.pid, host: hostname(), startedAt, heartbeatAt: deps.clock.now().toISOString() });
@@ -208,7 +211,8 @@ async function runDaemonLoop(deps: Deps, options: DaemonOptions): Promise<number
       }
       const work = (async () => {
         if (state.globals.email_enabled) {
-          const { outbound } = await runDaemonCycle({ db, store: messages, clock: deps.clock, secrets: store, log, timeoutMs }, state, { stop: () => stopping, signal: abort.signal });
+          pacer = pacerFor(state.config.outbound, pacer);
+          const { outbound } = await runDaemonCycle({ db, store: messages, clock: deps.clock, secrets: store, log, timeoutMs }, state, { stop: () => stopping, signal: abort.signal, pacer });
           if (outbound && outbound.claimed > 0) log.info({ ...outbound }, 'outbound cycle');
         }
         // Retention is not mail: it runs with the kill switch on too. Not due, it costs one read.
