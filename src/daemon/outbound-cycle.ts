@@ -205,7 +205,14 @@ export async function runOutboundCycle(ctx: OutboundCycleContext): Promise<Outbo
           }
           slot = true;
         }
-        // Messages per minute: waits its turn (asking the stop flag meanwhile).
+        // The server paused us (throttling) or the minute's messages are spent: a short wait is
+        // waited here; for a long one the message goes back to the queue rather than being held
+        // "sending" (a kept pacer claims nothing more until then).
+        if (pacer.nextStartInMs() > inCycleRetryMs) {
+          queue.unclaim(entry);
+          prepared.delete(entry.id);
+          continue;
+        }
         if (!(await pacer.turn(halted, ctx.signal))) {
           queue.unclaim(entry);
           continue;

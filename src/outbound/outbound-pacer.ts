@@ -66,6 +66,8 @@ export class OutboundPacer {
   private successesInARow = 0;
   private throttlesInARow = 0;
   private lastThrottleAt = Number.NEGATIVE_INFINITY;
+  /** No message starts before this (ms): the server throttled, it gets a moment. */
+  private pausedUntil = Number.NEGATIVE_INFINITY;
   /** Queue id → when the server first throttled it (ms), until it is sent or failed. */
   private throttledSince = new Map<number, number>();
 
@@ -128,42 +130,48 @@ export class OutboundPacer {
 
   /**
    * The server throttled message `queueId` (its session already closed): concurrency drops to the
-   * sessions still open (the ones the server accepted), at least 1, and the message waits
-   * `throttleRetryDelay` before it is tried again.
+   * sessions still open (the ones the server accepted), at least 1, and no message starts for
+   * `throttleRetryDelay` — longer with each throttle in a row. Answers to connections opened
+   * before that pause (a burst refused together) share it instead of lengthening it.
    */
   throttled(queueId: number): ThrottleVerdict {
     const now = this.now();
     this.limit = Math.max(1, Math.min(this.limit, this.open));
     this.successesInARow = 0;
-    this.throttlesInARow++;
+    if (now >= this.pausedUntil) {
+      this.throttlesInARow++;
+      this.pausedUntil = now + throttleRetryDelay(this.throttlesInARow);
+    }
     this.lastThrottleAt = now;
     for (const [id, since] of this.throttledSince) if (now - since > 24 * 3600_000) this.throttledSince.delete(id);
     const since = this.throttledSince.get(queueId) ?? now;
     this.throttledSince.set(queueId, since);
     const giveUp = now - since >= throttleGraceMs;
     if (giveUp) this.throttledSince.delete(queueId);
-    return { concurrency: this.limit, retryInMs: throttleRetryDelay(this.throttlesInARow), giveUp };
+    return { concurrency: this.limit, retryInMs: this.pausedUntil - now, giveUp };
   }
 
-  /** Messages that may start now without passing `maxPerMinute` (Infinity without a limit). */
+  /** Messages that may start now: 0 while paused by throttling, else what `maxPerMinute` leaves (Infinity without a limit). */
   startsAvailable(): number {
+    if (this.now() < this.pausedUntil) return 0;
     const max = this.settings.maxPerMinute;
     if (!max) return Number.POSITIVE_INFINITY;
     this.forgetOldStarts();
     return Math.max(0, max - this.starts.length);
   }
 
-  /** Milliseconds until a message may start (0: now). */
+  /** Milliseconds until a message may start (0: now): a throttling pause, or the per-minute window. */
   nextStartInMs(): number {
+    const paused = Math.max(0, this.pausedUntil - this.now());
     const max = this.settings.maxPerMinute;
-    if (!max) return 0;
+    if (!max) return paused;
     this.forgetOldStarts();
-    if (this.starts.length < max) return 0;
-    return Math.max(0, this.starts[this.starts.length - max]! + minuteMs - this.now());
+    if (this.starts.length < max) return paused;
+    return Math.max(paused, this.starts[this.starts.length - max]! + minuteMs - this.now());
   }
 
   /**
-   * Waits until a message may start under `maxPerMinute`, then counts it. Returns false (nothing
+   * Waits until a message may start (a throttling pause over, `maxPerMinute` not passed), then counts it. Returns false (nothing
    * counted) when `halted` says stop first; it is asked at least every `pollMs`.
    */
   async turn(halted: () => boolean, signal?: AbortSignal, pollMs = 500): Promise<boolean> {

@@ -197,6 +197,32 @@ describe('outbound that adapts to the server: throttling is not a failure', () =
     for (const id of s.ids) expect(s.queue.get(id)).toMatchObject({ status: 'queued', attempts: 0, firstFailureAt: null });
   }, 30_000);
 
+  it('a server refusing every connection ("too many"): a few tries a cycle, not one per message; the rest waits queued, nothing failed', async () => {
+    const server = await startLimitedServer({ maxSessions: 1, refuseWith: '421 4.7.0 Too many concurrent SMTP connections' });
+    servers.push(server);
+    const { Socket } = await import('node:net');
+    const holder = new Socket(); // someone else holds the one session allowed
+    await new Promise<void>((resolve) => holder.connect(server.port, '127.0.0.1', resolve));
+    await new Promise((r) => setTimeout(r, 300));
+    try {
+      const s = await setup(server.port, 20);
+      const timer = fakeTimer(); // the pauses (1, 2, 4, 8 s …) pass at once
+      const pacer = new OutboundPacer({ maxConnections: 3 }, timer);
+      s.ctx.pacer = pacer;
+      const result = await runOutboundCycle(s.ctx);
+      expect(result).toMatchObject({ claimed: 20, sent: 0, failed: 0, abandoned: 0 });
+      expect(server.refused()).toBeLessThanOrEqual(8); // backing off: 1 + 2 + 4 + 8 s of pauses, then the batch goes back
+      expect(pacer.concurrency).toBe(1);
+      const entries = s.ids.map((id) => s.queue.get(id)!);
+      expect(entries.every((e) => e.attempts === 0 && e.firstFailureAt === null && (e.status === 'queued'))).toBe(true);
+      expect(entries.filter((e) => e.lastError?.includes('throttled by the server')).length).toBeGreaterThan(0);
+      expect(pacer.startsAvailable()).toBe(0); // still paused: the next cycle claims nothing
+      expect((await runOutboundCycle(s.ctx)).claimed).toBe(0);
+    } finally {
+      holder.destroy();
+    }
+  }, 30_000);
+
   it('the per-minute limit: 12 starts at 5 a minute are 5 at 0 s, 5 at 60 s, 2 at 120 s (an injected clock)', async () => {
     const timer = fakeTimer();
     const pacer = new OutboundPacer({ maxConnections: 3, maxPerMinute: 5 }, timer);
