@@ -113,11 +113,14 @@ MAILCTL_MASTER_KEY (key for the encrypted secret file), NO_COLOR.`);
     .option('--tls-skip-verify', 'accept an untrusted certificate from THIS server (turns verification off for it)')
     .option('--no-tls-skip-verify', 'verify this server\'s certificate again')
     .option('--tls-ca <file>', 'trust this CA certificate (PEM) for this server')
+    .option('--max-connections <n>', 'SMTP connections the queue opens at once (default 3, Microsoft 365\'s limit); fewer while the server throttles')
+    .option('--max-per-minute <n>', 'messages started per minute at most, for providers that cap it (Microsoft 365: 30); "off" for no limit (the default)')
     .option('--no-verify', 'save without connecting first')
     .option('--timeout <duration>', 'how long each step may take', '20s')
     .addHelpText('after', `
 Examples:
   $ mailctl configure server
+  $ mailctl configure server --max-connections 2 --max-per-minute 30
   $ mailctl configure server --preset microsoft365 --auth oauth2 --oauth-provider microsoft \\
       --tenant acme.onmicrosoft.com --client-id 1111-… --username records@acme.test --from records@acme.test --secret-stdin < secret.txt
   $ printf %s "$SMTP_PASSWORD" | mailctl configure server --host mail.acme.test --security starttls \\

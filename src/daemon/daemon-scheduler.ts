@@ -4,6 +4,7 @@ import type { InboundAccount } from '../inbound/inbound-config.js';
 import { ImapIdleWatcher } from '../inbound/imap-idle-watcher.js';
 import { ownAddresses } from '../inbound/reject-notice.js';
 import { requireOutbound, smtpTargetFor } from '../outbound/resolve-outbound.js';
+import { pacerFor, type OutboundPacer } from '../outbound/outbound-pacer.js';
 import { SyncRepo } from '../store/sync-repo.js';
 import { pollOneAccount, type AccountCycleResult, type InboundCycleContext } from './inbound-cycle.js';
 import { runOutboundCycle, type OutboundCycleResult } from './outbound-cycle.js';
@@ -53,6 +54,8 @@ export class DaemonScheduler {
   readonly #outboundSleeper = new Sleeper();
   readonly #purgeSleeper = new Sleeper();
   #outboundGeneration = 0;
+  /** The outbound server's pacing (connections allowed after throttling, messages per minute): it outlives a cycle, and is new for a new server. */
+  #pacer: OutboundPacer | undefined;
   #stopping = false;
   readonly #running: Array<Promise<void>> = [];
   readonly #retired = new Set<Promise<void>>();
@@ -260,6 +263,7 @@ export class DaemonScheduler {
         try {
           const d = this.#deps;
           const server = requireOutbound(config);
+          this.#pacer = pacerFor(server, this.#pacer);
           const tokens = outboundTokenProvider(server, { secrets: d.secrets, clock: d.clock, timeoutMs: d.timeoutMs, ...(d.metrics ? { onRefresh: (event) => d.metrics!.tokenRefresh(event) } : {}) });
           const outcome = await runOutboundCycle({
             db: d.db, store: d.store, clock: d.clock, kb: keys.kb, key: keys.active, globals, outbound: server, log: d.log,
@@ -269,6 +273,7 @@ export class DaemonScheduler {
             signal: d.signal,
             batch: outboundBatch,
             metrics: d.metrics,
+            pacer: this.#pacer,
           });
           if (outcome.claimed > 0) d.log.info({ ...outcome }, 'outbound cycle');
           d.onOutbound?.(outcome);

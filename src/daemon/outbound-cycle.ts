@@ -8,6 +8,7 @@ import type { Logger } from '../logger.js';
 import { automaticHeaders, isAutomaticRule } from '../outbound/automatic-messages.js';
 import { composeStreamedMessage } from '../outbound/compose-message.js';
 import type { OutboundConfig } from '../outbound/outbound-config.js';
+import { OutboundPacer, pacerSettingsOf } from '../outbound/outbound-pacer.js';
 import { afterFailure } from '../outbound/retry-policy.js';
 import { SmtpFailure } from '../outbound/smtp-failure.js';
 import { openSmtpSession, type SmtpSession, type SmtpTarget } from '../outbound/smtp-session.js';
@@ -31,9 +32,15 @@ export interface OutboundCycleContext {
   target: () => Promise<SmtpTarget>;
   log: Logger;
   batch?: number;
-  /** Connections used at once (default 4). */
+  /** Connections at most, instead of the server's `maxConnections` (default 3); used only without `pacer`. */
   connections?: number;
-  /** A stop request (SIGTERM): the message in hand is finished, no new one is taken. */
+  /**
+   * The outbound server's pacing — connections allowed now (lowered while it throttles), messages
+   * per minute — kept across cycles by the daemon (`pacerFor`). Without one, a new one from
+   * `outbound`'s settings serves this cycle only.
+   */
+  pacer?: OutboundPacer;
+  /** A stop request (SIGTERM, the kill switch): the message in hand is finished, no new one is taken. */
   stop?: () => boolean;
   /**
    * Aborted when the stop's grace is over: the connections are dropped; a message being sent
@@ -51,6 +58,8 @@ export interface OutboundCycleResult {
   failed: number;
   abandoned: number;
   held: number;
+  /** Throttling answers met ("too many connections", "server busy"): each message tried again, none counted as failed. */
+  throttled: number;
 }
 
 /** Why a test or dev KB must not send to this message's recipients, or undefined when it may. */
@@ -66,7 +75,7 @@ export function nonProductionBlock(kb: KbConfig, globals: GlobalValues): string 
  */
 export async function runOutboundCycle(ctx: OutboundCycleContext): Promise<OutboundCycleResult> {
   const queue = new QueueRepo(ctx.db, ctx.clock);
-  const result: OutboundCycleResult = { claimed: 0, sent: 0, deferred: 0, failed: 0, abandoned: 0, held: 0 };
+  const result: OutboundCycleResult = { claimed: 0, sent: 0, deferred: 0, failed: 0, abandoned: 0, held: 0, throttled: 0 };
   // Queue entries from before the message store carry their attachments' bytes: moved into the
   // store first (once; later cycles pay one indexed read).
   try {
@@ -76,13 +85,18 @@ export async function runOutboundCycle(ctx: OutboundCycleContext): Promise<Outbo
     ctx.log.error({ error: (error as Error).message }, 'moving the attachments of older queued messages into the message store failed; tried again next cycle');
   }
   if (ctx.stop?.()) return result;
-  const due = queue.claimDue(ctx.clock.now(), ctx.batch ?? 100);
+  const pacer = ctx.pacer ?? new OutboundPacer({ ...pacerSettingsOf(ctx.outbound), ...(ctx.connections ? { maxConnections: ctx.connections } : {}) });
+  // Under a messages-per-minute limit only what may start now is claimed: the rest stays queued
+  // (waiting, not failing) for a later cycle instead of being held "sending" through the wait.
+  const room = pacer.startsAvailable();
+  if (room === 0) return result;
+  const due = queue.claimDue(ctx.clock.now(), Math.min(ctx.batch ?? 100, room));
   result.claimed = due.length;
   if (due.length === 0) return result;
-  // A few connections, each sending its share of the batch in turn (like nodemailer's pool);
-  // a connection a failure left unusable is opened again for the next message. The messages
-  // are stored a few at a time while the connections send those stored before: storing the
-  // whole batch first left every connection idle through its fsyncs.
+  // A few connections (as many as the pacer allows now), each sending its share of the batch in
+  // turn (like nodemailer's pool); a connection a failure left unusable is opened again for the
+  // next message. The messages are stored a few at a time while the connections send those stored
+  // before: storing the whole batch first left every connection idle through its fsyncs.
   const block = nonProductionBlock(ctx.kb, ctx.globals);
   // A server that let a deadline pass (a reply trickled, a transfer too slow) is not tried again
   // this cycle: the rest of the batch waits for the next retry without an attempt, so one slow
@@ -92,11 +106,32 @@ export async function runOutboundCycle(ctx: OutboundCycleContext): Promise<Outbo
   const halted = () => Boolean(ctx.stop?.() || ctx.signal?.aborted);
   const prepared = new Map<number, Prepared>();
   const work: QueueEntry[] = [];
+  /** Queue id → when (pacer time, ms) a throttled message may be tried again. */
+  const retryAt = new Map<number, number>();
   let producing = true;
   const waiting: Array<() => void> = [];
   const wake = () => {
     for (const resolve of waiting.splice(0)) resolve();
   };
+  /**
+   * Waits for a change (work added, a connection closed), or until pacer time `until` (a throttled
+   * message's turn) — at most `pollMs` either way, so the stop flag is asked that often.
+   */
+  const idle = (until?: number) =>
+    new Promise<void>((resolve) => {
+      const quiet = new AbortController();
+      let timer: NodeJS.Timeout | undefined;
+      const done = () => {
+        quiet.abort();
+        clearTimeout(timer);
+        const at = waiting.indexOf(done);
+        if (at >= 0) waiting.splice(at, 1);
+        resolve();
+      };
+      waiting.push(done);
+      if (until === undefined) timer = setTimeout(done, pollMs);
+      else void pacer.timer.sleep(Math.max(0, Math.min(until - pacer.now(), pollMs)), quiet.signal).then(done);
+    });
   const producer = (async () => {
     try {
       if (block) {
@@ -123,15 +158,31 @@ export async function runOutboundCycle(ctx: OutboundCycleContext): Promise<Outbo
       wake();
     }
   })();
+  /** The next message whose time has come (a throttled one waits out its delay); any, when stopping. */
   const next = async (): Promise<QueueEntry | undefined> => {
     for (;;) {
-      const entry = work.shift();
-      if (entry || !producing) return entry;
-      await new Promise<void>((resolve) => waiting.push(resolve));
+      const now = pacer.now();
+      const at = halted() ? (work.length > 0 ? 0 : -1) : work.findIndex((e) => (retryAt.get(e.id) ?? 0) <= now);
+      if (at >= 0) return work.splice(at, 1)[0];
+      if (work.length === 0 && !producing) return undefined;
+      // Only throttled messages wait (or none yet: the first are being stored).
+      const soonest = work.reduce((min, e) => Math.min(min, retryAt.get(e.id) ?? now), Number.POSITIVE_INFINITY);
+      await idle(Number.isFinite(soonest) ? soonest : undefined);
     }
   };
   const worker = async () => {
     let session: SmtpSession | undefined;
+    // A connection slot counted by the pacer: held from before the session opens until it closes.
+    let slot = false;
+    const release = () => {
+      session?.close();
+      session = undefined;
+      if (slot) {
+        slot = false;
+        pacer.closed();
+        wake();
+      }
+    };
     try {
       for (let entry = await next(); entry; entry = await next()) {
         if (block) {
@@ -145,38 +196,101 @@ export async function runOutboundCycle(ctx: OutboundCycleContext): Promise<Outbo
           queue.unclaim(entry);
           continue;
         }
-        const now = ctx.clock.now();
         if (suspended) {
-          recordFailure(ctx, queue, entry, new Error(`not tried: ${suspended}`), now, result, { tried: false });
+          recordFailure(ctx, queue, entry, new Error(`not tried: ${suspended}`), ctx.clock.now(), result, { tried: false });
           continue;
         }
+        if (!slot) {
+          if (!pacer.tryOpen()) {
+            // As many connections as the server takes now are open: this message waits for one.
+            work.unshift(entry);
+            await idle();
+            continue;
+          }
+          slot = true;
+        }
+        // The server paused us (throttling) or the minute's messages are spent: a short wait is
+        // waited here; for a long one the message goes back to the queue rather than being held
+        // "sending" (a kept pacer claims nothing more until then).
+        if (pacer.nextStartInMs() > inCycleRetryMs) {
+          queue.unclaim(entry);
+          prepared.delete(entry.id);
+          continue;
+        }
+        if (!(await pacer.turn(halted, ctx.signal))) {
+          queue.unclaim(entry);
+          continue;
+        }
+        const now = ctx.clock.now();
         try {
           const message = prepared.get(entry.id);
-          prepared.delete(entry.id);
           if (!message) throw new Error('the message was not stored before sending');
           session ??= await openSmtpSession(await ctx.target(), ctx.signal ? { signal: ctx.signal } : {});
           await sendOne(ctx, queue, entry, session, message);
+          prepared.delete(entry.id);
+          pacer.sent(entry.id);
           result.sent++;
           ctx.metrics?.sendAttempt('sent');
+          // The server throttled another connection meanwhile: this one gives way.
+          if (pacer.overLimit) release();
         } catch (error) {
-          session?.close();
-          session = undefined;
+          release();
           if (ctx.signal?.aborted) {
+            prepared.delete(entry.id);
             queue.requeueInterrupted(entry.id, interruptedReason);
             ctx.log.warn({ queueId: entry.id }, 'outbound message interrupted by the daemon stopping; queued again (it may have been delivered, and can arrive twice)');
             continue;
           }
+          if (error instanceof SmtpFailure && error.throttled) {
+            const verdict = pacer.throttled(entry.id);
+            if (!verdict.giveUp) {
+              result.throttled++;
+              const said = error.response ?? error.message;
+              ctx.log.warn({ queueId: entry.id, connections: verdict.concurrency, retryInMs: verdict.retryInMs, error: said }, 'the outbound server is throttling: fewer connections; the message is tried again shortly (not a failure)');
+              if (verdict.retryInMs <= inCycleRetryMs) {
+                retryAt.set(entry.id, pacer.now() + verdict.retryInMs);
+                work.push(entry);
+                wake();
+              } else {
+                prepared.delete(entry.id);
+                postponeThrottled(ctx, queue, entry, verdict.retryInMs, said);
+              }
+              continue;
+            }
+            // Throttled for longer than throttleGraceMs: an outage, recorded like any failure.
+          }
+          pacer.settled(entry.id);
+          prepared.delete(entry.id);
           if (error instanceof SmtpFailure && error.kind === 'ETIMEDOUT') suspended ??= `the server let a deadline pass on an earlier message this cycle (${error.message})`;
           recordFailure(ctx, queue, entry, error, now, result);
         }
       }
     } finally {
-      session?.close();
+      release();
     }
   };
-  await Promise.all([producer, ...Array.from({ length: Math.min(ctx.connections ?? 4, due.length) }, worker)]);
+  await Promise.all([producer, ...Array.from({ length: Math.min(pacer.concurrency, due.length) }, worker)]);
   return result;
 }
+
+/** How often a waiting connection asks the stop flag (ms). */
+const pollMs = 500;
+
+/** A throttled message whose wait is longer than this (ms) goes back to the queue, due then, instead of holding the cycle. */
+const inCycleRetryMs = 15_000;
+
+/**
+ * A throttled message that waits for a later cycle: back to the queue as it was (queued, or
+ * deferred after an earlier failure), due in `delayMs`, with the server's words. No attempt is
+ * recorded and its first failure is not set: throttling does not bring it nearer abandonment.
+ */
+function postponeThrottled(ctx: OutboundCycleContext, queue: QueueRepo, entry: QueueEntry, delayMs: number, said: string): void {
+  queue.setStatus(entry.id, entry.firstFailureAt ? 'deferred' : 'queued', {
+    nextAttemptAt: new Date(ctx.clock.now().getTime() + delayMs),
+    lastError: `throttled by the server; tried again in ${Math.ceil(delayMs / 1000)} s (not counted as a failure): ${said}`,
+  });
+}
+
 
 /** What a message interrupted while being sent records (it goes back to the queue). */
 export const interruptedReason = 'interrupted while being sent (the daemon stopped); queued again: it may have reached the server already, so it can arrive twice';

@@ -8,6 +8,7 @@ import { requireOutbound, smtpTargetFor } from '../outbound/resolve-outbound.js'
 import type { SecretStore } from '../secrets/secret-store.js';
 import type { Database } from '../store/database.js';
 import type { MessageStore } from '../store/message-store.js';
+import type { OutboundPacer } from '../outbound/outbound-pacer.js';
 import { ownAddresses } from '../inbound/reject-notice.js';
 import { runInboundCycle, type AccountCycleResult } from './inbound-cycle.js';
 import { runOutboundCycle, type OutboundCycleResult } from './outbound-cycle.js';
@@ -40,7 +41,7 @@ export interface CycleDeps {
 export async function runDaemonCycle(
   deps: CycleDeps,
   state: CycleState,
-  options: { force?: boolean; forceSweep?: boolean; stop?: () => boolean; signal?: AbortSignal } = {},
+  options: { force?: boolean; forceSweep?: boolean; stop?: () => boolean; signal?: AbortSignal; pacer?: OutboundPacer } = {},
 ): Promise<{ inbound: AccountCycleResult[]; outbound: OutboundCycleResult | null }> {
   const { config, keys, globals } = state;
   const inbound = await runInboundCycle(
@@ -56,7 +57,7 @@ export async function runDaemonCycle(
   const outbound = await runOutboundCycle({
     db: deps.db, store: deps.store, clock: deps.clock, kb: keys.kb, key: keys.active, globals, outbound: server, log: deps.log,
     target: () => smtpTargetFor(server, deps.secrets, deps.timeoutMs, tokens),
-    ...(options.stop ? { stop: options.stop } : {}), ...(options.signal ? { signal: options.signal } : {}), metrics: deps.metrics,
+    ...(options.stop ? { stop: options.stop } : {}), ...(options.signal ? { signal: options.signal } : {}), ...(options.pacer ? { pacer: options.pacer } : {}), metrics: deps.metrics,
   });
   return { inbound, outbound };
 }

@@ -21,8 +21,23 @@ export interface OutboundConfig {
   from: string;
   /** Custom configuration properties (key=value text; secrets as references). */
   properties?: string;
+  /** SMTP connections the queue opens at once to this server (default `defaultMaxConnections`); fewer while it throttles. */
+  maxConnections?: number;
+  /** Messages started per minute at most (a provider's cap, e.g. Microsoft 365's 30); unset: no limit. */
+  maxPerMinute?: number;
   updatedAt?: string;
 }
+
+/**
+ * Connections at once when the admin set none: Microsoft 365 allows three per mailbox ("Message
+ * storage and concurrent connection throttling for SMTP Authenticated Submission"); more only
+ * earn "432 4.3.2 Concurrent connections limit exceeded".
+ */
+export const defaultMaxConnections = 3;
+
+/** Bounds of the two pacing settings (configure server checks them; the schema holds them too). */
+export const maxConnectionsRange = { min: 1, max: 50 } as const;
+export const maxPerMinuteRange = { min: 1, max: 100_000 } as const;
 
 /** Host, port and security of well-known providers. */
 export const outboundPresets = {
@@ -48,6 +63,8 @@ export const outboundSchema = {
     tlsCa: { type: 'string' },
     from: { type: 'string' },
     properties: { type: 'string' },
+    maxConnections: { type: 'integer', minimum: maxConnectionsRange.min, maximum: maxConnectionsRange.max },
+    maxPerMinute: { type: 'integer', minimum: maxPerMinuteRange.min, maximum: maxPerMinuteRange.max },
     updatedAt: { type: 'string' },
     auth: authSchema(['none', 'password', 'oauth2']),
   },

@@ -88,7 +88,7 @@ describe('the outbound queue: retries on a moving clock against a real SMTP serv
     behaviour.rejectRecipient = undefined;
   }, 120_000);
 
-  it('sends a batch of due messages over a few reused connections (at most 4)', async () => {
+  it('sends a batch of due messages over a few reused connections (at most 3 by default; the server\'s maxConnections when set)', async () => {
     sink.messages.length = 0;
     const s = await setup();
     for (let i = 0; i < 4; i++) {
@@ -96,8 +96,16 @@ describe('the outbound queue: retries on a moving clock against a real SMTP serv
     }
     const before = sink.connections();
     expect(await runOutboundCycle(s.ctx)).toMatchObject({ claimed: 5, sent: 5 });
-    expect(sink.connections() - before).toBe(4); // 5 messages, 4 connections: one carried two
+    expect(sink.connections() - before).toBe(3); // 5 messages, 3 connections: two carried two
     expect(sink.messages).toHaveLength(5);
+    const t = await setup();
+    t.ctx.outbound = { ...t.ctx.outbound, maxConnections: 1 };
+    for (let i = 0; i < 3; i++) {
+      t.queue.enqueue({ table: 'contracts', recordId: t.entry.recordId, ruleId: `r${i}`, from: 'records@acme.test', to: [`q${i}@acme.test`], subject: `Note ${i}`, body: 'Hi', attachments: [], contentHash: `h${i}`, status: 'queued' });
+    }
+    const one = sink.connections();
+    expect(await runOutboundCycle(t.ctx)).toMatchObject({ claimed: 4, sent: 4 });
+    expect(sink.connections() - one).toBe(1);
   });
 
   it('550: failed at once, never retried; a 503 is retried', async () => {

@@ -53,6 +53,28 @@ describe('mailctl configure server with flags (scripts)', () => {
     expect(JSON.parse(preset.stdout).outbound).toMatchObject({ host: 'smtp.gmail.com', port: 587, security: 'starttls' });
   });
 
+  it('--max-connections and --max-per-minute: stored, shown, kept by a later edit, "off" removes the limit; bad values refused', async () => {
+    const env = await newKb();
+    const base = ['configure', 'server', '--host', 'smtp.acme.test', '--security', 'starttls', '--auth', 'none', '--from', 'a@acme.test', '--no-verify'];
+    const plain = await runCli([...base, '--json'], { env });
+    expect(JSON.parse(plain.stdout).outbound).toMatchObject({ maxConnections: 3, maxPerMinute: null }); // the defaults, shown
+    const set = await runCli([...base, '--max-connections', '2', '--max-per-minute', '30'], { env });
+    expect(set.code, set.stderr).toBe(0);
+    expect(set.stdout).toContain('2 connections at most, 30 messages a minute at most');
+    const config = () => JSON.parse(readFileSync(join(env.MAILCTL_HOME, 'config.json'), 'utf8')).outbound;
+    expect(config()).toMatchObject({ maxConnections: 2, maxPerMinute: 30 });
+    expect((await runCli([...base, '--from', 'b@acme.test'], { env })).code).toBe(0);
+    expect(config()).toMatchObject({ from: 'b@acme.test', maxConnections: 2, maxPerMinute: 30 });
+    expect((await runCli([...base, '--max-per-minute', 'off'], { env })).code).toBe(0);
+    expect(config().maxPerMinute).toBeUndefined();
+    for (const bad of [['--max-connections', '0'], ['--max-connections', '2.5'], ['--max-per-minute', 'lots']]) {
+      const refused = await runCli([...base, ...bad], { env });
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toContain(bad[0]);
+    }
+    expect(config()).toMatchObject({ maxConnections: 2 });
+  });
+
   it('stores OAuth fields with the client secret in the secret store, never in the config', async () => {
     const env = await newKb();
     const secret = 'Qx8Q~client.secret-value_0123456789';

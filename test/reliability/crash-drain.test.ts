@@ -19,8 +19,8 @@ const rounds = bySize(20, 5);
 const queued = bySize(300, 40);
 /** Each round is killed after the sink got this many more messages (random in the range). */
 const sentPerKill: [number, number] = bySize([1, 10], [1, 8]);
-/** The outbound cycle's connections (src/daemon/outbound-cycle.ts): at most this many messages are in flight at once. */
-const connections = 4;
+/** The outbound cycle's connections (defaultMaxConnections, src/outbound/outbound-config.ts): at most this many messages are in flight at once. */
+const connections = 3;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const randomInt = (min: number, max: number) => min + Math.floor(Math.random() * (max - min + 1));

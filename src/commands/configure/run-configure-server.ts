@@ -3,7 +3,7 @@ import { ExitCode, UsageError, UserError } from '../../errors.js';
 import { isEmailAddress } from '../../config/globals.js';
 import { parseDuration } from '../../config/units.js';
 import { dropUnusedSecrets, externalizeSecrets, secretRef, secretRefsIn } from '../../config/property-secrets.js';
-import { defaultPort, outboundPresets, type OAuthProvider, type OutboundAuth, type OutboundConfig, type OutboundPreset } from '../../outbound/outbound-config.js';
+import { defaultMaxConnections, defaultPort, maxConnectionsRange, maxPerMinuteRange, outboundPresets, type OAuthProvider, type OutboundAuth, type OutboundConfig, type OutboundPreset } from '../../outbound/outbound-config.js';
 import { readSecretRef } from '../../outbound/resolve-outbound.js';
 import { SmtpFailure } from '../../outbound/smtp-failure.js';
 import { reportSmtpFailure, type SmtpFailureReport } from '../../outbound/smtp-report.js';
@@ -31,6 +31,10 @@ export interface ConfigureServerOptions extends AccountFlags {
   auth?: OutboundAuth['type'];
   scope?: string;
   from?: string;
+  /** Connections at once (a whole number). */
+  maxConnections?: string;
+  /** Messages per minute at most, or "off" (or 0) for no limit. */
+  maxPerMinute?: string;
 }
 
 /** The settings being edited, secrets still in clear (only in memory). */
@@ -47,6 +51,8 @@ interface Draft {
   oauth: { provider: OAuthProvider; tenant?: string; clientId: string; tokenUrl?: string; scope?: string; flow?: ConfigureServerOptions['oauthFlow']; authorityUrl?: string };
   from: string;
   properties: string | undefined;
+  maxConnections: number | undefined;
+  maxPerMinute: number | undefined;
 }
 
 const securityChoices = [
@@ -61,6 +67,7 @@ export async function runConfigureServer(deps: Deps, options: ConfigureServerOpt
   const timeoutMs = parseDuration(options.timeout);
   if (timeoutMs === undefined || timeoutMs < 1000) throw new UsageError('E_TIMEOUT', `--timeout "${options.timeout}" is not a duration of at least 1s.`);
   if (options.tlsCa && options.tlsSkipVerify) throw new UsageError('E_TLS_FLAGS', '--tls-ca and --tls-skip-verify contradict each other: trust a CA, or skip verification, not both.');
+  parsePacing(options); // a bad number fails before any question
   const configStore = await deps.config();
   const existing = configStore.read().outbound as Partial<OutboundConfig> | undefined;
   const stdinSecret = options.secretStdin ? (await deps.readStdin()).replace(/\r?\n$/, '') : undefined;
@@ -97,7 +104,7 @@ export async function runConfigureServer(deps: Deps, options: ConfigureServerOpt
   }
 
   const saved = await save(deps, draft, existing);
-  out.success(`Saved the outbound server ${saved.host}:${saved.port} (${saved.security}, auth ${saved.auth.type}, from ${saved.from}).`);
+  out.success(`Saved the outbound server ${saved.host}:${saved.port} (${saved.security}, auth ${saved.auth.type}, from ${saved.from}; ${pacingText(saved)}).`);
   if (saved.tlsSkipVerify) out.warn('TLS certificate verification is OFF for this server, as you chose.');
   out.line('  Send a test message with: mailctl test-send --to you@example.com');
   out.data({ ok: true, saved: true, outbound: publicView(saved) });
@@ -187,7 +194,10 @@ async function collect(deps: Deps, options: ConfigureServerOptions, existing: Pa
     if (edit) properties = await prompt.editText({ message: 'Custom configuration properties', flag: '--properties-file', default: existing?.properties ?? '' });
   }
 
+  const pacing = parsePacing(options);
   return {
+    maxConnections: pacing.maxConnections !== undefined ? pacing.maxConnections : existing?.maxConnections,
+    maxPerMinute: pacing.maxPerMinute !== undefined ? (pacing.maxPerMinute || undefined) : existing?.maxPerMinute,
     host,
     port: Number(portText),
     security,
@@ -244,7 +254,7 @@ async function verify(deps: Deps, draft: Draft, existing: Partial<OutboundConfig
 
 /** The draft as a stored config, secrets not yet moved (used as defaults when editing again). */
 function toConfig(draft: Draft, existing: Partial<OutboundConfig> | undefined): Partial<OutboundConfig> {
-  return { ...existing, host: draft.host, port: draft.port, security: draft.security, from: draft.from, tlsSkipVerify: draft.tlsSkipVerify, auth: (draft.authType === 'oauth2' ? { type: 'oauth2', username: draft.username, ...draft.oauth } : draft.authType === 'password' ? { type: 'password', username: draft.username, password: existing?.auth?.type === 'password' ? existing.auth.password : '' } : { type: 'none' }) as OutboundAuth };
+  return { ...existing, maxConnections: draft.maxConnections, maxPerMinute: draft.maxPerMinute, host: draft.host, port: draft.port, security: draft.security, from: draft.from, tlsSkipVerify: draft.tlsSkipVerify, auth: (draft.authType === 'oauth2' ? { type: 'oauth2', username: draft.username, ...draft.oauth } : draft.authType === 'password' ? { type: 'password', username: draft.username, password: existing?.auth?.type === 'password' ? existing.auth.password : '' } : { type: 'none' }) as OutboundAuth };
 }
 
 async function save(deps: Deps, draft: Draft, existing: Partial<OutboundConfig> | undefined): Promise<OutboundConfig> {
@@ -274,6 +284,8 @@ async function save(deps: Deps, draft: Draft, existing: Partial<OutboundConfig> 
     auth,
     from: draft.from,
     ...(properties !== undefined ? { properties } : {}),
+    ...(draft.maxConnections !== undefined ? { maxConnections: draft.maxConnections } : {}),
+    ...(draft.maxPerMinute !== undefined ? { maxPerMinute: draft.maxPerMinute } : {}),
     updatedAt: deps.clock.now().toISOString(),
   };
   configStore.update((config) => {
@@ -290,7 +302,7 @@ async function save(deps: Deps, draft: Draft, existing: Partial<OutboundConfig> 
     actor: 'cli',
     action: 'outbound.configure',
     target: `${saved.host}:${saved.port}`,
-    details: { security: saved.security, auth: saved.auth.type, from: saved.from, tlsSkipVerify: Boolean(saved.tlsSkipVerify), secretChanged: draft.secret !== undefined, propertySecrets: properties ? secretRefsIn(properties).length : 0 },
+    details: { security: saved.security, auth: saved.auth.type, maxConnections: saved.maxConnections ?? defaultMaxConnections, maxPerMinute: saved.maxPerMinute ?? null, from: saved.from, tlsSkipVerify: Boolean(saved.tlsSkipVerify), secretChanged: draft.secret !== undefined, propertySecrets: properties ? secretRefsIn(properties).length : 0 },
   });
   return saved;
 }
@@ -299,5 +311,35 @@ async function save(deps: Deps, draft: Draft, existing: Partial<OutboundConfig> 
 function publicView(saved: OutboundConfig) {
   const { auth, properties, tlsCa, ...rest } = saved;
   const publicAuth = auth.type === 'password' ? { type: auth.type, username: auth.username } : auth.type === 'oauth2' ? { type: auth.type, provider: auth.provider, username: auth.username, tenant: auth.tenant, clientId: auth.clientId } : auth;
-  return { ...rest, auth: publicAuth, tlsCa: Boolean(tlsCa), propertiesLines: properties ? properties.split(/\r\n|\n|\r/).length : 0 };
+  return { ...rest, maxConnections: saved.maxConnections ?? defaultMaxConnections, maxPerMinute: saved.maxPerMinute ?? null, auth: publicAuth, tlsCa: Boolean(tlsCa), propertiesLines: properties ? properties.split(/\r\n|\n|\r/).length : 0 };
+}
+
+/**
+ * --max-connections and --max-per-minute as numbers (undefined: not given, keep the stored
+ * value; maxPerMinute 0: "off", no limit).
+ */
+function parsePacing(options: ConfigureServerOptions): { maxConnections?: number; maxPerMinute?: number } {
+  const out: { maxConnections?: number; maxPerMinute?: number } = {};
+  if (options.maxConnections !== undefined) {
+    const n = Number(options.maxConnections);
+    if (!Number.isInteger(n) || n < maxConnectionsRange.min || n > maxConnectionsRange.max) {
+      throw new UsageError('E_MAX_CONNECTIONS', `--max-connections "${options.maxConnections}" is not a whole number from ${maxConnectionsRange.min} to ${maxConnectionsRange.max}.`, { fix: `Microsoft 365 allows ${defaultMaxConnections} per mailbox (the default); a relay of your own may take more.` });
+    }
+    out.maxConnections = n;
+  }
+  if (options.maxPerMinute !== undefined) {
+    const text = options.maxPerMinute.trim().toLowerCase();
+    const n = text === 'off' ? 0 : Number(text);
+    if (!Number.isInteger(n) || n < 0 || n > maxPerMinuteRange.max) {
+      throw new UsageError('E_MAX_PER_MINUTE', `--max-per-minute "${options.maxPerMinute}" is not a whole number from ${maxPerMinuteRange.min} to ${maxPerMinuteRange.max}, or "off".`, { fix: 'Microsoft 365 accepts 30 messages a minute per mailbox (SMTP AUTH); "off" removes the limit.' });
+    }
+    out.maxPerMinute = n;
+  }
+  return out;
+}
+
+/** "3 connections at most, 30 messages a minute at most" (the defaults filled in). */
+export function pacingText(outbound: Pick<OutboundConfig, 'maxConnections' | 'maxPerMinute'>): string {
+  const connections = outbound.maxConnections ?? defaultMaxConnections;
+  return `${connections} connection${connections === 1 ? '' : 's'} at most${outbound.maxPerMinute ? `, ${outbound.maxPerMinute} messages a minute at most` : ', no per-minute limit'}`;
 }
