@@ -110,9 +110,9 @@ describe('independent mailboxes: one hung mid-FETCH holds up no other and no sen
 
       const sorted = [...latency.values()].sort((x, y) => x - y);
       const p95 = sorted[Math.ceil(0.95 * sorted.length) - 1]!;
-      // Polled every 5 s each: the mail of the 19 waits at most about one interval, and the queue about a tick.
-      expect(p95, `latencies (ms): ${sorted.join(', ')}`).toBeLessThan(8000);
-      expect(sendMs!).toBeLessThan(3000);
+      // Polled every 5 s each: the mail of the 19 waits at most about one interval, and the queue about a tick (bounds with room for a loaded CI machine; the old loop waited 60 s).
+      expect(p95, `latencies (ms): ${sorted.join(", ")}`).toBeLessThan(10_000);
+      expect(sendMs!).toBeLessThan(5000);
       // And the 20th is still hung all the while: the others did not wait for it.
       expect(daemon.logLines().some((l) => l.msg === `polled ${hung}` || l.msg === `polling ${hung} failed`)).toBe(false);
       console.log(`19 of 20: record latency p50 ${sorted[Math.floor(sorted.length / 2)]} ms, p95 ${p95} ms; queue ${sendMs} ms`);
