@@ -188,6 +188,16 @@ Examples:
     .argument('<table>', 'the table whose account to remove')
     .description('remove an inbound account and its stored secrets')
     .action(lazy(async () => (await import('./commands/inbound/run-inbound.js')).runInboundRemove as Runner));
+  inbound
+    .command('disable')
+    .argument('<table>', 'the table whose account to stop polling')
+    .description('stop polling an inbound account, keeping its settings and secrets')
+    .action(lazy(async () => (await import('./commands/inbound/run-inbound.js')).runInboundDisableCommand as Runner));
+  inbound
+    .command('enable')
+    .argument('<table>', 'the table whose account to poll again')
+    .description('resume polling an inbound account that was disabled')
+    .action(lazy(async () => (await import('./commands/inbound/run-inbound.js')).runInboundEnableCommand as Runner));
 
   program
     .command('test-send')

@@ -53,14 +53,16 @@ export function configGeneration(paths: MailctlPaths): string {
 }
 
 /**
- * A cheap fingerprint of the two files (size, mtime in ns, inode): the daemon looks at it a few
- * times a second and reads the files only when it changes.
+ * A cheap fingerprint of the two files (size, mtime and ctime in ns, inode, mode, owner): the
+ * daemon looks at it a few times a second and reads the files only when it changes. ctime, mode
+ * and owner: a chmod 666 changes no content, but the file can no longer be trusted (the read
+ * that follows refuses it, and the daemon keeps its previous configuration).
  */
 export function configFingerprint(paths: MailctlPaths): string {
   return [configFilePath(paths), secretsMarkPath(paths)].map((path) => {
     try {
       const s = statSync(path, { bigint: true });
-      return `${s.size}:${s.mtimeNs}:${s.ino}`;
+      return `${s.size}:${s.mtimeNs}:${s.ctimeNs}:${s.ino}:${s.mode}:${s.uid}`;
     } catch {
       return '-';
     }

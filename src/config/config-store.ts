@@ -146,7 +146,7 @@ export class ConfigStore {
 
 function broken(path: string, problem: string): UserError {
   return new UserError('E_CONFIG_BROKEN', `The config file ${path} cannot be used: ${problem}.`, {
-    fix: 'Fix the file by hand or restore a backup; mailctl has not changed it.',
+    fix: 'Fix the file by hand or restore a backup; mailctl has not changed it. A running daemon keeps its previous configuration meanwhile (mail still goes): to stop it now, stop the daemon (systemctl stop mailctl, or kill -TERM its pid from mailctl status).',
     exitCode: ExitCode.config,
     details: { path },
   });

@@ -1,4 +1,4 @@
-import { UsageError } from '../errors.js';
+import { ExitCode, UsageError, UserError } from '../errors.js';
 import { formatDuration, formatSize, parseDuration, parseSize } from './units.js';
 
 /** The kinds of value a global variable holds, each with its own parser. */
@@ -159,8 +159,25 @@ function checkRange(definition: GlobalDefinition, value: number, format: (n: num
   }
 }
 
-/** Typed values from the stored canonical texts, defaults filled in. */
+/**
+ * Typed values from the stored canonical texts, defaults filled in. A stored value that
+ * `config set` would refuse (config.json edited by hand: "0s" polling, "soon", "many") is
+ * refused here too — UserError E_GLOBAL_STORED, exit code of a config problem — and never used:
+ * 0 s polling hammered the server, and a daemon keeps its previous configuration instead.
+ */
 export function resolveGlobals(stored: Record<string, string | undefined>): GlobalValues {
+  for (const definition of globalDefinitions) {
+    const value = stored[definition.name];
+    if (value === undefined) continue;
+    try {
+      normalizeGlobal(definition.name, value);
+    } catch (error) {
+      throw new UserError('E_GLOBAL_STORED', `The config file sets ${definition.name} to "${value}", which mailctl refuses: ${(error as Error).message}`, {
+        fix: `Set a valid value (mailctl config set ${definition.name} ${definition.default}) or return it to its default (mailctl config unset ${definition.name}).`,
+        exitCode: ExitCode.config,
+      });
+    }
+  }
   const text = (name: GlobalName) => stored[name] ?? findGlobal(name).default;
   return {
     inbound_check_frequency: parseDuration(text('inbound_check_frequency'))!,

@@ -25,6 +25,11 @@ export interface ConfigWatcherOptions {
   record: (generation: string, error: string | null) => void;
 }
 
+/** How long the files must be still before a change is loaded (ms). */
+const settleMs = 150;
+/** A change is loaded this long after it was first seen at the latest, even if writes go on (ms). */
+const maxSettleMs = 1000;
+
 /** Loads the configuration as a daemon runs on it: the config file, its globals, and the KB's keys from the secret store. */
 export async function loadCycleState(config: ConfigStore, secrets: SecretStore): Promise<CycleState> {
   const read = config.read();
@@ -58,6 +63,7 @@ export class ConfigWatcher {
   #loading: Promise<void> | undefined;
   #again = false;
   #lastError: string | null = null;
+  #settling = false;
 
   constructor(options: ConfigWatcherOptions) {
     this.#o = options;
@@ -97,9 +103,22 @@ export class ConfigWatcher {
       this.#o.databaseChanged();
     }
     const fingerprint = configFingerprint(this.#o.paths);
-    if (fingerprint === this.#fingerprint) return;
-    this.#fingerprint = fingerprint;
-    void this.#reload('changed');
+    if (fingerprint === this.#fingerprint || this.#settling) return;
+    // One command often writes twice (a secret, then the config): loaded once both are written,
+    // when the files have been still for settleMs (at most maxSettleMs after the first change),
+    // so an account is restarted and polled once, not twice.
+    this.#settling = true;
+    const first = Date.now();
+    const settle = (seen: string) => {
+      setTimeout(() => {
+        const now = configFingerprint(this.#o.paths);
+        if (now !== seen && Date.now() - first < maxSettleMs) return settle(now);
+        this.#settling = false;
+        this.#fingerprint = now;
+        void this.#reload('changed');
+      }, settleMs).unref();
+    };
+    settle(fingerprint);
   }
 
   /** One load at a time; a change during a load is loaded after it. */

@@ -35,7 +35,10 @@ export function recentWindowMs(inboundCheckFrequencyMs: number): number {
 export function daemonLiveness(beat: DaemonState | undefined, now: Date, inboundCheckFrequencyMs: number, probe: ProcessProbe): DaemonLiveness {
   if (!beat) return { state: 'never', running: false, summary: 'never ran for this KB' };
   const window = recentWindowMs(inboundCheckFrequencyMs);
-  const recent = (at: string) => now.getTime() - Date.parse(at) <= window;
+  // A time ahead of now by more than the window is not recent either: a row from a host whose clock
+  // runs a year fast must not say "up" for a year (nor make commands wait for that daemon).
+  const recent = (at: string) => Math.abs(now.getTime() - Date.parse(at)) <= window;
+  const future = (at: string) => Date.parse(at) - now.getTime() > window;
   const where = `pid ${beat.pid} on ${beat.host}`;
   const local = beat.host === probe.host;
   const error = beat.result === 'error' && beat.resultDetail ? ` after an error: ${beat.resultDetail}` : '';
@@ -52,6 +55,7 @@ export function daemonLiveness(beat: DaemonState | undefined, now: Date, inbound
   }
   if (beat.stoppedAt) return { state: 'stopped', running: false, summary: `stopped at ${beat.stoppedAt}${error} (${where}, up since ${beat.startedAt})` };
   if (local && !probe.isDaemon(beat.pid, beat.processStart)) return { state: 'crashed', running: false, summary: `stopped (crashed): ${where} is gone; last heartbeat ${beat.heartbeatAt}` };
+  if (future(beat.heartbeatAt)) return { state: 'down', running: false, summary: `down: its last heartbeat, ${beat.heartbeatAt}, is in the future (${where}): the clocks of this host and ${beat.host} disagree` };
   if (!recent(beat.heartbeatAt)) return { state: 'down', running: false, summary: `down, no heartbeat since ${beat.heartbeatAt} (${where}${local ? ', which still runs but does not beat' : ''})` };
   return { state: 'up', running: true, summary: `up since ${beat.startedAt} (${where}, heartbeat ${beat.heartbeatAt})` };
 }

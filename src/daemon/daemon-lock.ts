@@ -16,7 +16,7 @@ export function acquireDaemonLock(path: string): FileLock {
   throw new UserError('E_DAEMON_RUNNING', `Another mailctl daemon is running for this KB: ${who}.`, {
     fix: holder === 'unreadable'
       ? 'It is already doing the work.'
-      : `It is already doing the work. To run a cycle by hand (--once), stop it first (kill ${holder.pid}): two at once could send a message twice. If no mailctl daemon is running, remove ${path}.`,
+      : `It is already doing the work. To run a cycle by hand (--once), stop it first (kill ${holder.pid}): two at once could send a message twice. A lock left by a daemon that is gone is taken over by itself; do not remove ${path} while pid ${holder.pid} runs.`,
     exitCode: ExitCode.failure,
     details: { lock: path, ...(holder === 'unreadable' ? {} : { holderPid: holder.pid, holderHost: holder.host }) },
   });

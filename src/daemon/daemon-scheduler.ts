@@ -34,6 +34,10 @@ export interface AppliedChanges {
 
 /** The longest a worker sleeps before it looks again at what is due (a clock change, a missed wake). */
 const maxSleepMs = 60_000;
+/** The longest back-off of a failing account (inbound-cycle.ts). */
+const maxBackoffMs = 15 * 60_000;
+/** Polls forced by wakes (IDLE announcements, config changes) start at most this often per account. */
+const minForcedGapMs = 1000;
 /** Queued messages claimed by one outbound cycle. */
 const outboundBatch = 100;
 
@@ -87,6 +91,10 @@ export class DaemonScheduler {
    */
   apply(next: CycleState, options: { secretsChanged: boolean }): AppliedChanges {
     const before = this.#state;
+    // What can fail comes first, before anything changes: a configuration is applied whole or not at all.
+    const concurrency = next.globals.max_mailbox_connections;
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new Error(`max_mailbox_connections is ${String(concurrency)}: not a whole number of at least 1`);
+    this.#limit.concurrency = concurrency;
     this.#state = next;
     const wanted = new Map(this.#enabledAccounts(next).map((a) => [a.table, a]));
     const changes: AppliedChanges = { added: [], changed: [], removed: [], outboundChanged: false, globalsChanged: false, secretsChanged: options.secretsChanged };
@@ -107,11 +115,14 @@ export class DaemonScheduler {
     }
     changes.globalsChanged = JSON.stringify(before.globals) !== JSON.stringify(next.globals);
     changes.outboundChanged = JSON.stringify(before.config.outbound ?? null) !== JSON.stringify(next.config.outbound ?? null) || before.keys.active.id !== next.keys.active.id;
-    if (changes.globalsChanged) this.#limit.concurrency = Math.max(1, next.globals.max_mailbox_connections);
     if (changes.outboundChanged) this.#outboundGeneration++;
+    const started = new Set([...changes.added, ...changes.changed]);
     for (const worker of this.#workers.values()) {
-      if (options.secretsChanged) worker.forced = true;
-      this.#syncIdle(worker, options.secretsChanged);
+      // A worker started just now polls at once anyway (its first poll may be running already: forcing
+      // it again made a wrong password count two failures).
+      const fresh = started.has(worker.account.table);
+      if (options.secretsChanged && !fresh) worker.forced = true;
+      this.#syncIdle(worker, options.secretsChanged && !fresh);
       // A new frequency or the kill switch turned off again: each worker looks at its due time anew.
       worker.sleeper.wake();
     }
@@ -183,7 +194,13 @@ export class DaemonScheduler {
       const d = this.#deps;
       worker.idle = new ImapIdleWatcher(worker.account, {
         secrets: d.secrets, timeoutMs: d.timeoutMs, clock: d.clock, log: d.log,
-        onNewMail: () => this.wakeAccount(worker.account.table),
+        // This worker's, not "the worker of this table": a retired watcher's last call must not
+        // force a poll of the account that replaced it (a wrong password then counted twice).
+        onNewMail: () => {
+          if (worker.retired || this.#stopping) return;
+          worker.forced = true;
+          worker.sleeper.wake();
+        },
       });
       worker.idle.start();
     }
@@ -206,15 +223,22 @@ export class DaemonScheduler {
     this.#retired.add(ended);
   }
 
-  /** Milliseconds until `account` is due: its back-off after a failure, else its last poll plus the current frequency. */
+  /**
+   * Milliseconds until `account` is due: its back-off after a failure, else its last poll plus
+   * the current frequency. Never more than the longest wait the schedule can ask for (the
+   * frequency, or the 15-minute back-off): a clock stepped back, or a poll recorded by a machine
+   * whose clock ran fast, would otherwise stop the account's polls until the clock caught up.
+   */
   #msUntilDue(table: string): number {
     const s = new SyncRepo(this.#deps.db).get(table);
     const now = this.#deps.clock.now().getTime();
     if (!s.lastPollAt) return 0;
-    // Stopped at the poll's cap: due again at once (recorded as next = last).
-    if (s.nextPollAt === s.lastPollAt) return 0;
-    const due = s.failures > 0 && s.nextPollAt ? Date.parse(s.nextPollAt) : Date.parse(s.lastPollAt) + this.#state.globals.inbound_check_frequency;
-    return due - now;
+    const last = Date.parse(s.lastPollAt);
+    // Stopped at the poll's cap: due again at once (recorded as next = last); a last poll "in the future": the clock went back.
+    if (s.nextPollAt === s.lastPollAt || last > now) return 0;
+    const frequency = this.#state.globals.inbound_check_frequency;
+    const due = s.failures > 0 && s.nextPollAt ? Date.parse(s.nextPollAt) : last + frequency;
+    return Math.min(due - now, Math.max(frequency, maxBackoffMs));
   }
 
   async #accountLoop(worker: AccountWorker): Promise<void> {
@@ -231,7 +255,16 @@ export class DaemonScheduler {
           await worker.sleeper.sleep(Math.min(wait, maxSleepMs));
           continue;
         }
+        if (worker.forced) {
+          // A server announcing new mail hundreds of times a second gets one poll a second, not a storm.
+          const gap = worker.lastPollStart + minForcedGapMs - Date.now();
+          if (gap > 0) {
+            await new Promise((resolve) => setTimeout(resolve, gap));
+            if (halted()) break;
+          }
+        }
         worker.forced = false;
+        worker.lastPollStart = Date.now();
         const result = await this.#limit(async () => (halted() ? null : pollOneAccount(this.#inboundContext(worker), worker.account, { force: true })));
         if (result) this.#deps.onPoll?.(result);
       } catch (error) {
@@ -310,5 +343,7 @@ class AccountWorker {
   running: Promise<void> = Promise.resolve();
   retired = false;
   idle: ImapIdleWatcher | undefined;
+  /** When its last poll started (ms since the epoch; 0 before the first). */
+  lastPollStart = 0;
   constructor(readonly account: InboundAccount, public forced: boolean) {}
 }

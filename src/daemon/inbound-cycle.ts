@@ -87,7 +87,10 @@ export async function pollOneAccount(ctx: InboundCycleContext, account: InboundA
     // Graph's sweep starts its delta over: a full listing, the safety net for what a delta missed.
     const swept = (account.protocol === 'imap' || account.protocol === 'graph') && (Boolean(options.forceSweep) || (state.lastSweepAt !== null && now.getTime() - Date.parse(state.lastSweepAt) >= ctx.globals.imap_full_sweep_interval));
     let source: MailSource | undefined;
-    const abort = () => { void source?.close().catch(() => undefined); };
+    const abort = () => {
+      if (source?.abort) source.abort();
+      else void source?.close().catch(() => undefined);
+    };
     ctx.signal?.addEventListener('abort', abort, { once: true });
     try {
       source = ctx.open ? await ctx.open(account) : await openSource(account, { secrets: ctx.secrets, timeoutMs: ctx.timeoutMs, clock: ctx.clock, maxMessageBytes: ctx.globals.max_message_size, onTokenRefresh: ctx.metrics && ((event) => ctx.metrics!.tokenRefresh(event)) });

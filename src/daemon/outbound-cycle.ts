@@ -245,6 +245,7 @@ export async function runOutboundCycle(ctx: OutboundCycleContext): Promise<Outbo
             const verdict = pacer.throttled(entry.id);
             if (!verdict.giveUp) {
               result.throttled++;
+              ctx.metrics?.sendAttempt('throttled');
               const said = error.response ?? error.message;
               ctx.log.warn({ queueId: entry.id, connections: verdict.concurrency, retryInMs: verdict.retryInMs, error: said }, 'the outbound server is throttling: fewer connections; the message is tried again shortly (not a failure)');
               if (verdict.retryInMs <= inCycleRetryMs) {

@@ -63,7 +63,10 @@ const maxLineBytes = 1024 * 1024;
 // IDLE that ends at once this many times in a row on a usable connection is not working:
 // reconnect (with back-off) rather than spin.
 const maxQuickIdleEnds = 5;
-const quickIdleEndMs = 50;
+/** onNewMail at most this often. */
+const minAnnounceGapMs = 1000;
+// A second, not 50 ms: a server ending each IDLE after 60 ms got IDLE sent 16 times a second for ever.
+const quickIdleEndMs = 1000;
 
 /**
  * Push for one IMAP account: its own connection, the folder opened read-only (EXAMINE, so
@@ -88,6 +91,8 @@ export class ImapIdleWatcher {
   #loop: Promise<void> | undefined;
   #client: ImapFlowType | undefined;
   #debounce: NodeJS.Timeout | undefined;
+  /** When onNewMail was last called (ms since the epoch). */
+  #lastAnnounced = 0;
   /** Why each connection ended, as imapflow reported it. */
   readonly #ended = new WeakMap<ImapFlowType, unknown>();
 
@@ -236,7 +241,18 @@ export class ImapIdleWatcher {
     let quickEnds = 0;
     while (!this.#stopped() && client.usable) {
       const startedAt = Date.now();
-      const result = await Promise.race([client.idle({ whenFree: true }).catch(() => false as const), closed.then(() => undefined)]);
+      // IDLE ends by itself every idleRestartMs (imapflow sends DONE); a server that never answers the
+      // DONE while it keeps talking would hold it for ever, with no new mail announced after it.
+      let stuckTimer: NodeJS.Timeout | undefined;
+      const stuck = new Promise<'stuck'>((resolve) => {
+        stuckTimer = setTimeout(() => resolve('stuck'), (this.#options.idleRestartMs ?? idleDefaults.idleRestartMs) + this.#options.timeoutMs);
+      });
+      const result = await Promise.race([client.idle({ whenFree: true }).catch(() => false as const), closed.then(() => undefined), stuck]).finally(() => clearTimeout(stuckTimer));
+      if (result === 'stuck') {
+        if (!this.#ended.has(client)) this.#ended.set(client, new Error('the server did not end IDLE when asked (no answer to DONE)'));
+        client.close();
+        break;
+      }
       if (!client.usable) break;
       if ((client as unknown as { skipIdle?: boolean }).skipIdle) {
         // It offered IDLE and then refused it (NO/BAD): as if it had none.
@@ -259,18 +275,23 @@ export class ImapIdleWatcher {
     return error ? describe(error) : 'the server closed the connection';
   }
 
-  /** Calls onNewMail once for announcements within the debounce window. */
+  /**
+   * Calls onNewMail once for announcements within the debounce window, and at most once a second:
+   * a server announcing new mail thousands of times a second costs one poll a second, not a storm.
+   */
   #newMail(): void {
     if (this.#debounce || this.#stopped()) return;
+    const wait = Math.max(this.#options.debounceMs ?? idleDefaults.debounceMs, this.#lastAnnounced + minAnnounceGapMs - Date.now());
     this.#debounce = setTimeout(() => {
       this.#debounce = undefined;
       if (this.#stopped()) return;
+      this.#lastAnnounced = Date.now();
       try {
         this.#options.onNewMail();
       } catch (error) {
         this.#options.log.error({ account: this.#account.table, error: (error as Error).message }, `the new-mail handler of ${this.#account.table} failed`);
       }
-    }, this.#options.debounceMs ?? idleDefaults.debounceMs);
+    }, wait);
   }
 
   /** `work()` within `ms`; past it, or when stopped, the client is closed and this rejects. */

@@ -212,6 +212,12 @@ export class ImapSource implements MailSource {
     if (!created) throw new InboundFailure('imap', 'folder', `The server did not create the folder "${name}".`);
   }
 
+  abort(): void {
+    const client = this.#client;
+    this.#client = undefined;
+    client?.close();
+  }
+
   async close(): Promise<void> {
     const client = this.#client;
     this.#client = undefined;

@@ -128,4 +128,9 @@ export interface MailSource {
    */
   leaveAsIs?(ref: MessageRef): void;
   close(): Promise<void>;
+  /**
+   * Drops the connection at once, without a polite LOGOUT/QUIT (which waits for a server that may
+   * be hung): the daemon stopping, or the account changed or removed while it was polled.
+   */
+  abort?(): void;
 }

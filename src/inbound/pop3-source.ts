@@ -70,6 +70,12 @@ export class Pop3Source implements MailSource {
     await client?.quit().catch(() => undefined);
   }
 
+  abort(): void {
+    const client = this.#client;
+    this.#client = undefined;
+    client?.close();
+  }
+
   #checkFolder(): void {
     if (this.#options.folder.toUpperCase() !== 'INBOX') {
       throw new InboundFailure('pop3', 'folder', `POP3 reaches only the INBOX, not "${this.#options.folder}".`, { detailCode: 'NONEXISTENT' });

@@ -38,6 +38,19 @@ export interface MarkWarning {
 export class SyncRepo {
   constructor(private readonly db: Database) {}
 
+  /**
+   * Forgets an account's polling state (last poll, error, failures, back-off, sweep clock, Graph
+   * delta place): for `inbound remove`, so an account configured again under the same table
+   * starts clean. What was taken stays taken (communications), as do per-message failure counts.
+   */
+  forget(account: string): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM inbound_sync WHERE account = ?').run(account);
+      this.db.prepare('DELETE FROM graph_delta WHERE account = ?').run(account);
+      this.db.prepare('DELETE FROM graph_delta_carried WHERE account = ?').run(account);
+    })();
+  }
+
   get(account: string): SyncState {
     const row = this.db.prepare(`SELECT account, last_poll_at AS lastPollAt, last_sweep_at AS lastSweepAt, last_ok_at AS lastOkAt, last_error AS lastError,
       failures, next_poll_at AS nextPollAt, mark_warning AS markWarning FROM inbound_sync WHERE account = ? AND mailbox = 'default'`).get(account) as (Omit<SyncState, 'markWarning'> & { markWarning: string | null }) | undefined;

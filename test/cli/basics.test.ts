@@ -57,7 +57,7 @@ describe('mailctl basics', () => {
     const set = JSON.parse((await runCli(['--json', 'config', 'set', 'outbound_retry_interval', '900s'], { env: e })).stdout);
     expect(set).toMatchObject({ ok: true, name: 'outbound_retry_interval', value: '15m', previous: '30m' });
     const show = JSON.parse((await runCli(['config', 'show', '--json'], { env: e })).stdout);
-    expect(show.globals).toHaveLength(13);
+    expect(show.globals).toHaveLength(15);
     expect(show.globals.find((g: { name: string }) => g.name === 'message_retention')).toMatchObject({ value: 'forever', isDefault: true, default: 'forever' });
     expect((await runCli(['config', 'show'], { env: e })).stdout).toMatch(/message_retention +forever +forever +stored messages and attachments older than this are purged daily/);
     expect(JSON.parse((await runCli(['config', 'set', 'message_retention', '2557d', '--json'], { env: e })).stdout)).toMatchObject({ ok: true, value: '2557d', previous: 'forever' });

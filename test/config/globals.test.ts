@@ -45,6 +45,8 @@ describe('global variables', () => {
       message_retention: null,
       reject_notice_interval: 7 * 86_400_000,
       reference_lifetime: 365 * 86_400_000,
+      max_mailbox_connections: 8,
+      imap_idle: true,
     });
     expect(resolveGlobals({ reference_lifetime: 'forever' }).reference_lifetime).toBeNull();
     expect(resolveGlobals({ message_retention: '90d' }).message_retention).toBe(90 * 86_400_000);
@@ -65,6 +67,8 @@ describe('global variables', () => {
     message_retention: { good: [['90d', '90d'], ['Forever', 'forever'], ['2557d', '2557d'], ['24h', '1d']], bad: ['12h', '0d', 'never', '1y', '36501d', ''] },
     reject_notice_interval: { good: [['7d', '7d'], ['24h', '1d'], ['1h', '1h']], bad: ['30m', '366d', 'forever', ''] },
     reference_lifetime: { good: [['365d', '365d'], ['Forever', 'forever'], ['90d', '90d']], bad: ['12h', '0d', '36501d', ''] },
+    max_mailbox_connections: { good: [['8', '8'], ['1', '1'], ['0200', '200']], bad: ['0', '201', 'many', '2.5', '-1', ''] },
+    imap_idle: { good: [['false', 'false'], ['on', 'true']], bad: ['push', ''] },
   };
 
   it('covers every variable', () => {
@@ -81,6 +85,12 @@ describe('global variables', () => {
       }
     });
   }
+
+  it('a value in config.json that config set would refuse (edited by hand) is refused when read, never used', () => {
+    for (const [name, value] of [['inbound_check_frequency', '0s'], ['inbound_check_frequency', 'soon'], ['max_mailbox_connections', 'many'], ['email_enabled', 'maybe']] as const) {
+      expect(() => resolveGlobals({ [name]: value })).toThrowError(expect.objectContaining({ code: 'E_GLOBAL_STORED', exitCode: 3, message: expect.stringContaining(`sets ${name} to "${value}"`), fix: expect.stringContaining(`mailctl config unset ${name}`) }));
+    }
+  });
 
   it('rejects an unknown name and lists the known ones', () => {
     expect(() => normalizeGlobal('retry_interval', '1m')).toThrowError(expect.objectContaining({ code: 'E_GLOBAL_UNKNOWN', fix: expect.stringContaining('outbound_retry_interval') }));

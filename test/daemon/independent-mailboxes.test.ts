@@ -116,6 +116,12 @@ describe('independent mailboxes: one hung mid-FETCH holds up no other and no sen
       // And the 20th is still hung all the while: the others did not wait for it.
       expect(daemon.logLines().some((l) => l.msg === `polled ${hung}` || l.msg === `polling ${hung} failed`)).toBe(false);
       console.log(`19 of 20: record latency p50 ${sorted[Math.floor(sorted.length / 2)]} ms, p95 ${p95} ms; queue ${sendMs} ms`);
+
+      // The hung account removed: its poll is dropped at once (no polite LOGOUT to a hung server).
+      const removedAt = Date.now();
+      await ok(['inbound', 'remove', hung]);
+      await waitUntil(() => daemon.logLines().some((l) => l.msg === `polling ${hung} interrupted: its account was removed or disabled; what was not committed is taken again next poll`), 'the hung poll to be dropped', 10_000, daemon.output);
+      expect(Date.now() - removedAt).toBeLessThan(2000 + 2000); // the command's own run, then 2 s
     } finally {
       db.close();
       expect((await daemon.stop()).code).toBe(0);

@@ -70,6 +70,7 @@ export async function runConfigureInbound(deps: Deps, tableArg: string | undefin
   const table = await chooseTable(deps, tables, tableArg);
   const existing = configStore.read().inbound?.[table];
   if (existing) out.line(`  Editing the existing ${existing.protocol.toUpperCase()} account of ${table}.`);
+  if (existing && !existing.enabled) out.warn(`The account of ${table} is disabled; saving it enables it again (mailctl inbound disable ${table} stops it).`);
 
   const draft: Draft = fromExisting(table, existing);
   let secret: string | undefined = stdinSecret;

@@ -126,8 +126,12 @@ export async function runStatus(deps: Deps, options: { watch?: string | boolean;
   } catch (error) {
     // A config file broken by hand while the daemon runs on the previous one: a monitoring probe
     // still gets its one line and a WARNING (the daemon runs) or CRITICAL (none does), not exit 3.
-    if (!options.check || !(error instanceof UserError) || error.exitCode !== ExitCode.config) throw error;
-    return checkWithBrokenConfig(deps, error);
+    if (!(error instanceof UserError) || error.exitCode !== ExitCode.config) throw error;
+    if (options.check) return checkWithBrokenConfig(deps, error);
+    // Plain status still says what the daemon does meanwhile, then the file's problem (exit 3).
+    const live = await recordedLiveness(deps);
+    deps.out.line(`daemon   ${live.summary}${live.running ? '; it runs on the previous configuration until the file is mended' : ''}`);
+    throw error;
   }
   const db = await deps.db();
   if (options.check) {
@@ -163,14 +167,19 @@ export async function runStatus(deps: Deps, options: { watch?: string | boolean;
 
 /** `status --check` when the config file cannot be read: what the recorded daemon state says, with the file's problem. */
 async function checkWithBrokenConfig(deps: Deps, error: UserError): Promise<number> {
-  const db = await deps.db();
-  const row = db.prepare('SELECT kb FROM daemon_state ORDER BY heartbeat_at DESC LIMIT 1').get() as { kb: string } | undefined;
-  const beat = row ? new DaemonStateRepo(db).get(row.kb) : undefined;
-  const live = daemonLiveness(beat, deps.clock.now(), resolveGlobals({}).inbound_check_frequency, localProcessProbe(deps.paths.dataDir));
+  const live = await recordedLiveness(deps);
   const problem = error.message.replace(/\s+/g, ' ');
   const code = live.running ? 1 : 2;
   const line = `MAILCTL ${live.running ? 'WARNING' : 'CRITICAL'} - ${problem}; daemon ${live.summary}${live.running ? ', on the previous configuration' : ''}`;
   deps.out.line(line);
   deps.out.data({ ok: false, health: { level: live.running ? 'degraded' : 'down', code, line, problems: [problem, `daemon ${live.summary}`] } });
   return code;
+}
+
+/** The recorded daemon's liveness without the config file (its KB is the one the database records). */
+async function recordedLiveness(deps: Deps): Promise<ReturnType<typeof daemonLiveness>> {
+  const db = await deps.db();
+  const row = db.prepare('SELECT kb FROM daemon_state ORDER BY heartbeat_at DESC LIMIT 1').get() as { kb: string } | undefined;
+  const beat = row ? new DaemonStateRepo(db).get(row.kb) : undefined;
+  return daemonLiveness(beat, deps.clock.now(), resolveGlobals({}).inbound_check_frequency, localProcessProbe(deps.paths.dataDir));
 }
