@@ -66,7 +66,8 @@ describe('fidelity: every case of test/fixtures/fidelity through Dovecot and one
     const result = run.cases.find((r) => r.kind === kind && r.name === name)!;
     expect(result, `${kind}/${name} was not run`).toBeDefined();
     if (!result.pass && mayFail(kind, name)) return ctx.skip(`expected to fail for now: ${mismatches(result).join('; ')}`);
-    if (!result.pass) expect.fail(`${kind}/${name}:\n  ${mismatches(result).join('\n  ')}`);
+    const daemon = result.communicationId === null && run.daemonErrors ? `\ndaemon --once said:\n${run.daemonErrors}` : '';
+    if (!result.pass) expect.fail(`${kind}/${name}:\n  ${mismatches(result).join('\n  ')}${daemon}`);
   });
 
   // The cases of issue 16 must live in the repo (a clone has no ../shared): the copies are the same bytes.
