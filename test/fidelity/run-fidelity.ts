@@ -324,6 +324,7 @@ function observe(db: Sqlite.Database, row: Row, columns: Set<string>, ourRecords
   const notes = (db.prepare('SELECT body FROM record_notes WHERE communication_id = ? ORDER BY id').all(row.id) as Array<{ body: string }>).map((n) => n.body);
   const firstInbound = recordId === null ? undefined : (db.prepare("SELECT MIN(id) AS id FROM communications WHERE record_id = ? AND direction = 'inbound'").get(recordId) as { id: number } | undefined)?.id;
   const attachments = db.prepare('SELECT filename, content_type AS contentType FROM communication_attachments WHERE communication_id = ? ORDER BY position').all(row.id);
+  const ourRecord = sent ? (db.prepare('SELECT updated_by FROM records WHERE id = ?').get(sent.recordId) as Row | undefined) : undefined;
   const ours = sent ? (db.prepare('SELECT disposition FROM communications WHERE id = ?').get(sent.communicationId) as { disposition: string } | undefined) : undefined;
   return {
     disposition: row.disposition,
@@ -335,7 +336,8 @@ function observe(db: Sqlite.Database, row: Row, columns: Set<string>, ourRecords
     recordCreated: recordId !== null && !ourRecords.has(recordId) && firstInbound === Number(row.id),
     attachments,
     linkedToOurs: sent !== undefined && recordId === sent.recordId,
-    updatedBy: record ? record.updated_by : null,
+    // For mail that answers ours, what matters is whether it changed our record (linked or not).
+    updatedBy: sent ? ourRecord?.updated_by ?? null : record ? record.updated_by : null,
     ourDisposition: ours ? ours.disposition : null,
   };
 }
