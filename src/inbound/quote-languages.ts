@@ -73,7 +73,7 @@ export const quoteLanguages: QuoteLanguage[] = [
       { start: 'el ', end: ' escribió:', example: 'El mar, 3 mar 2026 a las 10:02, Acme Support (<support@acme.test>) escribió:' },
       { end: ' escribió:', example: 'Acme Support <support@acme.test> escribió:' },
     ],
-    headers: { from: ['de'], sent: ['enviado', 'fecha'], to: ['para'], cc: ['cc', 'copia'], subject: ['asunto'] },
+    headers: { from: ['de'], sent: ['enviado el', 'enviado', 'fecha'], to: ['para'], cc: ['cc', 'copia'], subject: ['asunto'] },
     originalMessage: ['mensaje original'],
   },
   {
@@ -91,7 +91,7 @@ export const quoteLanguages: QuoteLanguage[] = [
       { start: 'em ', end: ' escreveu:', example: 'Em ter., 3 de mar. de 2026 às 10:02, Acme Support <support@acme.test> escreveu:' },
       { end: ' escreveu:', example: 'Acme Support <support@acme.test> escreveu:' },
     ],
-    headers: { from: ['de'], sent: ['enviada', 'enviado', 'data'], to: ['para'], cc: ['cc'], subject: ['assunto'] },
+    headers: { from: ['de'], sent: ['enviada em', 'enviado em', 'enviada', 'enviado', 'data'], to: ['para'], cc: ['cc'], subject: ['assunto'] },
     originalMessage: ['mensagem original'],
   },
   {
