@@ -139,8 +139,8 @@ export function noticeBody(text: string): 'bounce' | 'delay' | undefined {
  * "Undeliverable:", qmail's "failure notice", Exim's "Mail delivery failed", Postfix's text
  * bounces, delay warnings. One sign is not enough — a person may write "Undeliverable parcel"
  * or send with `Return-Path: <>` — so it takes a notice's subject or body shape together with a
- * mail system's sender, a null return path, the original attached (message/rfc822 or
- * text/rfc822-headers), or the other shape.
+ * mail system's sender (MAILER-DAEMON, postmaster@) or a null return path; or both shapes
+ * with the original attached (message/rfc822 or text/rfc822-headers).
  */
 export function plainNotice(message: ParsedMessage): 'bounce' | 'delay' | undefined {
   const bySubject = noticeSubject(message.subject);
@@ -148,8 +148,9 @@ export function plainNotice(message: ParsedMessage): 'bounce' | 'delay' | undefi
   const daemon = fromMailerDaemon(message) || postmasterLocalPart.test(localPart(message));
   const nullPath = nullReturnPath(message);
   const original = message.attachments.some((a) => /^(message\/rfc822|text\/rfc822-headers|message\/delivery-status)/i.test(a.contentType));
-  if (bySubject && (daemon || nullPath || original || byBody)) return bySubject;
-  if (byBody && (daemon || nullPath)) return byBody;
+  const machine = daemon || nullPath;
+  if (bySubject && (machine || (original && byBody))) return bySubject;
+  if (byBody && machine) return byBody;
   // A mail system returning a message, in words we do not know (another language, another MTA).
   if (daemon && original) return 'bounce';
   return undefined;

@@ -92,7 +92,7 @@ export function commitMessage(ctx: IngestContext, account: InboundAccount, mailb
   const notices = new RejectNoticesRepo(ctx.db);
   const notice = decision.disposition === 'rejected'
     ? planRejectNotice({
-      policy: { from: ctx.noticeFrom, intervalMs: noticeIntervalMs, ownAddresses: [...(ctx.ownAddresses ?? []), ...[account.auth.username, account.mailbox].map((a) => addressIn(a ?? '')).filter((a): a is string => a !== null)] },
+      policy: { from: ctx.noticeFrom, intervalMs: noticeIntervalMs, ownAddresses: ownAddressesOf(ctx, account) },
       sender: parsed.from, subject: parsed.subject, table: name, nullReturnPath: nullReturnPath(parsed),
       lastNoticeAt: (mailbox) => notices.lastTo(mailbox, new Date(now.getTime() - noticeIntervalMs)),
       noticesInLastHour: () => notices.countSince(new Date(now.getTime() - 3_600_000)),
@@ -144,7 +144,7 @@ function decideFor(ctx: IngestContext, account: InboundAccount, message: ParsedM
   const records = new RecordsRepo(ctx.db, ctx.clock);
   const contacts = new ContactsRepo(ctx.db, ctx.clock);
   const comms = new CommunicationsRepo(ctx.db, ctx.clock);
-  if (isOwnCopy(message.headers, message.messageId, ctx.keys, ctx.kb, (id) => comms.isOutboundMessageId(id))) {
+  if (isOwnCopy({ headers: message.headers, messageId: message.messageId, from: message.from, keys: ctx.keys, kb: ctx.kb, ownAddresses: ownAddressesOf(ctx, account), isOurOutbound: (id) => comms.isOutboundMessageId(id) })) {
     return decide({ account, message, automatic: null, ownCopy: true, reference: null, refused: [], sender: null, guest: null });
   }
   const automatic = automaticKind(message);
@@ -179,6 +179,11 @@ function decideFor(ctx: IngestContext, account: InboundAccount, message: ParsedM
     sender: message.from ? contacts.findByEmail(message.from) ?? null : null,
     guest,
   });
+}
+
+/** The KB's own addresses as this account sees them: the configured ones, the notice's From, the account's login and mailbox (lower case). */
+function ownAddressesOf(ctx: IngestContext, account: InboundAccount): string[] {
+  return [...(ctx.ownAddresses ?? []), ...[ctx.noticeFrom, account.auth.username, account.mailbox].map((a) => addressIn(a ?? '')).filter((a): a is string => a !== null)];
 }
 
 /** Where a notice's returned message can be: its attached parts, and its text (qmail, Exim and Postfix write the copy inline). */

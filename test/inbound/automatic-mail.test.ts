@@ -73,6 +73,8 @@ describe('automatic mail: headers and false positives', () => {
     ];
     for (const subject of people) expect(await ofSubject(subject, 'X-Auto-Response-Suppress: All'), subject).toBeNull();
     expect(await ofSubject('Question', undefined, 'ann@example.test', 'I will be out of office until Monday.\r\nAutomatic reply: this is not one.\r\nUndeliverable: neither.')).toBeNull();
+    // A notice's subject and body words from a person (no mail system's sender, no null Return-Path): a person.
+    expect(await ofSubject('Delivery delayed by the strike?', undefined, 'ann@example.test', 'This is a warning only: I need it Friday.')).toBeNull();
   });
 
   it('postmaster@ writing as a person is a person; MAILER-DAEMON never is', async () => {
