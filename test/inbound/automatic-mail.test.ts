@@ -2,7 +2,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { automaticKind } from '../../src/inbound/automatic-mail.js';
 import { autoReplySubject, autoReplySubjects } from '../../src/inbound/auto-reply-subjects.js';
-import { noticeBodies, noticeSubjects } from '../../src/inbound/delivery-notice.js';
+import { noticeBodies, noticeBody, noticeSubject, noticeSubjects } from '../../src/inbound/delivery-notice.js';
 import { parseMessage } from '../../src/inbound/parse-message.js';
 import { returnedHeaders, returnedMessageIds } from '../../src/inbound/returned-message.js';
 import { simpleMessage } from '../helpers/messages.js';
@@ -133,6 +133,19 @@ describe('returned messages: where a notice keeps the original', () => {
     returnedHeaders('References: <a>\n'.repeat(100_000));
     autoReplySubject(`${'Re: '.repeat(250_000)}x`);
     autoReplySubject(`Re${' '.repeat(1_000_000)}:`);
+    noticeBody(`${'this is a warning '.repeat(100_000)}`);
+    noticeSubject(`${'undeliverable '.repeat(100_000)}`);
     expect(performance.now() - started).toBeLessThan(2_000);
+  });
+});
+
+describe('a report\'s Action fields on hostile input', () => {
+  it('reads 1 MB of "Action:" lines in linear time', async () => {
+    const body = 'Action: delayed\r\n'.repeat(60_000);
+    const raw = ['From: MAILER-DAEMON@mx.test', 'Subject: x', 'Message-ID: <h@mx.test>', 'MIME-Version: 1.0', 'Content-Type: multipart/report; report-type=delivery-status; boundary="b"', '',
+      '--b', 'Content-Type: message/delivery-status', '', body, '--b--', ''].join('\r\n');
+    const started = performance.now();
+    expect(await kindOf(raw)).toBe('delay');
+    expect(performance.now() - started).toBeLessThan(3_000);
   });
 });
