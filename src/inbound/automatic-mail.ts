@@ -1,29 +1,57 @@
+import { autoReplySubject } from './auto-reply-subjects.js';
+import { fromMailerDaemon, nullReturnPath, plainNotice, reportKind } from './delivery-notice.js';
 import type { ParsedMessage } from './parse-message.js';
 
-export type AutomaticKind = 'bounce' | 'auto-reply' | 'list';
+/** `delay`: a mail system says our message is late, not lost (RFC 3464 `Action: delayed`). */
+export type AutomaticKind = 'bounce' | 'delay' | 'auto-reply' | 'list';
 
 /**
- * Mail no person wrote (RFC 3834 Auto-Submitted, Precedence, X-Loop, list headers, delivery
- * status reports): it never creates records and never triggers mail, or two systems
- * would answer each other forever.
+ * Mail no person wrote: it never creates records, never adds notes and never triggers mail,
+ * or two systems would answer each other forever. In this order:
+ * - delivery status reports (RFC 3464/6522 multipart/report) and the notices mail systems send
+ *   as plain text (delivery-notice.ts): bounces, delays; other reports (read receipts, RFC
+ *   8098; abuse reports, RFC 5965) are a machine's answer too;
+ * - RFC 3834 `Auto-Submitted` other than "no"; `X-Autoreply`, `X-Autorespond`
+ *   (vacation programs before RFC 3834); `Precedence: auto_reply`;
+ * - an auto-reply's subject (auto-reply-subjects.ts): a machine-only label by itself, a
+ *   label people also write ("Out of office:") only beside a sign of generated mail —
+ *   `X-Auto-Response-Suppress` (Exchange/Outlook set it on their auto-replies, but also on
+ *   ordinary mail, so it proves nothing alone), Exchange's inbox-rule loop header, or a null
+ *   `Return-Path` (RFC 3834 §3.3 asks responders for one; alone it is a person's message
+ *   sent through an odd relay, not a bounce);
+ * - `X-Loop`; then bulk and list mail (`Precedence: bulk|junk|list`, RFC 2369/2919 List-*).
  */
 export function automaticKind(message: ParsedMessage): AutomaticKind | null {
   const h = message.headers;
   const contentType = h.get('content-type') ?? '';
-  const from = message.from ?? '';
-  if (/multipart\/report/i.test(contentType) && /report-type="?delivery-status/i.test(contentType)) return 'bounce';
-  // Any other report (a read receipt, RFC 8098's disposition-notification; an abuse report,
-  // RFC 5965's feedback-report) is a machine's answer too, whether or not it says Auto-Submitted.
-  if (/multipart\/report/i.test(contentType)) return 'auto-reply';
-  if (/^(mailer-daemon|postmaster)@/i.test(from) || /^<\s*>$/.test((h.get('return-path') ?? '').trim())) return 'bounce';
-  if (message.attachments.some((a) => /message\/delivery-status/i.test(a.contentType))) return 'bounce';
-  const autoSubmitted = (h.get('auto-submitted') ?? 'no').toLowerCase();
+  if (/multipart\/report/i.test(contentType)) {
+    if (!/report-type="?delivery-status/i.test(contentType)) return 'auto-reply';
+    const kind = reportKind(message);
+    return kind === 'receipt' ? 'auto-reply' : kind;
+  }
+  if (message.attachments.some((a) => /^message\/delivery-status/i.test(a.contentType))) {
+    const kind = reportKind(message);
+    return kind === 'receipt' ? 'auto-reply' : kind;
+  }
+  const notice = plainNotice(message);
+  if (notice) return notice;
+  // Nobody writes from MAILER-DAEMON: a notice in words we do not know.
+  if (fromMailerDaemon(message)) return 'bounce';
+  const autoSubmitted = (h.get('auto-submitted') ?? 'no').trim().toLowerCase();
   if (autoSubmitted !== 'no' && autoSubmitted !== '') return 'auto-reply';
-  if (h.get('x-autoreply') || h.get('x-autorespond') || /^(auto[- ]?reply|out of office|automatic reply|abwesenheit)/i.test(message.subject)) return 'auto-reply';
-  if (/^(auto_reply|autoreply)$/i.test(h.get('x-auto-response-suppress') ?? '')) return 'auto-reply';
+  if (h.get('x-autoreply') || h.get('x-autorespond')) return 'auto-reply';
+  const precedence = (h.get('precedence') ?? '').trim().toLowerCase();
+  if (precedence === 'auto_reply') return 'auto-reply';
+  const subject = autoReplySubject(message.subject);
+  if (subject && (subject.alone || generatedHint(message))) return 'auto-reply';
   if (h.get('x-loop')) return 'auto-reply';
-  const precedence = (h.get('precedence') ?? '').toLowerCase();
   if (precedence === 'bulk' || precedence === 'junk' || precedence === 'list') return 'list';
   if (h.get('list-id') || h.get('list-unsubscribe') || h.get('list-post')) return 'list';
   return null;
+}
+
+/** A sign that a message was generated, not enough by itself (see automaticKind). */
+function generatedHint(message: ParsedMessage): boolean {
+  const h = message.headers;
+  return h.get('x-auto-response-suppress') !== undefined || h.get('x-ms-exchange-inbox-rules-loop') !== undefined || nullReturnPath(message);
 }

@@ -7,7 +7,7 @@ import { stripQuoted } from './strip-quoted.js';
 
 export type Disposition =
   | 'record-updated' | 'record-created' | 'guest-record-created'
-  | 'ignored' | 'rejected' | 'auto-reply' | 'bounce' | 'list' | 'quarantined';
+  | 'ignored' | 'rejected' | 'auto-reply' | 'bounce' | 'delay' | 'list' | 'own-copy' | 'quarantined';
 
 export type Decision =
   | { action: 'update'; disposition: 'record-updated'; reason: string; recordId: number; author: string; note: string }
@@ -24,6 +24,8 @@ export interface RuleInput {
    * the way dropped its Auto-Submitted.
    */
   ownNotice?: boolean;
+  /** The message is a copy of one we sent (own-copy.ts): a Bcc to ourselves, Gmail's All Mail. */
+  ownCopy?: boolean;
   /** A reference that authenticated and names a record that exists. */
   reference: { recordId: number; table: string; source: string } | null;
   /** Why candidate references were refused (forged, foreign, altered). */
@@ -77,12 +79,17 @@ export function decide(input: RuleInput): Decision {
   const { account, message, automatic, reference, sender } = input;
   const senderAddress = message.from ?? '(unknown sender)';
   const refusedNote = input.refused.length ? ` (refused reference: ${input.refused.join('; ')})` : '';
+  if (input.ownCopy) {
+    return { action: 'none', disposition: 'own-copy', reason: 'a copy of our own outbound message (our Message-ID and reference): nothing to do' };
+  }
   if (input.ownNotice) {
     return { action: 'none', disposition: 'auto-reply', reason: `our own automatic notice came back: never creates records or triggers mail${refusedNote}` };
   }
   if (automatic) {
-    const what = { bounce: 'a delivery status report (bounce)', 'auto-reply': 'an automatic reply', list: 'mailing-list or bulk mail' }[automatic];
-    return { action: 'none', disposition: automatic, reason: `${what}: never creates records or triggers mail${refusedNote}`, ...(reference ? { recordId: reference.recordId } : {}) };
+    const what = { bounce: 'a delivery status report (bounce)', delay: 'a delivery delay notice', 'auto-reply': 'an automatic reply', list: 'mailing-list or bulk mail' }[automatic];
+    // Linked to the record it answers (a communication of it), but no note, no "updated by", no mail.
+    const linked = reference ? `; linked to record ${reference.recordId}` : '';
+    return { action: 'none', disposition: automatic, reason: `${what}: never creates records, adds notes or triggers mail${linked}${refusedNote}`, ...(reference ? { recordId: reference.recordId } : {}) };
   }
   const body = account.notes === 'new-text' ? stripQuoted(message.text) : message.text.trim();
   if (reference) {

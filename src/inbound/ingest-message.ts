@@ -8,8 +8,11 @@ import type { Database } from '../store/database.js';
 import { RecordsRepo } from '../store/records-repo.js';
 import { TablesRepo } from '../store/tables-repo.js';
 import { QueueRepo } from '../store/queue-repo.js';
-import { decodeHeaderValue, parseHeaderBlock } from '../mime/header-block.js';
+import { decodeHeaderValue, messageIdsIn, parseHeaderBlock } from '../mime/header-block.js';
 import { automaticKind } from './automatic-mail.js';
+import { nullReturnPath } from './delivery-notice.js';
+import { isOwnCopy } from './own-copy.js';
+import { returnedHeaders, returnedMessageIds } from './returned-message.js';
 import { resolveGlobals } from '../config/globals.js';
 import { formatDuration } from '../config/units.js';
 import { isAutomaticOrigin, rejectNoticeRule } from '../outbound/automatic-messages.js';
@@ -89,8 +92,8 @@ export function commitMessage(ctx: IngestContext, account: InboundAccount, mailb
   const notices = new RejectNoticesRepo(ctx.db);
   const notice = decision.disposition === 'rejected'
     ? planRejectNotice({
-      policy: { from: ctx.noticeFrom, intervalMs: noticeIntervalMs, ownAddresses: [...(ctx.ownAddresses ?? []), ...[account.auth.username, account.mailbox].map((a) => addressIn(a ?? '')).filter((a): a is string => a !== null)] },
-      sender: parsed.from, subject: parsed.subject, table: name,
+      policy: { from: ctx.noticeFrom, intervalMs: noticeIntervalMs, ownAddresses: ownAddressesOf(ctx, account) },
+      sender: parsed.from, subject: parsed.subject, table: name, nullReturnPath: nullReturnPath(parsed),
       lastNoticeAt: (mailbox) => notices.lastTo(mailbox, new Date(now.getTime() - noticeIntervalMs)),
       noticesInLastHour: () => notices.countSince(new Date(now.getTime() - 3_600_000)),
     })
@@ -114,10 +117,14 @@ export function commitMessage(ctx: IngestContext, account: InboundAccount, mailb
     comms.setRecord(communicationId, record.id);
     recordId = record.id;
   }
-  if (decision.disposition === 'bounce') {
-    // A bounce of our own message: the outbound communication says so.
-    for (const id of [...parsed.embedded.matchAll(/^Message-ID:\s*<([^>\s]+)>/gim)].map((m) => m[1]!)) {
-      comms.markOutboundBounced(id, `bounced: ${parsed.subject} (communication ${communicationId})`.slice(0, 500));
+  if (decision.disposition === 'bounce' || decision.disposition === 'delay') {
+    // A notice about our own message: the outbound communication says so — bounced, or only
+    // delayed (a delay never marks it bounced; a later bounce does).
+    const returned = returnedHeaders(noticeText(parsed));
+    const ids = new Set([...returnedMessageIds(returned), ...messageIdsIn(parsed.headers.get('in-reply-to'))]);
+    for (const id of ids) {
+      if (decision.disposition === 'bounce') comms.markOutboundBounced(id, `bounced: ${parsed.subject} (communication ${communicationId})`.slice(0, 500));
+      else comms.markOutboundDelayed(id, `delayed: ${parsed.subject} (communication ${communicationId})`.slice(0, 500));
     }
   }
   if (notice?.send && ctx.noticeFrom) {
@@ -136,9 +143,15 @@ export function commitMessage(ctx: IngestContext, account: InboundAccount, mailb
 function decideFor(ctx: IngestContext, account: InboundAccount, message: ParsedMessage): Decision {
   const records = new RecordsRepo(ctx.db, ctx.clock);
   const contacts = new ContactsRepo(ctx.db, ctx.clock);
+  const comms = new CommunicationsRepo(ctx.db, ctx.clock);
+  if (isOwnCopy({ headers: message.headers, messageId: message.messageId, from: message.from, keys: ctx.keys, kb: ctx.kb, ownAddresses: ownAddressesOf(ctx, account), isOurOutbound: (id) => comms.isOutboundMessageId(id) })) {
+    return decide({ account, message, automatic: null, ownCopy: true, reference: null, refused: [], sender: null, guest: null });
+  }
+  const automatic = automaticKind(message);
   const search = findReference(message.headers, ctx.keys);
-  // A bounce carries our message inside it: look there too.
-  const embedded = !search.found && message.embedded ? findReference(parseHeaderBlock(fromFirstHeaderLine(message.embedded)), ctx.keys) : undefined;
+  // A bounce carries our message inside it (attached, or inline in a text bounce): look there too.
+  const returnedText = automatic === 'bounce' || automatic === 'delay' ? noticeText(message) : message.embedded;
+  const embedded = !search.found && returnedText ? findReference(returnedHeaders(returnedText), ctx.keys) : undefined;
   const found = search.found ?? embedded?.found;
   const refused = [...search.rejected, ...(embedded?.rejected ?? [])].map((r) => `${r.source}: ${r.reason}`);
   let reference: { recordId: number; table: string; source: string } | null = null;
@@ -159,13 +172,23 @@ function decideFor(ctx: IngestContext, account: InboundAccount, message: ParsedM
   return decide({
     account,
     message,
-    automatic: automaticKind(message),
+    automatic,
     ownNotice,
     reference,
     refused,
     sender: message.from ? contacts.findByEmail(message.from) ?? null : null,
     guest,
   });
+}
+
+/** The KB's own addresses as this account sees them: the configured ones, the notice's From, the account's login and mailbox (lower case). */
+function ownAddressesOf(ctx: IngestContext, account: InboundAccount): string[] {
+  return [...(ctx.ownAddresses ?? []), ...[ctx.noticeFrom, account.auth.username, account.mailbox].map((a) => addressIn(a ?? '')).filter((a): a is string => a !== null)];
+}
+
+/** Where a notice's returned message can be: its attached parts, and its text (qmail, Exim and Postfix write the copy inline). */
+function noticeText(message: ParsedMessage): string {
+  return `${message.embedded}\n${message.text}`;
 }
 
 /** The global defaults, for a context that does not set its own (tests, older callers). */

@@ -48,10 +48,13 @@ export function ownAddresses(config: MailctlConfig): string[] {
  * sender's subject — only in the body, without control or direction characters — so a forged
  * sender cannot use the KB to deliver its text to a victim (backscatter).
  */
-export function planRejectNotice(input: { policy: NoticePolicy; sender: string | null; subject: string; table: string; lastNoticeAt: (mailbox: string) => string | undefined; noticesInLastHour?: () => number }): NoticePlan {
+export function planRejectNotice(input: { policy: NoticePolicy; sender: string | null; subject: string; table: string; lastNoticeAt: (mailbox: string) => string | undefined; noticesInLastHour?: () => number; nullReturnPath?: boolean }): NoticePlan {
   const { policy, sender } = input;
   if (!policy.from) return { send: false, why: 'no outbound from-address to send a notice from' };
   if (!sender) return { send: false, why: 'the sender has no address' };
+  // RFC 3834 §2: no response to a message whose Return-Path is null (a responder's, or a mail
+  // system's); it is still taken as a person's message, only never answered.
+  if (input.nullReturnPath) return { send: false, why: 'no notice: the message has a null Return-Path (RFC 3834 §2)' };
   if (!isEmailAddress(sender) || !isPlainMailbox(sender)) return { send: false, why: 'no notice: the sender\'s address is not one mail can be sent to' };
   const mailbox = mailboxOf(sender);
   const own = [...policy.ownAddresses, addressIn(policy.from) ?? ''].some((a) => a && mailboxOf(a) === mailbox);

@@ -214,6 +214,20 @@ export class CommunicationsRepo {
     return cachedStatement(this.db, `UPDATE communications SET disposition = 'bounced', reason = ? WHERE direction = 'outbound' AND message_id = ?`).run(reason, messageId).changes > 0;
   }
 
+  /**
+   * Marks our outbound message (by Message-ID) as delayed: a mail system is still retrying it
+   * (RFC 3464 `Action: delayed`). Only a message that left us and has not bounced: a late
+   * delay notice never hides a bounce. True when one was marked.
+   */
+  markOutboundDelayed(messageId: string, reason: string): boolean {
+    return cachedStatement(this.db, `UPDATE communications SET disposition = 'delayed', reason = ? WHERE direction = 'outbound' AND message_id = ? AND disposition IN ('sent', 'delayed')`).run(reason, messageId).changes > 0;
+  }
+
+  /** True when one of our outbound communications has this Message-ID. */
+  isOutboundMessageId(messageId: string): boolean {
+    return cachedStatement(this.db, `SELECT 1 FROM communications WHERE direction = 'outbound' AND message_id = ? LIMIT 1`).get(messageId) !== undefined;
+  }
+
   setRecord(id: number, recordId: number): void {
     cachedStatement(this.db, 'UPDATE communications SET record_id = ? WHERE id = ?').run(recordId, id);
   }
