@@ -12,11 +12,13 @@ export const undeclaredCharset = 'x-mailctl-undeclared';
  * The part's charset is decided only once the whole message has passed (another part, or the
  * HTML after it, may declare it), while mailparser wants text as each part ends. So the part's
  * bytes travel through mailparser *escaped*: ASCII as itself, each byte 0x80–0xFF as the
- * private-use code point U+10FF00 + byte (plane 16, which survives mailparser's UTF-8 round
- * trips), the part's start marked by U+10FF00. repairUndeclared reads them back afterwards.
- * Nothing is held: a chunk is escaped as it passes (at most 4 bytes out per byte in).
+ * private-use code point U+F700 + byte (U+F780–U+F7FF, which survives mailparser's UTF-8 round
+ * trips), the part's start marked by U+F700. repairUndeclared reads them back afterwards.
+ * Nothing is held: a chunk is escaped as it passes, at most 3 bytes out per byte in and one
+ * UTF-16 unit per byte in mailparser's string — what reading the bytes as UTF-8 cost before
+ * (a U+FFFD per bad byte), so TextPartCap's bound on text memory holds as it was.
  */
-const mark = 0x10ff00;
+const mark = 0xf700;
 const markBytes = Buffer.from(String.fromCodePoint(mark));
 const escapedByte = Array.from({ length: 128 }, (_, i) => Buffer.from(String.fromCodePoint(mark + 0x80 + i)));
 
@@ -48,14 +50,14 @@ export class UndeclaredBytes extends Transform {
  * The escaped parts of `text`: from each mark, the ASCII and escaped bytes that follow. Linear:
  * one character class, nothing to backtrack into.
  */
-const escapedRun = /\u{10FF00}[\u0000-\u007F\u{10FF80}-\u{10FFFF}]*/gu;
+const escapedRun = /\uF700[\u0000-\u007F\uF780-\uF7FF]*/g;
 
 /** A run's bytes, the mark dropped. */
 function runBytes(run: string): Buffer {
   const bytes = Buffer.allocUnsafe(run.length);
   let length = 0;
-  for (const char of run) {
-    const code = char.codePointAt(0)!;
+  for (let i = 0; i < run.length; i++) {
+    const code = run.charCodeAt(i);
     if (code === mark) continue;
     bytes[length++] = code < 0x80 ? code : code - mark;
   }
@@ -66,7 +68,7 @@ function runBytes(run: string): Buffer {
 export function undeclaredSamples(texts: ReadonlyArray<string | null>): Buffer[] {
   const samples: Buffer[] = [];
   for (const text of texts) {
-    if (!text || !text.includes('\u{10FF00}')) continue;
+    if (!text || !text.includes('\uF700')) continue;
     for (const match of text.matchAll(escapedRun)) {
       const bytes = runBytes(match[0]);
       if (strictUtf8(bytes) === null) samples.push(bytes);
@@ -81,6 +83,6 @@ export function undeclaredSamples(texts: ReadonlyArray<string | null>): Buffer[]
  * returned as it is.
  */
 export function repairUndeclared(text: string, charset: string): string {
-  if (!text.includes('\u{10FF00}')) return text;
+  if (!text.includes('\uF700')) return text;
   return text.replace(escapedRun, (run) => decodeUndeclared(runBytes(run), charset));
 }
