@@ -2,6 +2,7 @@ import { boundedText } from '../mime/bounded-text.js';
 import type { Contact } from '../store/contacts-repo.js';
 import type { AutomaticKind } from './automatic-mail.js';
 import type { InboundAccount } from './inbound-config.js';
+import { noTextNote } from './no-text-note.js';
 import type { ParsedMessage } from './parse-message.js';
 import { stripQuoted } from './strip-quoted.js';
 
@@ -99,13 +100,13 @@ export function decide(input: RuleInput): Decision {
       reason: `reference found in the ${reference.source}: reply to record ${reference.recordId}`,
       recordId: reference.recordId,
       author: senderAddress,
-      note: body || '(no text)',
+      note: body || noTextNote(message),
     };
   }
   if (sender && !sender.isGuest) {
     if (!account.allowRecordCreation) return { action: 'none', disposition: 'ignored', reason: `no reference, and this account does not create records${refusedNote}` };
     if (!sender.canCreateIn.includes(account.table)) return { action: 'none', disposition: 'ignored', reason: `no reference, and ${sender.email} may not create records in ${account.table}${refusedNote}` };
-    return { action: 'create', disposition: 'record-created', reason: `no reference; ${sender.email} is a contact allowed to create records in ${account.table}${refusedNote}`, title: recordTitle(message.subject), createdBy: sender.email, note: body || '(no text)' };
+    return { action: 'create', disposition: 'record-created', reason: `no reference; ${sender.email} is a contact allowed to create records in ${account.table}${refusedNote}`, title: recordTitle(message.subject), createdBy: sender.email, note: body || noTextNote(message) };
   }
   switch (account.unknownSender) {
     case 'ignore':
@@ -115,6 +116,6 @@ export function decide(input: RuleInput): Decision {
     case 'guest':
       if (!account.allowRecordCreation) return { action: 'none', disposition: 'ignored', reason: `unknown sender; the guest policy is set but this account does not create records${refusedNote}` };
       if (!input.guest) return { action: 'none', disposition: 'ignored', reason: `unknown sender; the guest contact ${account.guestContact ?? '(none)'} does not exist${refusedNote}` };
-      return { action: 'create', disposition: 'guest-record-created', reason: `no reference and an unknown sender: created under the guest contact ${input.guest.email}${refusedNote}`, title: recordTitle(message.subject), createdBy: input.guest.email, note: `From ${message.fromName ? `${message.fromName} ` : ''}<${senderAddress}>:\n${body || '(no text)'}` };
+      return { action: 'create', disposition: 'guest-record-created', reason: `no reference and an unknown sender: created under the guest contact ${input.guest.email}${refusedNote}`, title: recordTitle(message.subject), createdBy: input.guest.email, note: `From ${message.fromName ? `${message.fromName} ` : ''}<${senderAddress}>:\n${body || noTextNote(message)}` };
   }
 }

@@ -3,7 +3,12 @@ import { createHash } from 'node:crypto';
 import { once } from 'node:events';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { boundedText } from '../mime/bounded-text.js';
+import { calendarSummary } from '../mime/calendar-summary.js';
 import { decodeHeaderValue, parseHeaderBlock, type HeaderBlock } from '../mime/header-block.js';
+import { decodeUndeclared, legacyCharsetFor, strictUtf8 } from '../mime/legacy-charset.js';
+import { rtfBody } from '../mime/rtf-text.js';
+import { readTnef, type TnefContent } from '../mime/tnef.js';
+import { repairUndeclared, undeclaredCharset, undeclaredSamples, UndeclaredBytes } from '../mime/undeclared-text.js';
 import type { StoreBatch, StoredBlob } from '../store/message-store.js';
 import { formatSize } from '../config/units.js';
 import { InboundFailure } from './inbound-failure.js';
@@ -22,7 +27,11 @@ export interface ParsedMessage {
   subject: string;
   /** The Date header as sent, or null. */
   date: string | null;
-  /** The text body (from the HTML when there is no text part), at most `maxTextChars`. */
+  /**
+   * The best text of the message (bestText), at most `maxTextChars`: a text/plain body that is
+   * not blank, else the HTML's text, else a TNEF body's, else a calendar invitation's summary;
+   * empty when the message has none of these.
+   */
   text: string;
   /** The HTML body, at most `maxTextChars`, or null. */
   html: string | null;
@@ -31,6 +40,11 @@ export interface ParsedMessage {
   attachments: ParsedAttachment[];
   /** Raw text of embedded message parts (a bounce's copy of the message it returns), capped. */
   embedded: string;
+  /**
+   * The charset the message's undeclared 8-bit text was read in when it was not UTF-8
+   * (legacy-charset.ts): for a header value read later, `decodeHeaderValue(value, legacyCharset)`.
+   */
+  legacyCharset: string;
   /** SHA-256 of the exact bytes (the raw blob's name). */
   contentHash: string;
   size: number;
@@ -47,6 +61,17 @@ export interface TakenMessage {
 }
 
 const embeddedCap = 64 * 1024;
+/**
+ * The largest winmail.dat decoded (and max_message_size, when smaller): it is read whole into
+ * memory, so a larger one stays an attachment as it came (the raw message is whole either way).
+ */
+const tnefCap = 64 * 1024 * 1024;
+/** The largest calendar part summarised. */
+const calendarCap = 1024 * 1024;
+/** Winmail.dat: Outlook's Transport Neutral Encapsulation Format ([MS-OXTNEF]). */
+const tnefType = /^application\/(vnd\.)?ms-tnef$/i;
+/** An iCalendar part (RFC 5545; RFC 6047 for its use in mail). */
+const calendarType = /^(text\/calendar|application\/ics)$/i;
 const headerBlockCap = 1024 * 1024;
 /** The parts whose raw text is kept in `embedded`: a bounce's copy of the message it returns. */
 const embeddedType = /^(message\/(rfc822|delivery-status)|text\/rfc822-headers)/i;
@@ -98,7 +123,9 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
   const parser = new MailParser(parserOptions) as unknown as NodeJS.ReadWriteStream & PassThrough;
   const maxTextChars = Math.min(limits.maxTextChars, inboundTextCeiling);
   // mailparser keeps every text part whole: the text is cut in front of it, as it streams.
-  const textCap = new TextPartCap(maxTextChars, parserOptions);
+  // Text parts without a charset pass through as their bytes, read once the message is known.
+  const textCap = new TextPartCap(maxTextChars, parserOptions, { markUndeclared: true });
+  readsUndeclared(parser);
   textCap.pipe(parser);
   // The cap's error is the one mailparser's own splitter would have raised on the same bytes.
   textCap.on('error', (error: Error) => parser.destroy(error));
@@ -119,10 +146,13 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
   });
 
   let parseError: Error | null = null;
-  let text = '';
-  let html: string | null = null;
-  let truncated = false;
+  /** mailparser's text and HTML, undeclared parts still escaped (undeclared-text.ts). */
+  let parsedText = '';
+  let parsedHtml: string | null = null;
   let embedded = '';
+  /** The bytes of each winmail.dat and calendar part, by its index in `attachments`. */
+  const collected: Array<{ index: number; kind: 'tnef' | 'calendar'; part: Collected }> = [];
+  const tnefLimit = Math.min(tnefCap, limits.maxMessage?.bytes ?? tnefCap);
   const attachments: ParsedAttachment[] = [];
   const attachmentPuts: Array<Promise<void>> = [];
   /** Attachment streams still being stored: destroyed when the message is abandoned, so that their puts end. */
@@ -135,23 +165,24 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
   });
   parser.on('data', (data: ParserText | ParserAttachment) => {
     if (data.type === 'text') {
-      const fullHtml = typeof data.html === 'string' ? data.html : null;
-      if (fullHtml !== null) html = boundedText(fullHtml, maxTextChars);
-      // No text part: the text of the HTML's first htmlToTextCap characters (mailparser's own
-      // conversion is off: it took the whole HTML, and html-to-text is superlinear on nested tags).
-      const fullText = data.text || (html !== null ? htmlAsText(html) : '');
-      text = boundedText(fullText, maxTextChars);
-      truncated = textCap.cut || fullText.length > maxTextChars || (fullHtml !== null && fullHtml.length > maxTextChars) || (!data.text && html !== null && html.length > htmlToTextCap);
+      parsedText = data.text ?? '';
+      parsedHtml = typeof data.html === 'string' ? data.html : null;
       return;
     }
     const contentType = data.contentType ?? 'application/octet-stream';
-    const keep = embeddedType.test(contentType);
+    const embeds = embeddedType.test(contentType);
+    const kind = tnefType.test(contentType) || (contentType === 'application/octet-stream' && /^winmail\.dat$/i.test(data.filename ?? '')) ? 'tnef'
+      : calendarType.test(contentType) ? 'calendar' : null;
+    const part = kind ? new Collected(kind === 'tnef' ? tnefLimit : calendarCap) : null;
+    if (kind && part) collected.push({ index: attachments.length, kind, part });
+    const keep = embeds || part !== null;
     // An embedded message is read on its way to the store, not beside it: a 'data' listener set
     // the part flowing before the store's put began reading it (it awaits its folders first),
     // and the chunks that passed meanwhile were lost to the stored copy (an empty attachment-1.eml).
     const content: Readable = keep ? data.content.pipe(new Transform({
       transform(chunk: Buffer, _encoding, done) {
-        if (embedded.length < embeddedCap) embedded += chunk.toString('utf8', 0, Math.min(chunk.length, embeddedCap - embedded.length));
+        if (embeds && embedded.length < embeddedCap) embedded += chunk.toString('utf8', 0, Math.min(chunk.length, embeddedCap - embedded.length));
+        part?.add(chunk);
         done(null, chunk);
       },
     })) : data.content;
@@ -258,6 +289,46 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
   const headers = parseHeaderBlock(headerBytes.toString('latin1') + '\r\n\r\n');
   const fromHeader = headers.get('from');
   const name = fromHeader ? withoutFirstAngleBrackets(fromHeader).replace(/"/g, '').trim() || null : null;
+
+  // Undeclared 8-bit text (headers, text parts without a charset) is read in one charset for
+  // the whole message, chosen from all of it: see legacy-charset.ts.
+  const headerSamples = [headers.get('subject'), name].flatMap((value) => {
+    const bytes = value ? Buffer.from(value, 'latin1') : null;
+    return bytes && !/^[\x00-\x7f]*$/.test(value!) && strictUtf8(bytes) === null ? [bytes] : [];
+  });
+  const legacyCharset = legacyCharsetFor([...undeclaredSamples([parsedText, parsedHtml]), ...headerSamples], [...textCap.declaredCharsets, ...metaCharsets(parsedHtml)]);
+  const fullText = repairUndeclared(parsedText, legacyCharset);
+  const fullHtml = parsedHtml === null ? null : repairUndeclared(parsedHtml, legacyCharset);
+  let html = fullHtml === null ? null : boundedText(fullHtml, maxTextChars);
+
+  // Each winmail.dat that decodes gives way to the files inside it, stored like any attachment.
+  const decoded: TnefContent[] = [];
+  const replaced = new Map<number, ParsedAttachment[]>();
+  const calendars: string[] = [];
+  for (const { index, kind, part } of collected) {
+    const bytes = part.bytes();
+    if (!bytes || !attachments[index]?.sha256) continue;
+    if (kind === 'calendar') {
+      const summary = calendarSummary(decodeUndeclared(bytes, legacyCharset));
+      if (summary) calendars.push(summary);
+      continue;
+    }
+    const tnef = readTnef(bytes);
+    if (!tnef || (!tnef.text && !tnef.html && !tnef.rtf && tnef.attachments.length === 0)) continue;
+    decoded.push(tnef);
+    const files: ParsedAttachment[] = [];
+    for (const file of tnef.attachments) {
+      const blob = await batch.put(file.data);
+      files.push({ filename: file.filename, contentType: file.contentType, size: blob.size, sha256: blob.hash, contentId: file.contentId, inline: false });
+    }
+    replaced.set(index, files);
+  }
+  const kept = attachments.flatMap((attachment, index) => replaced.get(index) ?? [attachment]);
+
+  const best = bestText(fullText, html, decoded, calendars);
+  if (html === null && best.html !== null) html = boundedText(best.html, maxTextChars);
+  const text = boundedText(best.text, maxTextChars);
+  const truncated = textCap.cut || best.text.length > maxTextChars || (fullHtml !== null && fullHtml.length > maxTextChars) || best.htmlCut;
   const addresses = (value: string | undefined) => (value ?? '').split(',').map((part) => addressIn(part)).filter((a): a is string => a !== null);
   return {
     raw: blob,
@@ -267,16 +338,17 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
       headers,
       messageId: /<([^<>\s]+)>/.exec(headers.get('message-id') ?? '')?.[1] ?? null,
       from: addressIn(fromHeader ?? ''),
-      fromName: name ? decodeHeaderValue(name) : null,
+      fromName: name ? decodeHeaderValue(name, legacyCharset) : null,
       to: addresses(headers.get('to')),
       cc: addresses(headers.get('cc')),
-      subject: decodeHeaderValue(headers.get('subject') ?? ''),
+      subject: decodeHeaderValue(headers.get('subject') ?? '', legacyCharset),
       date: headers.get('date') ?? null,
       text,
       html,
       truncated,
-      attachments,
+      attachments: kept,
       embedded,
+      legacyCharset,
       contentHash: blob.hash,
       size: blob.size,
     },
@@ -359,10 +431,15 @@ async function loadHtmlToText(): Promise<void> {
 const htmlToTextCap = 200_000;
 
 /**
- * The text of an HTML body, for a message that has no text part. mailparser makes one only when
- * the HTML is the whole message: an HTML body beside an inline image (multipart/related) came
- * out with no text at all, so its record note was empty. Empty when the HTML is too long or too
- * broken to convert (it is kept as HTML either way).
+ * THE place where HTML becomes text (the HTML body, a TNEF body's HTML, RTF that encapsulates
+ * HTML): the text of the HTML's first htmlToTextCap characters. mailparser's own conversion is
+ * off (it took the whole HTML, and html-to-text is superlinear on nested tags), and it made
+ * text only when the HTML was the whole message: an HTML body beside an inline image
+ * (multipart/related), or nested in multipart/mixed, came out with no text at all. Empty when
+ * the HTML is too broken to convert (it is kept as HTML either way).
+ *
+ * MERGE (issue 16, item 2): the quoted-history helper's `stripQuotedHtml(html)`
+ * (src/inbound/strip-quoted-html.ts) is to be applied here, to `html`, before the conversion.
  */
 function htmlAsText(html: string): string {
   if (!htmlToText) return '';
@@ -371,6 +448,90 @@ function htmlAsText(html: string): string {
   } catch {
     return '';
   }
+}
+
+/**
+ * The best text of a message (issue 16, item 3), in this order: its text/plain body when not
+ * blank (white space only is blank: a client that writes an empty plain part beside the real
+ * HTML); else the text of its HTML, wherever in the MIME tree it was; else the body of a TNEF
+ * part (winmail.dat: plain, else HTML, else RTF); else the summary of a calendar invitation.
+ * Empty when there is none. `html` is a TNEF part's HTML when the message had no HTML body;
+ * `htmlCut` says the HTML converted was longer than htmlToTextCap.
+ */
+function bestText(plain: string, html: string | null, tnefs: readonly TnefContent[], calendars: readonly string[]): { text: string; html: string | null; htmlCut: boolean } {
+  if (plain.trim()) return { text: plain, html: null, htmlCut: false };
+  if (html !== null) {
+    const text = htmlAsText(html);
+    if (text.trim()) return { text, html: null, htmlCut: html.length > htmlToTextCap };
+  }
+  for (const tnef of tnefs) {
+    if (tnef.text?.trim()) return { text: tnef.text.replace(/\r\n?/g, '\n'), html: tnef.html, htmlCut: false };
+    if (tnef.html) {
+      const text = htmlAsText(tnef.html);
+      if (text.trim()) return { text, html: tnef.html, htmlCut: tnef.html.length > htmlToTextCap };
+    }
+    if (tnef.rtf) {
+      const body = rtfBody(tnef.rtf);
+      const text = body.kind === 'html' ? htmlAsText(body.value) : body.value.replace(/\r\n?/g, '\n');
+      if (text.trim()) return { text, html: body.kind === 'html' ? body.value : null, htmlCut: body.kind === 'html' && body.value.length > htmlToTextCap };
+    }
+  }
+  if (calendars.length > 0) return { text: calendars.join('\n\n'), html: null, htmlCut: false };
+  return { text: '', html: null, htmlCut: false };
+}
+
+/** The charsets the HTML's `<meta charset>` / `<meta http-equiv content="…; charset=…">` name (the first 64 KB, at most 8). */
+function metaCharsets(html: string | null): string[] {
+  if (!html) return [];
+  const head = html.slice(0, 64 * 1024);
+  const found: string[] = [];
+  for (const meta of head.matchAll(/<meta\b/gi)) {
+    const at = meta.index!;
+    const end = head.indexOf('>', at);
+    const tag = head.slice(at, Math.min(end < 0 ? head.length : end, at + 1000));
+    const m = /charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})/i.exec(tag);
+    if (m) found.push(m[1]!);
+    if (found.length >= 8) break;
+  }
+  return found;
+}
+
+/** The bytes of a part, collected as it passes to the store, up to `cap`: past it, none are kept. */
+class Collected {
+  #chunks: Buffer[] = [];
+  #length = 0;
+  #over = false;
+
+  constructor(private readonly cap: number) {}
+
+  add(chunk: Buffer): void {
+    if (this.#over) return;
+    if (this.#length + chunk.length > this.cap) {
+      this.#over = true;
+      this.#chunks = [];
+      return;
+    }
+    this.#chunks.push(chunk);
+    this.#length += chunk.length;
+  }
+
+  /** All of the part's bytes, or null when it was larger than the cap. */
+  bytes(): Buffer | null {
+    return this.#over ? null : Buffer.concat(this.#chunks, this.#length);
+  }
+}
+
+/**
+ * Has mailparser hand the bytes of a text part of charset undeclaredCharset (TextPartCap marks
+ * the parts that declare none) to UndeclaredBytes, which passes them on escaped, instead of
+ * decoding them itself. mailparser reads a part's charset through its `decoder`
+ * (decodeStream(charset)); every other charset goes to the decoder it had.
+ */
+function readsUndeclared(parser: unknown): void {
+  const target = parser as { decoder?: { decodeStream(charset: string): NodeJS.ReadWriteStream } };
+  const own = target.decoder;
+  if (!own || typeof own.decodeStream !== 'function') return;
+  target.decoder = { decodeStream: (charset) => (charset === undeclaredCharset ? new UndeclaredBytes() : own.decodeStream(charset)) };
 }
 
 /** The store's own failures (its disk full, read-only or failing): the poll's, never the message's. */

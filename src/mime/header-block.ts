@@ -1,4 +1,5 @@
 import libmime from 'libmime';
+import { decodeUndeclared } from './legacy-charset.js';
 
 /** The header section of a raw email, unfolded, with names lower-cased. */
 export interface HeaderBlock {
@@ -34,12 +35,22 @@ export function parseHeaderBlock(raw: Buffer | string): HeaderBlock {
   };
 }
 
-/** A header value with RFC 2047 encoded words decoded ("=?UTF-8?Q?...?=" → text). */
-export function decodeHeaderValue(value: string): string {
+/**
+ * A header value with RFC 2047 encoded words decoded ("=?UTF-8?Q?...?=" → text). `value` is as
+ * parseHeaderBlock gives it, one character per byte; raw 8-bit bytes in it (RFC 6532 allows
+ * UTF-8, legacy mailers write Latin-1, GB2312, Shift_JIS…) are read strictly as UTF-8 when they
+ * are valid UTF-8, else in `legacyCharset` (the message's, legacy-charset.ts: a charset it
+ * declares elsewhere, else the detector's), else in the detector's charset for these bytes alone.
+ * A value that holds characters past U+00FF is text already and is not read again.
+ */
+export function decodeHeaderValue(value: string, legacyCharset?: string): string {
+  let text = value;
+  // Only characters U+0000–U+00FF: each is a byte as received.
+  if (/[\u0080-\u00ff]/.test(value) && !/[^\u0000-\u00ff]/.test(value)) text = decodeUndeclared(Buffer.from(value, 'latin1'), legacyCharset);
   try {
-    return libmime.decodeWords(Buffer.from(value, 'latin1').toString('utf8'));
+    return libmime.decodeWords(text);
   } catch {
-    return value;
+    return text;
   }
 }
 

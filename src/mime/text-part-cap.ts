@@ -1,5 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { Splitter, type SplitterChunk, type SplitterOptions } from '@zone-eu/mailsplit';
+import { undeclaredCharset } from './undeclared-text.js';
 
 type MimeNode = Extract<SplitterChunk, { type: 'node' }>;
 
@@ -42,6 +43,11 @@ const textKinds: Record<string, 'text' | 'html'> = { 'text/plain': 'text', 'mess
  * see the same parts, and is written back byte for byte (what MessageJoiner does), only
  * shorter. A splitter error (a header over its size, too many parts) is this stream's error:
  * mailparser fails on the same bytes with the same error.
+ *
+ * With `markUndeclared`, a text part that declares no charset (or US-ASCII, which 8-bit bytes
+ * belie) is passed on with charset `x-mailctl-undeclared` (undeclared-text.ts: its bytes reach
+ * the caller unread, to be read once the whole message is known), and `declaredCharsets` lists
+ * the charsets the message's parts do declare.
  */
 export class TextPartCap extends Transform {
   /** A Transform: its declaration lists only the 'data' event. */
@@ -53,10 +59,13 @@ export class TextPartCap extends Transform {
   /** The part whose body bytes are passing now, if it is text: its kind and encoded bytes per character. */
   #current: { kind: 'text' | 'html'; bytesPerChar: number } | null = null;
   #paused = false;
+  readonly #markUndeclared: boolean;
+  readonly #declared = new Set<string>();
 
   /** `maxChars`: text characters kept per kind per message (max_body_size); `options`: mailparser's. */
-  constructor(maxChars: number, options: SplitterOptions) {
+  constructor(maxChars: number, options: SplitterOptions, extra: { markUndeclared?: boolean } = {}) {
     super();
+    this.#markUndeclared = extra.markUndeclared ?? false;
     const chars = Math.max(1, Math.min(maxChars, inboundTextCeiling));
     this.#chars = { text: chars, html: chars };
     this.#splitter = new Splitter(options) as unknown as Transform;
@@ -69,6 +78,11 @@ export class TextPartCap extends Transform {
       }
     });
     this.#splitter.on('error', (error: Error) => this.destroy(error));
+  }
+
+  /** The charsets the message's parts declare (Content-Type's charset parameter), lower case, at most 16. */
+  get declaredCharsets(): string[] {
+    return [...this.#declared];
   }
 
   /** True once some text was dropped: the message's text is cut. */
@@ -103,6 +117,9 @@ export class TextPartCap extends Transform {
   #pass(chunk: SplitterChunk): Buffer | null {
     if (chunk.type === 'node') {
       this.#current = textPart(chunk);
+      const charset = typeof chunk.charset === 'string' ? chunk.charset.trim().toLowerCase() : '';
+      if (charset && this.#declared.size < 16) this.#declared.add(charset.slice(0, 40));
+      if (this.#markUndeclared && this.#current && (!charset || /^(us-?ascii|ascii)$/.test(charset))) chunk.setCharset(undeclaredCharset);
       return chunk.getHeaders();
     }
     if (chunk.type !== 'body' || !this.#current) return chunk.value;
