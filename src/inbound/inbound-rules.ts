@@ -2,6 +2,7 @@ import { boundedText } from '../mime/bounded-text.js';
 import type { Contact } from '../store/contacts-repo.js';
 import type { AutomaticKind } from './automatic-mail.js';
 import type { InboundAccount } from './inbound-config.js';
+import { senderLabel, senderProblem } from './message-sender.js';
 import type { ParsedMessage } from './parse-message.js';
 import { stripQuoted } from './strip-quoted.js';
 
@@ -75,8 +76,9 @@ function withoutSubjectTokens(subject: string): string {
  */
 export function decide(input: RuleInput): Decision {
   const { account, message, automatic, reference, sender } = input;
-  const senderAddress = message.from ?? '(unknown sender)';
-  const refusedNote = input.refused.length ? ` (refused reference: ${input.refused.join('; ')})` : '';
+  const senderAddress = message.from ?? (message.sender.invalid ? '(invalid sender)' : '(unknown sender)');
+  // An invalid sender is said in every reason: the admin sees why no contact matched and no notice went.
+  const refusedNote = `${input.refused.length ? ` (refused reference: ${input.refused.join('; ')})` : ''}${message.sender.invalid ? ` (${senderProblem(message.sender)})` : ''}`;
   if (input.ownNotice) {
     return { action: 'none', disposition: 'auto-reply', reason: `our own automatic notice came back: never creates records or triggers mail${refusedNote}` };
   }
@@ -108,6 +110,6 @@ export function decide(input: RuleInput): Decision {
     case 'guest':
       if (!account.allowRecordCreation) return { action: 'none', disposition: 'ignored', reason: `unknown sender; the guest policy is set but this account does not create records${refusedNote}` };
       if (!input.guest) return { action: 'none', disposition: 'ignored', reason: `unknown sender; the guest contact ${account.guestContact ?? '(none)'} does not exist${refusedNote}` };
-      return { action: 'create', disposition: 'guest-record-created', reason: `no reference and an unknown sender: created under the guest contact ${input.guest.email}${refusedNote}`, title: recordTitle(message.subject), createdBy: input.guest.email, note: `From ${message.fromName ? `${message.fromName} ` : ''}<${senderAddress}>:\n${body || '(no text)'}` };
+      return { action: 'create', disposition: 'guest-record-created', reason: `no reference and an unknown sender: created under the guest contact ${input.guest.email}${refusedNote}`, title: recordTitle(message.subject), createdBy: input.guest.email, note: `From ${senderLabel(message.sender)}:\n${body || '(no text)'}` };
   }
 }

@@ -7,6 +7,8 @@ import { decodeHeaderValue, parseHeaderBlock, type HeaderBlock } from '../mime/h
 import type { StoreBatch, StoredBlob } from '../store/message-store.js';
 import { formatSize } from '../config/units.js';
 import { InboundFailure } from './inbound-failure.js';
+import { mailboxesIn } from './mailbox-list.js';
+import { resolveSender, type MessageSender } from './message-sender.js';
 
 /** An attachment as kept: what it is, and its bytes in the message store under `sha256` (the communication's attachment row, before it has a position). */
 export type ParsedAttachment = Omit<CommunicationAttachment, 'position'>;
@@ -15,8 +17,11 @@ export type ParsedAttachment = Omit<CommunicationAttachment, 'position'>;
 export interface ParsedMessage {
   headers: HeaderBlock;
   messageId: string | null;
+  /** The sender's address (sender.address): null when there is none or it is invalid. */
   from: string | null;
   fromName: string | null;
+  /** Who sent it, from which header, what was repaired, or why it is invalid (message-sender.ts). */
+  sender: MessageSender;
   to: string[];
   cc: string[];
   subject: string;
@@ -256,9 +261,8 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
   if (parseError) return { raw: blob, headerBlock, parsed: null, parseError: (parseError as Error).message };
 
   const headers = parseHeaderBlock(headerBytes.toString('latin1') + '\r\n\r\n');
-  const fromHeader = headers.get('from');
-  const name = fromHeader ? withoutFirstAngleBrackets(fromHeader).replace(/"/g, '').trim() || null : null;
-  const addresses = (value: string | undefined) => (value ?? '').split(',').map((part) => addressIn(part)).filter((a): a is string => a !== null);
+  const sender = resolveSender(headers, decodeHeaderValue);
+  const addresses = (name: string) => headers.getAll(name).flatMap((value) => mailboxesIn(value, (raw) => raw).mailboxes.map((m) => m.address));
   return {
     raw: blob,
     headerBlock,
@@ -266,10 +270,11 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
     parsed: {
       headers,
       messageId: /<([^<>\s]+)>/.exec(headers.get('message-id') ?? '')?.[1] ?? null,
-      from: addressIn(fromHeader ?? ''),
-      fromName: name ? decodeHeaderValue(name) : null,
-      to: addresses(headers.get('to')),
-      cc: addresses(headers.get('cc')),
+      from: sender.address,
+      fromName: sender.name,
+      sender,
+      to: addresses('to'),
+      cc: addresses('cc'),
       subject: decodeHeaderValue(headers.get('subject') ?? ''),
       date: headers.get('date') ?? null,
       text,
@@ -449,9 +454,10 @@ function decodeHeaderBytes(bytes: Buffer): string {
 // replace backtracked quadratically (a From of 1 MB without "@", or of "<<<…", took hours).
 
 /**
- * The first address in a header value, lower-cased: `<local@domain>`, else a bare
- * `local@domain` token — what `/<([^<>\s]+@[^<>\s]+)>/`, then
- * `/([^\s<>",;:]+@[^\s<>",;:]+)/`, matched.
+ * The first address in a configured value (a login, a from-address), lower-cased: `<local@domain>`,
+ * else a bare `local@domain` token — what `/<([^<>\s]+@[^<>\s]+)>/`, then
+ * `/([^\s<>",;:]+@[^\s<>",;:]+)/`, matched. Not for a message's sender: it takes the last word
+ * of "dan van trial@x" (resolveSender, message-sender.ts, reads those).
  */
 export function addressIn(value: string): string | null {
   for (const match of value.matchAll(/<([^<>\s]*)>/g)) {
@@ -463,9 +469,3 @@ export function addressIn(value: string): string | null {
   return null;
 }
 
-/** The value without its first `<…>` (as `value.replace(/<[^>]*>/, '')`). */
-export function withoutFirstAngleBrackets(value: string): string {
-  const open = value.indexOf('<');
-  const close = open < 0 ? -1 : value.indexOf('>', open + 1);
-  return close < 0 ? value : value.slice(0, open) + value.slice(close + 1);
-}
