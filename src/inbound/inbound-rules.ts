@@ -4,6 +4,7 @@ import type { AutomaticKind } from './automatic-mail.js';
 import type { InboundAccount } from './inbound-config.js';
 import { senderLabel, senderProblem } from './message-sender.js';
 import type { ParsedMessage } from './parse-message.js';
+import { withoutReplyPrefixes } from './reply-prefixes.js';
 import { stripQuoted } from './strip-quoted.js';
 
 export type Disposition =
@@ -35,7 +36,6 @@ export interface RuleInput {
   guest: Contact | null;
 }
 
-/** A subject without reply/forward prefixes and our token, for a new record's title. */
 /** The longest record title made from a subject. */
 const titleMax = 250;
 
@@ -45,9 +45,9 @@ export function recordTitle(subject: string): string {
   return title.length > titleMax ? `${boundedText(title, titleMax - 1)}…` : boundedText(title, titleMax);
 }
 
+/** A subject without our reference tokens and the reply/forward prefixes of any client (reply-prefixes.ts), for a new record's title. */
 export function titleOf(subject: string): string {
-  const clean = withoutSubjectTokens(subject).replace(/^\s*((re|fw|fwd|aw|wg|sv|vs)\s*:\s*)+/i, '').trim();
-  return clean || '(no subject)';
+  return withoutReplyPrefixes(withoutSubjectTokens(subject)) || '(no subject)';
 }
 
 // Each `[ref:…]` token with the white space around it replaced by one space, as
