@@ -61,7 +61,8 @@ export function mailboxesIn(value: string, decodeName: (raw: string) => string):
   let invalid: string | null = null;
   for (const token of tokenize(value)) {
     if (token.kind === ',' || token.kind === ';') {
-      invalid ??= flush();
+      const why = flush(); // always: `invalid ??= flush()` would skip it once one failed
+      invalid ??= why;
     } else if (token.kind === ':') {
       // A group's name (RFC 5322 §3.4 group; RFC 6854 allows one in From): not a mailbox.
       current = [];
@@ -69,7 +70,8 @@ export function mailboxesIn(value: string, decodeName: (raw: string) => string):
       current.push(token);
     }
   }
-  invalid ??= flush();
+  const last = flush();
+  invalid ??= last;
   // Safety net: an "@" that no mailbox came from is never passed over as "no address".
   if (!invalid && !mailboxes.length && value.includes('@')) invalid = 'an "@" but no address that can be read without guessing';
   return { mailboxes, invalid };

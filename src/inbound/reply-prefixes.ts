@@ -60,7 +60,8 @@ const longest = Math.max(...replyPrefixes.map((p) => p.prefix.length));
 const tagMax = 64;
 
 const isSpace = (c: string | undefined) => c !== undefined && /\s/.test(c);
-const isLetter = (c: string | undefined) => c !== undefined && /\p{L}/u.test(c);
+// Marks too: "İLT" in lower case is "i̇lt", an i and a combining dot.
+const isLetter = (c: string | undefined) => c !== undefined && /[\p{L}\p{M}]/u.test(c);
 const isDigit = (c: string | undefined) => c !== undefined && c >= '0' && c <= '9';
 
 /**

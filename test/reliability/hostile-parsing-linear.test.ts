@@ -16,7 +16,7 @@ import { bySize } from '../helpers/reliability-tier.js';
 
 // Issue 16 widened the prefixes a title loses (reply-prefixes.ts) and keeps list tags: the
 // reference is the same rule written with regular expressions (slow, but these strings are short).
-const prefixRe = new RegExp(`^\\s*(?:${replyPrefixes.map((p) => p.prefix).join('|')})(?!\\p{L})\\s{0,4}(?:(?:\\[\\d{1,4}\\]|\\(\\d{1,4}\\)|\\^\\d{1,4})\\s{0,4})?[:\\uff1a]`, 'iu');
+const prefixRe = new RegExp(`^\\s*(?:${replyPrefixes.map((p) => p.prefix).join('|')})(?![\\p{L}\\p{M}])\\s{0,4}(?:(?:\\[\\d{1,4}\\]|\\(\\d{1,4}\\)|\\^\\d{1,4})\\s{0,4})?[:\\uff1a]`, 'iu');
 const tagRe = /^\s*(\[[^[\]]{1,63}\])/u;
 
 const old = {
