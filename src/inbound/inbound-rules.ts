@@ -3,7 +3,9 @@ import type { Contact } from '../store/contacts-repo.js';
 import type { AutomaticKind } from './automatic-mail.js';
 import type { InboundAccount } from './inbound-config.js';
 import { noTextNote } from './no-text-note.js';
+import { senderLabel, senderProblem } from './message-sender.js';
 import type { ParsedMessage } from './parse-message.js';
+import { withoutReplyPrefixes } from './reply-prefixes.js';
 import { stripQuoted } from './strip-quoted.js';
 
 export type Disposition =
@@ -37,7 +39,6 @@ export interface RuleInput {
   guest: Contact | null;
 }
 
-/** A subject without reply/forward prefixes and our token, for a new record's title. */
 /** The longest record title made from a subject. */
 const titleMax = 250;
 
@@ -47,9 +48,9 @@ export function recordTitle(subject: string): string {
   return title.length > titleMax ? `${boundedText(title, titleMax - 1)}…` : boundedText(title, titleMax);
 }
 
+/** A subject without our reference tokens and the reply/forward prefixes of any client (reply-prefixes.ts), for a new record's title. */
 export function titleOf(subject: string): string {
-  const clean = withoutSubjectTokens(subject).replace(/^\s*((re|fw|fwd|aw|wg|sv|vs)\s*:\s*)+/i, '').trim();
-  return clean || '(no subject)';
+  return withoutReplyPrefixes(withoutSubjectTokens(subject)) || '(no subject)';
 }
 
 // Each `[ref:…]` token with the white space around it replaced by one space, as
@@ -78,8 +79,9 @@ function withoutSubjectTokens(subject: string): string {
  */
 export function decide(input: RuleInput): Decision {
   const { account, message, automatic, reference, sender } = input;
-  const senderAddress = message.from ?? '(unknown sender)';
-  const refusedNote = input.refused.length ? ` (refused reference: ${input.refused.join('; ')})` : '';
+  const senderAddress = message.from ?? (message.sender.invalid ? '(invalid sender)' : '(unknown sender)');
+  // An invalid sender is said in every reason: the admin sees why no contact matched and no notice went.
+  const refusedNote = `${input.refused.length ? ` (refused reference: ${input.refused.join('; ')})` : ''}${message.sender.invalid ? ` (${senderProblem(message.sender)})` : ''}`;
   if (input.ownCopy) {
     return { action: 'none', disposition: 'own-copy', reason: 'a copy of our own outbound message (our Message-ID and reference): nothing to do' };
   }
@@ -92,7 +94,7 @@ export function decide(input: RuleInput): Decision {
     const linked = reference ? `; linked to record ${reference.recordId}` : '';
     return { action: 'none', disposition: automatic, reason: `${what}: never creates records, adds notes or triggers mail${linked}${refusedNote}`, ...(reference ? { recordId: reference.recordId } : {}) };
   }
-  const body = account.notes === 'new-text' ? stripQuoted(message.text) : message.text.trim();
+  const body = account.notes === 'new-text' ? stripQuoted(message.newTextFromHtml ?? message.text) : message.text.trim();
   if (reference) {
     return {
       action: 'update',
@@ -116,6 +118,6 @@ export function decide(input: RuleInput): Decision {
     case 'guest':
       if (!account.allowRecordCreation) return { action: 'none', disposition: 'ignored', reason: `unknown sender; the guest policy is set but this account does not create records${refusedNote}` };
       if (!input.guest) return { action: 'none', disposition: 'ignored', reason: `unknown sender; the guest contact ${account.guestContact ?? '(none)'} does not exist${refusedNote}` };
-      return { action: 'create', disposition: 'guest-record-created', reason: `no reference and an unknown sender: created under the guest contact ${input.guest.email}${refusedNote}`, title: recordTitle(message.subject), createdBy: input.guest.email, note: `From ${message.fromName ? `${message.fromName} ` : ''}<${senderAddress}>:\n${body || noTextNote(message)}` };
+      return { action: 'create', disposition: 'guest-record-created', reason: `no reference and an unknown sender: created under the guest contact ${input.guest.email}${refusedNote}`, title: recordTitle(message.subject), createdBy: input.guest.email, note: `From ${senderLabel(message.sender)}:\n${body || noTextNote(message)}` };
   }
 }

@@ -20,6 +20,7 @@ import { mailboxOf, planRejectNotice } from './reject-notice.js';
 import { RejectNoticesRepo } from '../store/reject-notices-repo.js';
 import { decide, type Decision } from './inbound-rules.js';
 import type { InboundAccount } from './inbound-config.js';
+import { resolveSender, senderProblem } from './message-sender.js';
 import { addressIn, messageFingerprint, type ParsedMessage, type TakenMessage } from './parse-message.js';
 import type { MessageStore } from '../store/message-store.js';
 
@@ -67,12 +68,13 @@ export function commitMessage(ctx: IngestContext, account: InboundAccount, mailb
     // Malformed beyond parsing: kept whole as a quarantined communication, never a crash.
     // Who sent it and what it is about, as far as its header block says: an admin looks for it by these.
     const headers = parseHeaderBlock(taken.headerBlock);
-    const id = comms.insertInbound({ ...base, recordId: null, messageId: /<([^<>\s]+)>/.exec(headers.get('message-id') ?? '')?.[1] ?? null, from: addressIn(headers.get('from') ?? ''), to: [], subject: boundedText(decodeHeaderValue(headers.get('subject') ?? ''), 998), disposition: 'quarantined', reason: `the message could not be parsed: ${taken.parseError ?? 'unknown error'}`.slice(0, 500) });
+    const sender = resolveSender(headers, decodeHeaderValue);
+    const id = comms.insertInbound({ ...base, recordId: null, messageId: /<([^<>\s]+)>/.exec(headers.get('message-id') ?? '')?.[1] ?? null, from: sender.address, senderHeader: sender.header, to: [], subject: boundedText(decodeHeaderValue(headers.get('subject') ?? ''), 998), disposition: 'quarantined', reason: `the message could not be parsed: ${taken.parseError ?? 'unknown error'}`.slice(0, 500) });
     comms.insertContent(id, { headers: taken.headerBlock, text: null, html: null, truncated: false });
     return { kind: 'processed', disposition: 'quarantined', communicationId: id, recordId: null };
   }
   const fingerprint = messageFingerprint(parsed);
-  const fields = { ...base, messageId: parsed.messageId, fingerprint, from: parsed.from, to: parsed.to, cc: parsed.cc, sentAt: parsed.date ? boundedText(parsed.date, 200) : null, subject: boundedText(parsed.subject, 998) };
+  const fields = { ...base, messageId: parsed.messageId, fingerprint, from: parsed.from, senderHeader: parsed.sender.header, to: parsed.to, cc: parsed.cc, sentAt: parsed.date ? boundedText(parsed.date, 200) : null, subject: boundedText(parsed.subject, 998) };
   const keep = (id: number) => {
     comms.insertContent(id, { headers: taken.headerBlock, text: parsed.text, html: parsed.html, truncated: parsed.truncated });
     comms.insertAttachments(id, parsed.attachments);
@@ -93,7 +95,7 @@ export function commitMessage(ctx: IngestContext, account: InboundAccount, mailb
   const notice = decision.disposition === 'rejected'
     ? planRejectNotice({
       policy: { from: ctx.noticeFrom, intervalMs: noticeIntervalMs, ownAddresses: ownAddressesOf(ctx, account) },
-      sender: parsed.from, subject: parsed.subject, table: name, nullReturnPath: nullReturnPath(parsed),
+      sender: parsed.from, senderInvalid: parsed.sender.invalid ? senderProblem(parsed.sender) : null, automatic: automaticKind(parsed) !== null, subject: parsed.subject, table: name, nullReturnPath: nullReturnPath(parsed),
       lastNoticeAt: (mailbox) => notices.lastTo(mailbox, new Date(now.getTime() - noticeIntervalMs)),
       noticesInLastHour: () => notices.countSince(new Date(now.getTime() - 3_600_000)),
     })

@@ -12,6 +12,9 @@ import { repairUndeclared, undeclaredCharset, undeclaredSamples, UndeclaredBytes
 import type { StoreBatch, StoredBlob } from '../store/message-store.js';
 import { formatSize } from '../config/units.js';
 import { InboundFailure } from './inbound-failure.js';
+import { stripQuotedHtml } from './strip-quoted-html.js';
+import { mailboxesIn } from './mailbox-list.js';
+import { resolveSender, type MessageSender } from './message-sender.js';
 
 /** An attachment as kept: what it is, and its bytes in the message store under `sha256` (the communication's attachment row, before it has a position). */
 export type ParsedAttachment = Omit<CommunicationAttachment, 'position'>;
@@ -20,8 +23,11 @@ export type ParsedAttachment = Omit<CommunicationAttachment, 'position'>;
 export interface ParsedMessage {
   headers: HeaderBlock;
   messageId: string | null;
+  /** The sender's address (sender.address): null when there is none or it is invalid. */
   from: string | null;
   fromName: string | null;
+  /** Who sent it, from which header, what was repaired, or why it is invalid (message-sender.ts). */
+  sender: MessageSender;
   to: string[];
   cc: string[];
   subject: string;
@@ -37,6 +43,11 @@ export interface ParsedMessage {
   html: string | null;
   /** True when the text or HTML body was longer than the limit and was cut (the raw message is whole). */
   truncated: boolean;
+  /**
+   * When the text came from HTML: the text of that HTML without its quote containers (Gmail's,
+   * Outlook's reply separator, Apple Mail's cite), at most `maxTextChars`. A new-text note starts from it.
+   */
+  newTextFromHtml?: string;
   attachments: ParsedAttachment[];
   /** Raw text of embedded message parts (a bounce's copy of the message it returns), capped. */
   embedded: string;
@@ -287,12 +298,10 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
   if (parseError) return { raw: blob, headerBlock, parsed: null, parseError: (parseError as Error).message };
 
   const headers = parseHeaderBlock(headerBytes.toString('latin1') + '\r\n\r\n');
-  const fromHeader = headers.get('from');
-  const name = fromHeader ? withoutFirstAngleBrackets(fromHeader).replace(/"/g, '').trim() || null : null;
 
   // Undeclared 8-bit text (headers, text parts without a charset) is read in one charset for
   // the whole message, chosen from all of it: see legacy-charset.ts.
-  const headerSamples = [headers.get('subject'), name].flatMap((value) => {
+  const headerSamples = [headers.get('subject'), ...headers.getAll('from')].flatMap((value) => {
     const bytes = value ? Buffer.from(value, 'latin1') : null;
     return bytes && !/^[\x00-\x7f]*$/.test(value!) && strictUtf8(bytes) === null ? [bytes] : [];
   });
@@ -329,7 +338,8 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
   if (html === null && best.html !== null) html = boundedText(best.html, maxTextChars);
   const text = boundedText(best.text, maxTextChars);
   const truncated = textCap.cut || best.text.length > maxTextChars || (fullHtml !== null && fullHtml.length > maxTextChars) || best.htmlCut;
-  const addresses = (value: string | undefined) => (value ?? '').split(',').map((part) => addressIn(part)).filter((a): a is string => a !== null);
+  const sender = resolveSender(headers, (value) => decodeHeaderValue(value, legacyCharset));
+  const addresses = (name: string) => headers.getAll(name).flatMap((value) => mailboxesIn(value, (raw) => raw).mailboxes.map((m) => m.address));
   return {
     raw: blob,
     headerBlock,
@@ -337,15 +347,17 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
     parsed: {
       headers,
       messageId: /<([^<>\s]+)>/.exec(headers.get('message-id') ?? '')?.[1] ?? null,
-      from: addressIn(fromHeader ?? ''),
-      fromName: name ? decodeHeaderValue(name, legacyCharset) : null,
-      to: addresses(headers.get('to')),
-      cc: addresses(headers.get('cc')),
+      from: sender.address,
+      fromName: sender.name,
+      sender,
+      to: addresses('to'),
+      cc: addresses('cc'),
       subject: decodeHeaderValue(headers.get('subject') ?? '', legacyCharset),
       date: headers.get('date') ?? null,
       text,
       html,
       truncated,
+      ...(best.newTextFromHtml !== undefined ? { newTextFromHtml: boundedText(best.newTextFromHtml, maxTextChars) } : {}),
       attachments: kept,
       embedded,
       legacyCharset,
@@ -437,9 +449,6 @@ const htmlToTextCap = 200_000;
  * text only when the HTML was the whole message: an HTML body beside an inline image
  * (multipart/related), or nested in multipart/mixed, came out with no text at all. Empty when
  * the HTML is too broken to convert (it is kept as HTML either way).
- *
- * MERGE (issue 16, item 2): the quoted-history helper's `stripQuotedHtml(html)`
- * (src/inbound/strip-quoted-html.ts) is to be applied here, to `html`, before the conversion.
  */
 function htmlAsText(html: string): string {
   if (!htmlToText) return '';
@@ -458,22 +467,25 @@ function htmlAsText(html: string): string {
  * Empty when there is none. `html` is a TNEF part's HTML when the message had no HTML body;
  * `htmlCut` says the HTML converted was longer than htmlToTextCap.
  */
-function bestText(plain: string, html: string | null, tnefs: readonly TnefContent[], calendars: readonly string[]): { text: string; html: string | null; htmlCut: boolean } {
+function bestText(plain: string, html: string | null, tnefs: readonly TnefContent[], calendars: readonly string[]): { text: string; html: string | null; htmlCut: boolean; newTextFromHtml?: string } {
   if (plain.trim()) return { text: plain, html: null, htmlCut: false };
+  // From HTML, the new text is made from the HTML without its quote containers (Gmail's, Outlook's
+  // separators, Apple's cite blockquotes): once made text, nothing marks them any more.
+  const fromHtml = (source: string) => ({ newTextFromHtml: htmlAsText(stripQuotedHtml(source)) });
   if (html !== null) {
     const text = htmlAsText(html);
-    if (text.trim()) return { text, html: null, htmlCut: html.length > htmlToTextCap };
+    if (text.trim()) return { text, html: null, htmlCut: html.length > htmlToTextCap, ...fromHtml(html) };
   }
   for (const tnef of tnefs) {
     if (tnef.text?.trim()) return { text: tnef.text.replace(/\r\n?/g, '\n'), html: tnef.html, htmlCut: false };
     if (tnef.html) {
       const text = htmlAsText(tnef.html);
-      if (text.trim()) return { text, html: tnef.html, htmlCut: tnef.html.length > htmlToTextCap };
+      if (text.trim()) return { text, html: tnef.html, htmlCut: tnef.html.length > htmlToTextCap, ...fromHtml(tnef.html) };
     }
     if (tnef.rtf) {
       const body = rtfBody(tnef.rtf);
       const text = body.kind === 'html' ? htmlAsText(body.value) : body.value.replace(/\r\n?/g, '\n');
-      if (text.trim()) return { text, html: body.kind === 'html' ? body.value : null, htmlCut: body.kind === 'html' && body.value.length > htmlToTextCap };
+      if (text.trim()) return { text, html: body.kind === 'html' ? body.value : null, htmlCut: body.kind === 'html' && body.value.length > htmlToTextCap, ...(body.kind === 'html' ? fromHtml(body.value) : {}) };
     }
   }
   if (calendars.length > 0) return { text: calendars.join('\n\n'), html: null, htmlCut: false };
@@ -610,9 +622,10 @@ function decodeHeaderBytes(bytes: Buffer): string {
 // replace backtracked quadratically (a From of 1 MB without "@", or of "<<<…", took hours).
 
 /**
- * The first address in a header value, lower-cased: `<local@domain>`, else a bare
- * `local@domain` token — what `/<([^<>\s]+@[^<>\s]+)>/`, then
- * `/([^\s<>",;:]+@[^\s<>",;:]+)/`, matched.
+ * The first address in a configured value (a login, a from-address), lower-cased: `<local@domain>`,
+ * else a bare `local@domain` token — what `/<([^<>\s]+@[^<>\s]+)>/`, then
+ * `/([^\s<>",;:]+@[^\s<>",;:]+)/`, matched. Not for a message's sender: it takes the last word
+ * of "dan van trial@x" (resolveSender, message-sender.ts, reads those).
  */
 export function addressIn(value: string): string | null {
   for (const match of value.matchAll(/<([^<>\s]*)>/g)) {
@@ -624,9 +637,3 @@ export function addressIn(value: string): string | null {
   return null;
 }
 
-/** The value without its first `<…>` (as `value.replace(/<[^>]*>/, '')`). */
-export function withoutFirstAngleBrackets(value: string): string {
-  const open = value.indexOf('<');
-  const close = open < 0 ? -1 : value.indexOf('>', open + 1);
-  return close < 0 ? value : value.slice(0, open) + value.slice(close + 1);
-}

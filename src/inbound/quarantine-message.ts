@@ -5,7 +5,7 @@ import { CommunicationsRepo } from '../store/communications-repo.js';
 import type { Database } from '../store/database.js';
 import { MessageFailuresRepo } from '../store/message-failures-repo.js';
 import type { StoredBlob } from '../store/message-store.js';
-import { addressIn } from './parse-message.js';
+import { resolveSender } from './message-sender.js';
 
 /** A message given up on after its last failed attempt, and what arrived of it. */
 export interface GivenUp {
@@ -28,11 +28,12 @@ export interface GivenUp {
 export function commitGivenUp(db: Database, clock: Clock, table: string, message: GivenUp): number {
   const comms = new CommunicationsRepo(db, clock);
   const headers = parseHeaderBlock(message.headerBlock);
+  const sender = resolveSender(headers, decodeHeaderValue);
   const id = comms.insertInbound({
     account: table, table, recordId: null, mailboxKey: message.mailboxKey,
     messageId: /<([^<>\s]+)>/.exec(headers.get('message-id') ?? '')?.[1] ?? null,
     rawHash: message.raw?.hash ?? null, contentHash: message.raw?.hash ?? null, size: message.raw?.size ?? 0,
-    from: addressIn(headers.get('from') ?? ''), to: [], subject: boundedText(decodeHeaderValue(headers.get('subject') ?? ''), 998),
+    from: sender.address, senderHeader: sender.header, to: [], subject: boundedText(decodeHeaderValue(headers.get('subject') ?? ''), 998),
     disposition: 'quarantined', reason: message.reason.slice(0, 500),
   });
   if (message.headerBlock) comms.insertContent(id, { headers: message.headerBlock, text: null, html: null, truncated: false });

@@ -48,9 +48,19 @@ export function ownAddresses(config: MailctlConfig): string[] {
  * sender's subject — only in the body, without control or direction characters — so a forged
  * sender cannot use the KB to deliver its text to a victim (backscatter).
  */
-export function planRejectNotice(input: { policy: NoticePolicy; sender: string | null; subject: string; table: string; lastNoticeAt: (mailbox: string) => string | undefined; noticesInLastHour?: () => number; nullReturnPath?: boolean }): NoticePlan {
+export function planRejectNotice(input: {
+  policy: NoticePolicy; sender: string | null; subject: string; table: string; lastNoticeAt: (mailbox: string) => string | undefined; noticesInLastHour?: () => number;
+  /** Why the message's sender is invalid (message-sender.ts), when it is: no notice then. */
+  senderInvalid?: string | null;
+  /** The message is automatic mail (RFC 3834 §2: never answered automatically). */
+  automatic?: boolean;
+  /** The message came with `Return-Path: <>` (RFC 3834 §2: never answered). */
+  nullReturnPath?: boolean;
+}): NoticePlan {
   const { policy, sender } = input;
   if (!policy.from) return { send: false, why: 'no outbound from-address to send a notice from' };
+  if (input.automatic) return { send: false, why: 'no notice: the message is automatic mail' };
+  if (input.senderInvalid) return { send: false, why: `no notice: ${input.senderInvalid}` };
   if (!sender) return { send: false, why: 'the sender has no address' };
   // RFC 3834 §2: no response to a message whose Return-Path is null (a responder's, or a mail
   // system's); it is still taken as a person's message, only never answered.

@@ -3,7 +3,8 @@ import { PassThrough, Readable } from 'node:stream';
 import { boundedText } from '../mime/bounded-text.js';
 import { decodeHeaderValue, parseHeaderBlock } from '../mime/header-block.js';
 import type { StoreBatch, StoredBlob } from '../store/message-store.js';
-import { HeaderCapture, addressIn } from './parse-message.js';
+import { resolveSender } from './message-sender.js';
+import { HeaderCapture } from './parse-message.js';
 
 /** What arrived of a message, whether or not taking it succeeded. */
 export interface Arrival {
@@ -74,7 +75,7 @@ export function headerFacts(headerBlock: string): { subject: string | null; from
   if (!headerBlock) return { subject: null, from: null };
   const headers = parseHeaderBlock(headerBlock);
   const subject = headers.get('subject');
-  return { subject: subject === undefined ? null : boundedText(decodeHeaderValue(subject), 200), from: addressIn(headers.get('from') ?? '') };
+  return { subject: subject === undefined ? null : boundedText(decodeHeaderValue(subject), 200), from: resolveSender(headers, decodeHeaderValue).address };
 }
 
 /** Resolves on the stream's next 'drain' or 'close'; the listener that did not fire is removed. */

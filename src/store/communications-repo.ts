@@ -11,6 +11,8 @@ export interface InboundCommunication {
   messageId: string | null;
   contentHash: string | null;
   from: string | null;
+  /** The header the sender was read from ('From', 'Sender', 'Reply-To', 'Return-Path'), or null. */
+  senderHeader?: string | null;
   to: string[];
   subject: string;
   disposition: string;
@@ -54,6 +56,8 @@ export interface CommunicationRow {
   mailboxKey: string | null;
   messageId: string | null;
   from: string | null;
+  /** The header an inbound sender was read from ('From', 'Sender', 'Reply-To', 'Return-Path'); null when none named one. */
+  senderHeader: string | null;
   to: string | null;
   subject: string | null;
   disposition: string;
@@ -70,7 +74,7 @@ export interface CommunicationRow {
 }
 
 const columns = `id, direction, account, table_name AS "table", record_id AS recordId, mailbox_key AS mailboxKey, message_id AS messageId,
-  from_addr AS "from", to_addrs AS "to", subject, disposition, reason, created_at AS createdAt, cc_addrs AS cc, sent_at AS sentAt,
+  from_addr AS "from", sender_header AS senderHeader, to_addrs AS "to", subject, disposition, reason, created_at AS createdAt, cc_addrs AS cc, sent_at AS sentAt,
   size_bytes AS size, raw_hash AS rawHash, duplicate_of AS duplicateOf, replay_of AS replayOf,
   content_purged_at AS contentPurgedAt, content_purge_reason AS contentPurgeReason`;
 
@@ -135,10 +139,10 @@ export class CommunicationsRepo {
   insertInbound(c: InboundCommunication): number {
     const result = cachedStatement(this.db, `INSERT INTO communications
       (direction, account, table_name, record_id, mailbox_key, message_id, content_hash, from_addr, to_addrs, subject, disposition, reason, size_bytes, created_at,
-       raw_hash, fingerprint, cc_addrs, sent_at, duplicate_of, replay_of)
-      VALUES ('inbound', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
+       raw_hash, fingerprint, cc_addrs, sent_at, duplicate_of, replay_of, sender_header)
+      VALUES ('inbound', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`).run(
       c.account, c.table, c.recordId, c.mailboxKey, c.messageId, c.contentHash, c.from, c.to.join(', '), c.subject, c.disposition, c.reason, c.size, this.clock.now().toISOString(),
-      c.rawHash ?? null, c.fingerprint ?? null, c.cc?.length ? c.cc.join(', ') : null, c.sentAt ?? null, c.duplicateOf ?? null, c.replayOf ?? null,
+      c.rawHash ?? null, c.fingerprint ?? null, c.cc?.length ? c.cc.join(', ') : null, c.sentAt ?? null, c.duplicateOf ?? null, c.replayOf ?? null, c.senderHeader ?? null,
     );
     return Number(result.lastInsertRowid);
   }

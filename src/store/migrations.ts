@@ -346,4 +346,14 @@ export const migrations: readonly Migration[] = [
       ) STRICT, WITHOUT ROWID;
     `,
   },
+  {
+    // Issue 16, item 5: the sender is From, else Sender, else Reply-To, else Return-Path.
+    version: 11,
+    name: 'communications: the header an inbound sender was read from',
+    sql: `
+      -- 'From', 'Sender', 'Reply-To' or 'Return-Path' (for an invalid sender: the header refused);
+      -- null when no header named a sender, and for outbound mail and rows from before.
+      ALTER TABLE communications ADD COLUMN sender_header TEXT;
+    `,
+  },
 ];

@@ -54,6 +54,18 @@ describe('the inbound rules', () => {
     expect(decide(bounce)).toMatchObject({ action: 'none', disposition: 'bounce' });
   });
 
+  it('an invalid sender is no contact, is named as written in a guest note, and every reason says why', async () => {
+    const guest = contact('guest@acme.test', [], true);
+    const raw = simpleMessage({ from: '"Dan Trial" <dan van trial@example.test>', subject: 'Invoice' });
+    const created = decide(await input({ raw, account: { ...account, unknownSender: 'guest', guestContact: guest.email }, guest }));
+    expect(created).toMatchObject({ disposition: 'guest-record-created', note: expect.stringMatching(/^From ""Dan Trial" <dan van trial@example\.test>" \(invalid From: white space inside the address/) });
+    expect(created.reason).toContain('the sender is invalid: From');
+    expect(JSON.stringify(created)).not.toContain('<trial@example.test>');
+    expect(decide(await input({ raw, account: { ...account, unknownSender: 'reject' } }))).toMatchObject({ disposition: 'rejected', reason: expect.stringContaining('white space inside the address') });
+    const reply = decide(await input({ raw, reference: { recordId: 7, table: 'contracts', source: 'subject' } }));
+    expect(reply).toMatchObject({ action: 'update', author: '(invalid sender)' });
+  });
+
   it('titles drop reply prefixes and our token', () => {
     expect(titleOf('RE: FW: Aw: Contract [ref:AbCdEfGhIjKlMnOpQrStUvWxYz01234567]')).toBe('Contract');
     expect(titleOf('   ')).toBe('(no subject)');

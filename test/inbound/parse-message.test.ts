@@ -148,3 +148,13 @@ describe('messageFingerprint', () => {
     }
   });
 });
+
+describe('parseMessage: the sender and the recipients', () => {
+  it('reads the sender from Reply-To when there is no From, and never the last word of a broken address', async () => {
+    const noFrom = await parse('Reply-To: Kai <kai@example.test>\r\nTo: support@acme.test\r\nSubject: x\r\n\r\nbody\r\n');
+    expect(noFrom).toMatchObject({ from: 'kai@example.test', fromName: 'Kai', sender: { header: 'Reply-To', address: 'kai@example.test' } });
+    const broken = await parse('From: "Dan Trial" <dan van trial@example.test>\r\nTo: support@acme.test, trial user@acme.test, "Lee, Bob" <bob@acme.test>\r\nSubject: x\r\n\r\nbody\r\n');
+    expect(broken).toMatchObject({ from: null, fromName: null, sender: { header: 'From', address: null, invalid: expect.stringContaining('white space') } });
+    expect(broken.to).toEqual(['support@acme.test', 'bob@acme.test']);
+  });
+});

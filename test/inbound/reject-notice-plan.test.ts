@@ -55,4 +55,12 @@ describe('the plan for a notice to a rejected sender', () => {
     expect(plan(noticesPerHour - 1)).toMatchObject({ send: true });
     expect(plan(noticesPerHour)).toMatchObject({ send: false, why: expect.stringContaining(`${noticesPerHour} notices went out in the last hour`) });
   });
+
+  it('goes only to a valid sender of a non-automatic message', () => {
+    const plan = (extra: { senderInvalid?: string; automatic?: boolean }, sender: string | null = 'sam@elsewhere.test') => planRejectNotice({ policy, sender, subject: 'Hi', table: 'contracts', lastNoticeAt: never, ...extra });
+    expect(plan({ senderInvalid: 'the sender is invalid: From "trial user@example.test": white space inside the address' }, null))
+      .toEqual({ send: false, why: 'no notice: the sender is invalid: From "trial user@example.test": white space inside the address' });
+    expect(plan({ automatic: true })).toEqual({ send: false, why: 'no notice: the message is automatic mail' });
+    expect(plan({ automatic: false })).toMatchObject({ send: true, to: 'sam@elsewhere.test' });
+  });
 });

@@ -67,7 +67,7 @@ export async function runCommsShow(deps: Deps, idText: string, options: { header
   out.line(out.color.bold(`Communication ${row.id}`) + ` · ${row.direction} · ${out.color.bold(row.disposition)}`);
   label('account', m(row.account ?? (row.table ? `(table ${row.table})` : '—')));
   label('date', `${row.sentAt ? m(row.sentAt) : '(no Date header)'}; ${row.direction === 'inbound' ? 'taken' : 'queued'} ${row.createdAt}`);
-  label('from', m(row.from) || '—');
+  label('from', `${m(row.from) || '—'}${row.senderHeader && row.direction === 'inbound' ? ` (from the ${row.senderHeader} header${row.from ? '' : ', invalid: see the disposition'})` : ''}`);
   label('to', m(row.to) || '—');
   if (row.cc) label('cc', m(row.cc));
   label('subject', m(row.subject) || '(no subject)');
