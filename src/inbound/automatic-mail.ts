@@ -1,4 +1,4 @@
-import { autoReplySubject } from './auto-reply-subjects.js';
+import { autoReplyLabel } from './auto-reply-subjects.js';
 import { fromMailerDaemon, nullReturnPath, plainNotice, reportKind } from './delivery-notice.js';
 import type { ParsedMessage } from './parse-message.js';
 
@@ -13,12 +13,16 @@ export type AutomaticKind = 'bounce' | 'delay' | 'auto-reply' | 'list';
  *   8098; abuse reports, RFC 5965) are a machine's answer too;
  * - RFC 3834 `Auto-Submitted` other than "no"; `X-Autoreply`, `X-Autorespond`
  *   (vacation programs before RFC 3834); `Precedence: auto_reply`;
- * - an auto-reply's subject (auto-reply-subjects.ts): a machine-only label by itself, a
- *   label people also write ("Out of office:") only beside a sign of generated mail —
- *   `X-Auto-Response-Suppress` (Exchange/Outlook set it on their auto-replies, but also on
- *   ordinary mail, so it proves nothing alone), Exchange's inbox-rule loop header, or a null
- *   `Return-Path` (RFC 3834 §3.3 asks responders for one; alone it is a person's message
- *   sent through an odd relay, not a bounce);
+ * - an auto-reply's subject (auto-reply-subjects.ts) beside a sign of generated mail — people
+ *   write "Auto-reply: please switch it off" or "Abwesenheitsnotiz: bitte einrichten" too, so
+ *   a label alone proves nothing (only Exchange 2003's "Out of Office AutoReply:" is enough by
+ *   itself). Signs: `X-Auto-Response-Suppress` (Exchange/Outlook set it on their auto-replies,
+ *   but also on ordinary mail, so it proves nothing alone), Exchange's inbox-rule loop header,
+ *   `Precedence: bulk|junk|list`, or a null `Return-Path` (RFC 3834 §3.3 asks responders for
+ *   one; alone it is a person's message sent through an odd relay, not a bounce). After a
+ *   reply prefix ("Re: Automatic reply: …", a person answering an auto-reply, from a client
+ *   that may well set `X-Auto-Response-Suppress`) only the strong signs count: a null
+ *   Return-Path, the loop header or Precedence;
  * - `X-Loop`; then bulk and list mail (`Precedence: bulk|junk|list`, RFC 2369/2919 List-*).
  */
 export function automaticKind(message: ParsedMessage): AutomaticKind | null {
@@ -42,16 +46,22 @@ export function automaticKind(message: ParsedMessage): AutomaticKind | null {
   if (h.get('x-autoreply') || h.get('x-autorespond')) return 'auto-reply';
   const precedence = (h.get('precedence') ?? '').trim().toLowerCase();
   if (precedence === 'auto_reply') return 'auto-reply';
-  const subject = autoReplySubject(message.subject);
-  if (subject && (subject.alone || generatedHint(message))) return 'auto-reply';
+  const label = autoReplyLabel(message.subject);
+  if (label && (label.replied ? strongHint(message) : label.entry.alone || weakHint(message) || strongHint(message))) return 'auto-reply';
   if (h.get('x-loop')) return 'auto-reply';
   if (precedence === 'bulk' || precedence === 'junk' || precedence === 'list') return 'list';
   if (h.get('list-id') || h.get('list-unsubscribe') || h.get('list-post')) return 'list';
   return null;
 }
 
-/** A sign that a message was generated, not enough by itself (see automaticKind). */
-function generatedHint(message: ParsedMessage): boolean {
+/** A sign that a message was generated that a person's client sets too (see automaticKind). */
+function weakHint(message: ParsedMessage): boolean {
+  return message.headers.get('x-auto-response-suppress') !== undefined;
+}
+
+/** A sign that a message was generated that people's mail seldom carries, still not enough by itself (see automaticKind). */
+function strongHint(message: ParsedMessage): boolean {
   const h = message.headers;
-  return h.get('x-auto-response-suppress') !== undefined || h.get('x-ms-exchange-inbox-rules-loop') !== undefined || nullReturnPath(message);
+  const precedence = (h.get('precedence') ?? '').trim().toLowerCase();
+  return h.get('x-ms-exchange-inbox-rules-loop') !== undefined || nullReturnPath(message) || precedence === 'bulk' || precedence === 'junk' || precedence === 'list';
 }

@@ -44,6 +44,7 @@ export const noticeSubjects: ReadonlyArray<{ phrase: string; kind: 'bounce' | 'd
   { phrase: 'returned mail', kind: 'bounce' }, // sendmail "Returned mail: see transcript for details"
   { phrase: 'message not delivered', kind: 'bounce' },
   { phrase: 'nondeliverable mail', kind: 'bounce' },
+  { phrase: 'permanent delivery failure', kind: 'bounce' }, // MDaemon
   { phrase: 'unzustellbar', kind: 'bounce' }, // Exchange, German
   { phrase: 'non remis', kind: 'bounce' }, // French
   { phrase: 'onbestelbaar', kind: 'bounce' }, // Dutch
@@ -62,6 +63,16 @@ export const noticeSubjects: ReadonlyArray<{ phrase: string; kind: 'bounce' | 'd
   { phrase: 'zustellung verzögert', kind: 'delay' }, // Exchange, German
   { phrase: 'remise différée', kind: 'delay' }, // French
   { phrase: 'vertraagde bezorging', kind: 'delay' }, // Dutch
+  { phrase: 'levering vertraagd', kind: 'delay' }, // Dutch (Exchange/365)
+  { phrase: 'entrega retrasada', kind: 'delay' }, // Spanish
+  { phrase: 'recapito ritardato', kind: 'delay' }, // Italian
+  { phrase: 'entrega atrasada', kind: 'delay' }, // Portuguese (Brazil)
+  { phrase: 'entrega adiada', kind: 'delay' }, // Portuguese (Portugal)
+  { phrase: 'leverans fördröjd', kind: 'delay' }, // Swedish
+  { phrase: 'levering forsinket', kind: 'delay' }, // Danish, Norwegian
+  { phrase: 'toimitus viivästynyt', kind: 'delay' }, // Finnish
+  { phrase: 'dostarczanie opóźnione', kind: 'delay' }, // Polish
+  { phrase: 'opóźnione dostarczanie', kind: 'delay' }, // Polish
 ];
 
 /**
@@ -80,6 +91,8 @@ export const noticeBodies: ReadonlyArray<{ words: string; kind: 'bounce' | 'dela
   { words: 'couldn\'t be delivered', kind: 'bounce' }, // Office 365
   { words: 'delivery to the following recipient failed permanently', kind: 'bounce' }, // Gmail
   { words: 'message wasn\'t delivered to', kind: 'bounce' }, // Gmail
+  { words: 'had permanent fatal delivery errors', kind: 'bounce' }, // MDaemon
+  { words: 'your mail was not delivered to any of its recipients', kind: 'bounce' }, // MDaemon
   { words: 'has not yet been delivered to one or more of its recipients', kind: 'delay' }, // Exim
   { words: 'this is a warning only', kind: 'delay' }, // Postfix
   { words: 'this is a warning message only', kind: 'delay' }, // sendmail, Gmail
@@ -87,23 +100,34 @@ export const noticeBodies: ReadonlyArray<{ words: string; kind: 'bounce' | 'dela
   { words: 'delivery to the following recipients has been delayed', kind: 'delay' }, // Exchange 2003
   { words: 'delivery to the following recipient has been delayed', kind: 'delay' }, // Gmail
   { words: 'message delivery is delayed', kind: 'delay' },
+  // Exchange/365's "Delivery is delayed to these recipients or groups", translated.
+  { words: 'la entrega a estos destinatarios o grupos se ha retrasado', kind: 'delay' }, // Spanish
+  { words: 'il recapito a questi destinatari o gruppi è in ritardo', kind: 'delay' }, // Italian
 ];
 
-/** Local parts that only mail systems send from (Exchange's is "MicrosoftExchange" and 32 hex digits). */
-const daemonLocalPart = /^(?:mailer-daemon|mailerdaemon|mail-daemon|maildaemon|mailer_daemon|microsoftexchange[0-9a-f]{32})$/;
+/** Local parts that only mail systems send from (Exchange's is "MicrosoftExchange" and 32 hex digits, MDaemon's "MDaemon"). */
+const daemonLocalPart = /^(?:mailer-daemon|mailerdaemon|mail-daemon|maildaemon|mailer_daemon|mdaemon|microsoftexchange[0-9a-f]{32})$/;
 /** Mail systems send notices from postmaster@ too (Exchange, 365), but a person answers there as well: a sign, not proof. */
 const postmasterLocalPart = /^postmaster$/;
 
 /** How much of the text body is searched for a notice's words. */
 const bodyHead = 8 * 1024;
 
-/** True when the sender is a mail system's own address (MAILER-DAEMON and its spellings). */
+/**
+ * True when the sender is a mail system's own address (MAILER-DAEMON and its spellings) —
+ * also written unqualified, as sendmail does without a domain (`<MAILER-DAEMON>`), which is no
+ * valid sender address and so only in the From header itself.
+ */
 export function fromMailerDaemon(message: ParsedMessage): boolean {
-  return daemonLocalPart.test(localPart(message));
+  if (daemonLocalPart.test(localPart(message))) return true;
+  if (message.from) return false;
+  const header = (message.headers.get('from') ?? '').slice(0, 1000).trim().toLowerCase();
+  const bare = /<([^<>@\s]{1,64})>$/.exec(header)?.[1] ?? (/^[^<>@\s]{1,64}$/.test(header) ? header : '');
+  return daemonLocalPart.test(bare);
 }
 
 function localPart(message: ParsedMessage): string {
-  const from = message.from ?? '';
+  const from = (message.from ?? '').toLowerCase();
   return from.slice(0, Math.max(0, from.lastIndexOf('@')));
 }
 

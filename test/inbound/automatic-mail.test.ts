@@ -22,23 +22,71 @@ describe('auto-reply subjects: the table, each entry', () => {
   });
 
   for (const entry of autoReplySubjects) {
-    it(`"${entry.phrase}" (${entry.languages.join(', ')}, ${entry.alone ? 'alone' : 'with a hint'})`, async () => {
+    it(`"${entry.phrase}" (${entry.languages.join(', ')}, ${entry.alone ? 'alone' : 'with a sign'})`, async () => {
       const label = written(entry.phrase);
-      // As a label: "Phrase: subject", after reply prefixes, in brackets, as the whole subject.
-      for (const subject of [`${label}: Neue Bestellung`, `RE: AW: ${label}: Order 7`, `Re[2]: ${label}\u00a0: Order`, `[${label}] Order 7`, label, ...(label.toUpperCase().toLowerCase() === label.toLowerCase() ? [`${label.toUpperCase()}: Order`] : [])]) {
-        expect(autoReplySubject(subject)?.phrase, subject).toBe(entry.phrase);
+      // As a label: "Phrase: subject", in brackets, as the whole subject, behind a gateway's tag.
+      const own = [`${label}: Neue Bestellung`, `[${label}] Order 7`, label, `[EXTERNAL] ${label}: Order`, `[Extern] ${label}: Order`, `EXTERNAL: ${label}: Order`, `[SPAM] ${label}: Order`,
+        ...(label.toUpperCase().toLowerCase() === label.toLowerCase() ? [`${label.toUpperCase()}: Order`] : [])];
+      // After reply prefixes: a person answering an auto-reply, unless a strong sign says otherwise.
+      const replied = [`RE: AW: ${label}: Order 7`, `Re[2]: ${label}\u00a0: Order`, `[Ext] RE: ${label}: Order`];
+      for (const subject of [...own, ...replied]) expect(autoReplySubject(subject)?.phrase, subject).toBe(entry.phrase);
+      for (const subject of own) {
         expect(await ofSubject(subject, 'X-Auto-Response-Suppress: All'), subject).toBe('auto-reply');
-        expect(await ofSubject(subject), `${subject} (no hint)`).toBe(entry.alone ? 'auto-reply' : null);
+        expect(await ofSubject(subject, 'X-MS-Exchange-Inbox-Rules-Loop: kim@example.test'), subject).toBe('auto-reply');
+        expect(await ofSubject(subject, 'Precedence: junk'), subject).toBe('auto-reply');
+        expect(await ofSubject(subject), `${subject} (no sign)`).toBe(entry.alone ? 'auto-reply' : null);
       }
-      // A null Return-Path (RFC 3834 §3.3) is a hint as well.
+      for (const subject of replied) {
+        expect(await ofSubject(subject, 'X-Auto-Response-Suppress: All\r\nIn-Reply-To: <oof@example.test>'), `${subject} (a person's Outlook)`).toBeNull();
+        expect(await ofSubject(subject), `${subject} (no sign)`).toBeNull();
+        expect(await ofSubject(subject, 'Return-Path: <>'), subject).toBe('auto-reply');
+      }
+      // A null Return-Path (RFC 3834 §3.3) is a sign as well.
       expect(await ofSubject(`${label}: Order`, 'Return-Path: <>')).toBe('auto-reply');
+      // Exchange's "<Automatic reply> <of Out of office>:" shape: machine labels only.
+      const shaped = `${label} of Out of Office: Order`;
+      expect(autoReplySubject(shaped)?.phrase, shaped).toBe(entry.machine ? entry.phrase : undefined);
+      expect(await ofSubject(shaped, 'X-Auto-Response-Suppress: All'), shaped).toBe(entry.machine ? 'auto-reply' : null);
       // Not a label: inside a person's subject, after a forward prefix, or followed by more words.
-      for (const subject of [`${label} schedule for the team`, `Re: ${label} schedule`, `FW: ${label}: Order`, `Question about ${label}: Order`]) {
+      for (const subject of [`${label} schedule for the team`, `Re: ${label} schedule`, `FW: ${label}: Order`, `Question about ${label}: Order`, `${label} schedule: Order`]) {
         expect(autoReplySubject(subject), subject).toBeUndefined();
         expect(await ofSubject(subject, 'X-Auto-Response-Suppress: All'), subject).toBeNull();
       }
     });
   }
+
+  // Exchange's localized out-of-office subjects: "<Automatic reply> <of Out of office>:".
+  const exchangeForms: Array<[string, string]> = [
+    ['en', 'Automatic reply from Out of Office: New order'],
+    ['de', 'Automatische Antwort von Abwesenheit: Neue Bestellung'],
+    ['fr', 'Réponse automatique d\'absence du bureau\u00a0: Nouvelle commande'],
+    ['fr', 'Réponse automatique d’absence du bureau : Nouvelle commande'],
+    ['nl', 'Automatisch antwoord van Afwezig: Nieuwe bestelling'],
+    ['es', 'Respuesta automática de Fuera de la oficina: Pedido nuevo'],
+    ['it', 'Risposta automatica di Fuori sede: Nuovo ordine'],
+    ['pt', 'Resposta automática de Ausência Temporária: Novo pedido'],
+    ['sv', 'Automatiskt svar från Frånvarande: Ny beställning'],
+    ['da', 'Automatisk svar fra Fraværende: Ny ordre'],
+    ['no', 'Automatisk svar fra Ikke på kontoret: Ny ordre'],
+    ['fi', 'Automaattinen vastaus: Poissa toimistolta: Uusi tilaus'],
+    ['pl', 'Odpowiedź automatyczna od Poza biurem: Nowe zamówienie'],
+    ['cs', 'Automatická odpověď z Mimo kancelář: Nová objednávka'],
+  ];
+  for (const [lang, subject] of exchangeForms) {
+    it(`Exchange's form (${lang}): "${subject}"`, async () => {
+      expect(autoReplySubject(subject)?.languages, subject).toContain(lang);
+      expect(await ofSubject(subject, 'X-Auto-Response-Suppress: All'), subject).toBe('auto-reply');
+      expect(await ofSubject(`[EXTERNAL] ${subject}`, 'X-Auto-Response-Suppress: All'), subject).toBe('auto-reply');
+      expect(await ofSubject(subject), `${subject} (no sign)`).toBeNull();
+    });
+  }
+
+  it('a person\'s request whose subject starts with a label is no auto-reply', async () => {
+    for (const subject of ['Auto-reply: please switch it off for the shared mailbox', 'Abwesenheitsnotiz: bitte für Kim einrichten', 'Automatic reply: not working for Kim', 'Re: Automatic reply: Delivery schedule']) {
+      expect(await ofSubject(subject), subject).toBeNull();
+    }
+    expect(await ofSubject('Re: Automatic reply: Delivery schedule', 'X-Auto-Response-Suppress: All\r\nIn-Reply-To: <oof@example.test>\r\nReferences: <oof@example.test>')).toBeNull();
+  });
 });
 
 describe('automatic mail: headers and false positives', () => {
@@ -80,6 +128,26 @@ describe('automatic mail: headers and false positives', () => {
   it('postmaster@ writing as a person is a person; MAILER-DAEMON never is', async () => {
     expect(await ofSubject('Your SPF record', undefined, 'postmaster@partner.test', 'Hi, your SPF record lists an old IP.')).toBeNull();
     expect(await ofSubject('Anything at all', undefined, 'MAILER-DAEMON@mx.partner.test')).toBe('bounce');
+    expect(await ofSubject('Anything at all', undefined, 'Mail Delivery Subsystem <MAILER-DAEMON>')).toBe('bounce');
+    expect(await ofSubject('Anything at all', undefined, 'MAILER-DAEMON')).toBe('bounce');
+    expect(await ofSubject('Anything at all', undefined, 'MDaemon@mx.partner.test')).toBe('bounce');
+    expect(await ofSubject('Anything at all', undefined, 'Ann <ann>')).toBeNull();
+  });
+
+  it('a localized Exchange delay notice is a delay, never a bounce (the headers of ours attached)', async () => {
+    const notice = (subject: string, body: string) => [
+      'Return-Path: <>', 'From: Microsoft Outlook <postmaster@example.test>', 'To: kb@acme.test', `Subject: ${subjectLine(subject)}`, 'Message-ID: <d@ex.test>', 'MIME-Version: 1.0',
+      'Content-Type: multipart/mixed; boundary="b"', '', '--b', 'Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: 8bit', '', body, '',
+      '--b', 'Content-Type: text/rfc822-headers', '', 'Message-ID: <mc.x@records.acme.test>', '', '--b--', '',
+    ].join('\r\n');
+    for (const subject of ['Entrega retrasada: Pedido', 'Recapito ritardato: Ordine', 'Zustellung verzögert: Auftrag', 'Remise différée : Commande', 'Levering vertraagd: Order',
+      'Entrega atrasada: Pedido', 'Leverans fördröjd: Order', 'Levering forsinket: Ordre', 'Toimitus viivästynyt: Tilaus', 'Dostarczanie opóźnione: Zamówienie']) {
+      expect(await kindOf(notice(subject, 'Wir versuchen es weiter.')), subject).toBe('delay');
+    }
+    expect(await kindOf(notice('Notificación', 'La entrega a estos destinatarios o grupos se ha retrasado:'))).toBe('delay');
+    expect(await kindOf(notice('Notifica', 'Il recapito a questi destinatari o gruppi è in ritardo:'))).toBe('delay');
+    // Words we do not know from a mail system with the original attached: still a bounce.
+    expect(await kindOf(notice('Notifica', 'Qualcosa è andato storto.'))).toBe('bounce');
   });
 });
 

@@ -3,6 +3,8 @@ import { titleOf } from '../../src/inbound/inbound-rules.js';
 import { fromFirstHeaderLine } from '../../src/inbound/ingest-message.js';
 import { mailboxesIn } from '../../src/inbound/mailbox-list.js';
 import { addressIn } from '../../src/inbound/parse-message.js';
+import { autoReplySubject } from '../../src/inbound/auto-reply-subjects.js';
+import { noticeSubject } from '../../src/inbound/delivery-notice.js';
 import { replyPrefixes } from '../../src/inbound/reply-prefixes.js';
 import { stripQuotedHtml } from '../../src/inbound/strip-quoted-html.js';
 import { stripQuoted } from '../../src/inbound/strip-quoted.js';
@@ -116,6 +118,10 @@ describe('the inbound parsing helpers: linear, and the same answers as the expre
       ['html: a 1 MB style', () => stripQuotedHtml(`<div style="${'border-top: '.repeat(mb / 12)}">`)],
       ['html: "<a" without ">"', () => stripQuotedHtml('<a'.repeat(mb / 2))],
       ['bounce: 1 MB of blank lines', () => fromFirstHeaderLine('\n'.repeat(mb))],
+      ['auto-reply subject: "[EXTERNAL] Re: " repeated', () => autoReplySubject('[EXTERNAL] Re: '.repeat(mb / 15))],
+      ['auto-reply subject: "Automatic reply of x x x …" without a colon', () => autoReplySubject(`Automatic reply of ${'x '.repeat(mb / 2)}`)],
+      ['auto-reply subject: "[ ** " repeated', () => autoReplySubject('[ ** '.repeat(mb / 5))],
+      ['notice subject: "entrega retrasada " repeated', () => noticeSubject('entrega retrasada '.repeat(mb / 18))],
     ];
     const timings: string[] = [];
     for (const [name, run] of shapes) {
