@@ -25,8 +25,12 @@ export interface QuoteLanguage {
   attributions: AttributionForm[];
   /** Outlook's header block labels, in the order Outlook writes them. */
   headers: { from: string[]; sent: string[]; to: string[]; cc: string[]; subject: string[] };
-  /** The words between the dashes of "-----Original Message-----". */
+  /** The words between the dashes of "-----Original Message-----" (Outlook, Samsung, Zimbra's "----- Mail original -----"). */
   originalMessage: string[];
+  /** The words between the dashes of a forward line: Gmail's "---------- Forwarded message ---------", Thunderbird's "-------- Forwarded Message --------", Zimbra's and Yahoo's "----- Forwarded Message -----". */
+  forwarded: string[];
+  /** Apple Mail's forward line, the whole line ("Begin forwarded message:"), lower case, " :" as ":". */
+  forwardIntro: string[];
 }
 
 export const quoteLanguages: QuoteLanguage[] = [
@@ -38,15 +42,21 @@ export const quoteLanguages: QuoteLanguage[] = [
     ],
     headers: { from: ['from'], sent: ['sent', 'date'], to: ['to'], cc: ['cc', 'bcc'], subject: ['subject'] },
     originalMessage: ['original message'],
+    forwarded: ['forwarded message'],
+    forwardIntro: ['begin forwarded message:'],
   },
   {
     language: 'German',
     attributions: [
       { start: 'am ', middle: ' schrieb ', end: ':', example: 'Am Di., 3. März 2026 um 10:02 Uhr schrieb Acme Support <support@acme.test>:' },
       { end: ' schrieb:', example: 'Acme Support <support@acme.test> schrieb:' },
+      // Yahoo: "Am Dienstag, 3. März 2026, 10:02:00 MEZ hat Acme Support <…> Folgendes geschrieben:"
+      { start: 'am ', end: ' folgendes geschrieben:', example: 'Am Dienstag, 3. März 2026, 10:02:00 MEZ hat Acme Support <support@acme.test> Folgendes geschrieben:' },
     ],
     headers: { from: ['von'], sent: ['gesendet', 'datum'], to: ['an'], cc: ['cc', 'kopie'], subject: ['betreff'] },
-    originalMessage: ['ursprüngliche nachricht', 'original-nachricht', 'originalnachricht'],
+    originalMessage: ['ursprüngliche nachricht', 'original-nachricht', 'originalnachricht', 'ursprüngliche mail'],
+    forwarded: ['weitergeleitete nachricht', 'weitergeleitete mail', 'weitergeleitete e-mail'],
+    forwardIntro: ['anfang der weitergeleiteten nachricht:', 'anfang der weitergeleiteten e-mail:'],
   },
   {
     language: 'French',
@@ -54,8 +64,10 @@ export const quoteLanguages: QuoteLanguage[] = [
       { start: 'le ', end: ' a écrit:', example: 'Le mar. 3 mars 2026 à 10:02, Acme Support <support@acme.test> a écrit :' },
       { end: ' a écrit:', example: 'Acme Support <support@acme.test> a écrit :' },
     ],
-    headers: { from: ['de'], sent: ['envoyé', 'date'], to: ['à'], cc: ['cc', 'copie à'], subject: ['objet'] },
-    originalMessage: ["message d'origine", 'message d’origine', 'message original'],
+    headers: { from: ['de'], sent: ['envoyé', 'date'], to: ['à', 'pour'], cc: ['cc', 'copie à'], subject: ['objet', 'sujet'] },
+    originalMessage: ["message d'origine", 'message d’origine', 'message original', 'mail original'],
+    forwarded: ['message transféré', 'mail transféré'],
+    forwardIntro: ['début du message réexpédié:', 'début du message transféré:'],
   },
   {
     language: 'Dutch',
@@ -66,6 +78,8 @@ export const quoteLanguages: QuoteLanguage[] = [
     ],
     headers: { from: ['van'], sent: ['verzonden', 'datum'], to: ['aan'], cc: ['cc'], subject: ['onderwerp'] },
     originalMessage: ['oorspronkelijk bericht', 'origineel bericht'],
+    forwarded: ['doorgestuurd bericht'],
+    forwardIntro: ['begin doorgestuurd bericht:'],
   },
   {
     language: 'Spanish',
@@ -73,8 +87,10 @@ export const quoteLanguages: QuoteLanguage[] = [
       { start: 'el ', end: ' escribió:', example: 'El mar, 3 mar 2026 a las 10:02, Acme Support (<support@acme.test>) escribió:' },
       { end: ' escribió:', example: 'Acme Support <support@acme.test> escribió:' },
     ],
-    headers: { from: ['de'], sent: ['enviado el', 'enviado', 'fecha'], to: ['para'], cc: ['cc', 'copia'], subject: ['asunto'] },
+    headers: { from: ['de'], sent: ['enviado el', 'enviado', 'enviados', 'fecha'], to: ['para'], cc: ['cc', 'copia'], subject: ['asunto'] },
     originalMessage: ['mensaje original'],
+    forwarded: ['mensaje reenviado'],
+    forwardIntro: ['inicio del mensaje reenviado:'],
   },
   {
     language: 'Italian',
@@ -82,8 +98,10 @@ export const quoteLanguages: QuoteLanguage[] = [
       { start: 'il ', end: ' ha scritto:', example: 'Il giorno mar 3 mar 2026 alle ore 10:02 Acme Support <support@acme.test> ha scritto:' },
       { end: ' ha scritto:', example: 'In data 3 marzo 2026 10:02, Acme Support <support@acme.test> ha scritto:' },
     ],
-    headers: { from: ['da'], sent: ['inviato', 'data'], to: ['a'], cc: ['cc'], subject: ['oggetto'] },
+    headers: { from: ['da', 'mittente'], sent: ['inviato', 'data'], to: ['a', 'destinatario'], cc: ['cc'], subject: ['oggetto'] },
     originalMessage: ['messaggio originale'],
+    forwarded: ['messaggio inoltrato'],
+    forwardIntro: ['inizio messaggio inoltrato:'],
   },
   {
     language: 'Portuguese',
@@ -91,8 +109,10 @@ export const quoteLanguages: QuoteLanguage[] = [
       { start: 'em ', end: ' escreveu:', example: 'Em ter., 3 de mar. de 2026 às 10:02, Acme Support <support@acme.test> escreveu:' },
       { end: ' escreveu:', example: 'Acme Support <support@acme.test> escreveu:' },
     ],
-    headers: { from: ['de'], sent: ['enviada em', 'enviado em', 'enviada', 'enviado', 'data'], to: ['para'], cc: ['cc'], subject: ['assunto'] },
+    headers: { from: ['de'], sent: ['enviada em', 'enviado em', 'enviada', 'enviado', 'enviadas', 'data'], to: ['para'], cc: ['cc'], subject: ['assunto'] },
     originalMessage: ['mensagem original'],
+    forwarded: ['mensagem encaminhada', 'mensagem reencaminhada'],
+    forwardIntro: ['início da mensagem reencaminhada:', 'início da mensagem encaminhada:'],
   },
   {
     language: 'Swedish',
@@ -102,6 +122,8 @@ export const quoteLanguages: QuoteLanguage[] = [
     ],
     headers: { from: ['från'], sent: ['skickat', 'datum'], to: ['till'], cc: ['kopia', 'cc'], subject: ['ämne'] },
     originalMessage: ['ursprungligt meddelande', 'originalmeddelande'],
+    forwarded: ['vidarebefordrat meddelande'],
+    forwardIntro: ['vidarebefordrat mejl:', 'början på vidarebefordrat meddelande:'],
   },
   {
     language: 'Danish',
@@ -111,6 +133,8 @@ export const quoteLanguages: QuoteLanguage[] = [
     ],
     headers: { from: ['fra'], sent: ['sendt', 'dato'], to: ['til'], cc: ['cc'], subject: ['emne'] },
     originalMessage: ['oprindelig meddelelse', 'original meddelelse', 'oprindelig besked'],
+    forwarded: ['videresendt meddelelse', 'videresendt besked'],
+    forwardIntro: ['videresendt besked:', 'start på videresendt besked:'],
   },
   {
     language: 'Norwegian',
@@ -120,6 +144,8 @@ export const quoteLanguages: QuoteLanguage[] = [
     ],
     headers: { from: ['fra'], sent: ['sendt', 'dato'], to: ['til'], cc: ['kopi', 'cc'], subject: ['emne'] },
     originalMessage: ['opprinnelig melding', 'originalmelding'],
+    forwarded: ['videresendt melding'],
+    forwardIntro: ['videresendt melding:', 'begynnelse på videresendt melding:'],
   },
   {
     language: 'Finnish',
@@ -129,17 +155,23 @@ export const quoteLanguages: QuoteLanguage[] = [
     ],
     headers: { from: ['lähettäjä'], sent: ['lähetetty', 'päivämäärä'], to: ['vastaanottaja'], cc: ['kopio'], subject: ['aihe'] },
     originalMessage: ['alkuperäinen viesti'],
+    forwarded: ['välitetty viesti'],
+    forwardIntro: ['välitetty viesti alkaa:'],
   },
   {
     language: 'Polish',
     attributions: [
       { start: 'w dniu ', end: ' pisze:', example: 'W dniu 3.03.2026 o 10:02, Acme Support pisze:' },
+      // Apple Mail (macOS and iOS).
+      { start: 'wiadomość napisana przez ', middle: ' w dniu ', end: ':', example: 'Wiadomość napisana przez Acme Support <support@acme.test> w dniu 03.03.2026, o godz. 10:02:' },
       { end: ' napisał(a):', example: 'wt., 3 mar 2026 o 10:02 Acme Support <support@acme.test> napisał(a):' },
       { end: ' napisał:', example: 'Dnia 3 marca 2026 10:02 Acme Support <support@acme.test> napisał:' },
       { end: ' napisała:', example: 'Dnia 3 marca 2026 10:02 Anna <anna@acme.test> napisała:' },
     ],
-    headers: { from: ['od'], sent: ['wysłano', 'wysłane', 'data'], to: ['do'], cc: ['dw', 'kopia'], subject: ['temat'] },
+    headers: { from: ['od', 'nadawca'], sent: ['wysłano', 'wysłane', 'data'], to: ['do', 'adresat'], cc: ['dw', 'kopia'], subject: ['temat'] },
     originalMessage: ['wiadomość oryginalna', 'oryginalna wiadomość'],
+    forwarded: ['wiadomość przekazana', 'przekazana wiadomość'],
+    forwardIntro: ['początek przekazywanej wiadomości:'],
   },
 ];
 
@@ -211,16 +243,25 @@ export function headerLabelKind(line: string): HeaderKind | null {
   return labels.get(label) ?? null;
 }
 
-const originalMessages = new Set(quoteLanguages.flatMap((l) => l.originalMessage));
+const separators = new Set(quoteLanguages.flatMap((l) => [...l.originalMessage, ...l.forwarded]));
+const forwardIntros = new Set(quoteLanguages.flatMap((l) => l.forwardIntro));
 
-/** "-----Original Message-----", "-------- Ursprüngliche Nachricht --------" and the others of the table. */
-export function isOriginalMessageLine(line: string): boolean {
+/**
+ * A separator line above quoted or forwarded history, in a language of the table:
+ * "-----Original Message-----", "-------- Ursprüngliche Nachricht --------", Zimbra's
+ * "----- Mail original -----", Gmail's "---------- Forwarded message ---------", Thunderbird's
+ * "-------- Weitergeleitete Nachricht --------", and Apple Mail's "Begin forwarded message:".
+ */
+export function isSeparatorLine(line: string): boolean {
   if (line.length > 200) return false;
   const s = line.trim();
-  if (!s.startsWith('--')) return false;
+  if (!s.startsWith('--')) return forwardIntros.has(normalized(s));
   let a = 0;
   let b = s.length;
   while (a < b && s[a] === '-') a++;
   while (b > a && s[b - 1] === '-') b--;
-  return originalMessages.has(s.slice(a, b).trim().toLowerCase());
+  return separators.has(s.slice(a, b).replace(/[\u00a0\u202f]/g, ' ').trim().toLowerCase());
 }
+
+/** The separators of the table (see isSeparatorLine); the name the tests have used. */
+export const isOriginalMessageLine = isSeparatorLine;

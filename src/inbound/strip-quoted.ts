@@ -1,4 +1,4 @@
-import { headerLabelKind, isAttributionLine, isOriginalMessageLine, isWrappedAttribution } from './quote-languages.js';
+import { type HeaderKind, headerLabelKind, isAttributionLine, isSeparatorLine, isWrappedAttribution } from './quote-languages.js';
 
 /**
  * The new text of a reply: the sender's lines without the quoted history, in the languages of
@@ -7,10 +7,12 @@ import { headerLabelKind, isAttributionLine, isOriginalMessageLine, isWrappedAtt
  * - `>` quoted lines go wherever they are, with the attribution line directly above them
  *   ("On … wrote:", blank lines between allowed): a bottom-posted or interleaved reply keeps
  *   every line written between and below the quotes.
- * - History that is not `>` quoted ends the new text: "-----Original Message-----" and its
- *   translations, Outlook's header block (From:/Sent: or From: and two more header lines, in any
- *   language of the table; a line of underscores above it goes too), and an attribution line with
- *   no quote below it.
+ * - History that is not `>` quoted ends the new text: "-----Original Message-----", Zimbra's
+ *   "----- Mail original -----", the forward lines of Gmail, Thunderbird, Yahoo and Apple Mail, and
+ *   their translations; a header block (Outlook, GMX, Zimbra, Thunderbird, Gmail: From next to
+ *   Sent/Date, or From among three header lines, labels in any order, a line wrapped at 76
+ *   characters allowed; a line of underscores above it goes too), and an attribution line with no
+ *   quote below it.
  * - Signatures stay ("Sent from my iPhone", "Von meinem iPhone gesendet", "Get Outlook for iOS"):
  *   they are the sender's own lines, and a rule that drops them also drops a real last line
  *   ("Best regards, Ann" above a phone number). Only history goes.
@@ -28,7 +30,7 @@ export function stripQuoted(text: string): string {
       removed[i] = 1;
       continue;
     }
-    if (isOriginalMessageLine(line) || isHeaderBlockAt(lines, i) || (isUnderscoreLine(line) && isHeaderBlockAt(lines, nextNonBlank(lines, i + 1)))) {
+    if (isSeparatorLine(line) || isHeaderBlockAt(lines, i) || (isUnderscoreLine(line) && isHeaderBlockAt(lines, nextNonBlank(lines, i + 1)))) {
       end = i;
       break;
     }
@@ -79,13 +81,43 @@ function nextNonBlank(lines: string[], from: number): number {
   return i;
 }
 
+/** At most this many lines of one header block are looked at: keeps each check O(1) lines. */
+const maxHeaderBlock = 16;
+
 /**
- * Outlook's header block of the message replied to: a From line followed by its Sent (or Date)
- * line, or by two more header lines (Gmail's forward block: From, Date, Subject, To).
+ * A header block of the message replied to or forwarded, starting at line i: a run of header
+ * lines in the languages of the table, in any order (Outlook: From, Sent, To, Subject; GMX: Sent
+ * first; Zimbra: From, To, Sent; Thunderbird's forward: Subject, Date, From, To), where a From
+ * line sits next to its Sent (or Date) line or among at least three header lines. A header wrapped
+ * onto up to three more lines (Outlook's plain text at 76 characters: "From: A long name" /
+ * "<a@b>") is part of the run.
  */
 function isHeaderBlockAt(lines: string[], i: number): boolean {
-  if (i >= lines.length || headerLabelKind(lines[i]!) !== 'from') return false;
-  const next = headerLabelKind(lines[i + 1] ?? '');
-  if (next === 'sent') return true;
-  return next !== null && next !== 'from' && headerLabelKind(lines[i + 2] ?? '') !== null;
+  if (i >= lines.length || headerLabelKind(lines[i]!) === null) return false;
+  let hasFrom = false;
+  let fromNextToSent = false;
+  let count = 0;
+  let previous: HeaderKind | null = null;
+  let wrapped = 0;
+  for (let j = i; j < lines.length && j < i + maxHeaderBlock; j++) {
+    const line = lines[j]!;
+    const kind = headerLabelKind(line);
+    if (kind !== null) {
+      if ((previous === 'from' && kind === 'sent') || (previous === 'sent' && kind === 'from')) fromNextToSent = true;
+      if (kind === 'from') hasFrom = true;
+      count++;
+      previous = kind;
+      wrapped = 0;
+    } else if (wrapped < 3 && isWrappedHeaderLine(line)) {
+      wrapped++;
+    } else {
+      break;
+    }
+  }
+  return hasFrom && (fromNextToSent || count >= 3);
+}
+
+/** The rest of a header line a client wrapped: not blank, not quoted, short. */
+function isWrappedHeaderLine(line: string): boolean {
+  return line.length <= 200 && line.trim() !== '' && !isQuoteLine(line);
 }

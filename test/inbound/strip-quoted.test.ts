@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { headerLabelKind, isAttributionLine, isOriginalMessageLine, quoteLanguages } from '../../src/inbound/quote-languages.js';
+import { headerLabelKind, isAttributionLine, isOriginalMessageLine, isSeparatorLine, quoteLanguages } from '../../src/inbound/quote-languages.js';
 import { stripQuoted } from '../../src/inbound/strip-quoted.js';
 
 const quoted = '> Could you confirm the delivery window for order 4411?\n> \n> Acme Support';
@@ -54,6 +54,40 @@ describe('stripQuoted: one row per language of the table', () => {
           expect(stripQuoted(`New text.\n\n-------- ${capital} --------\n${outlookBlocks[language.language]}\n\nThe original.`)).toBe('New text.');
         }
       });
+
+      it(`Zimbra's, Gmail's and Thunderbird's separators (${[...language.originalMessage, ...language.forwarded].join(', ')})`, () => {
+        for (const words of [...language.originalMessage, ...language.forwarded]) {
+          const capital = words[0]!.toUpperCase() + words.slice(1);
+          for (const line of [`----- ${capital} -----`, `---------- ${capital} ---------`, `-------- ${capital} --------`]) {
+            expect(isSeparatorLine(line)).toBe(true);
+            // The forward's header block below need not be one we know: the separator ends the new text.
+            expect(stripQuoted(`New text.\n\n${line}\nSomething: x\n\nThe original.`)).toBe('New text.');
+          }
+        }
+      });
+
+      it(`Apple Mail's forward line (${language.forwardIntro.join(', ')})`, () => {
+        for (const intro of language.forwardIntro) {
+          const capital = intro[0]!.toUpperCase() + intro.slice(1);
+          expect(isSeparatorLine(capital)).toBe(true);
+          expect(stripQuoted(`New text.\n\n${capital}\n\n${outlookBlocks[language.language]}\n\nThe original.`)).toBe('New text.');
+        }
+        // A sentence that starts like one is new text.
+        expect(stripQuoted(`${language.forwardIntro[0]!.slice(0, -1)} below, thanks.\nBye.`)).toBe(`${language.forwardIntro[0]!.slice(0, -1)} below, thanks.\nBye.`);
+      });
+
+      it('header blocks in any order of labels (GMX, Zimbra, Thunderbird) and with a wrapped From line (Outlook at 76 characters)', () => {
+        const [from, sent, to, subject] = outlookBlocks[language.language]!.split('\n') as [string, string, string, string];
+        const blocks = [
+          [sent, from, to, subject], // GMX, web.de
+          [from, to, sent, subject], // Zimbra
+          [subject, sent, from, to].map((l) => l.replace(/:\s*/, ':\t')), // Thunderbird's forward
+          [from.replace(' <support@acme.test>', ' Team (Customer Service, Logistics Department)\n<support@acme.test>'), sent, to, subject], // wrapped
+        ];
+        for (const block of blocks) {
+          expect(stripQuoted(`New text.\n\nRegards\n\n${block.join('\n')}\n\nThe original.`)).toBe('New text.\n\nRegards');
+        }
+      });
     });
   }
 });
@@ -87,10 +121,28 @@ describe('stripQuoted: the kinds of issue 16', () => {
     expect(stripQuoted('On Monday we met.\nHe wrote:\nthat it works.')).toBe('On Monday we met.\nHe wrote:\nthat it works.');
   });
 
+  it('reads the attack cases of the fidelity corpus (GMX, Zimbra, Yahoo, Apple Mail pl, Outlook wrapped, Thunderbird and Gmail forwards)', () => {
+    expect(stripQuoted('Donnerstag 9-12 Uhr passt.\n\nGruß Jürgen\n \n\nGesendet: Dienstag, 03. März 2026 um 10:02 Uhr\nVon: "Acme Support" <support@acme.test>\nAn: juergen@example.test\nBetreff: Lieferfenster\n\nCould you confirm?'))
+      .toBe('Donnerstag 9-12 Uhr passt.\n\nGruß Jürgen');
+    expect(stripQuoted('Jeudi.\n\n----- Mail original -----\nDe: "Acme Support" <support@acme.test>\nÀ: "Claire" <claire@example.test>\nEnvoyé: Mardi 3 Mars 2026 10:02:00\nObjet: Fenêtre\n\nCould you confirm?')).toBe('Jeudi.');
+    expect(stripQuoted('Donnerstag passt.\n\n\n    Am Dienstag, 3. März 2026, 10:02:00 MEZ hat Acme Support <support@acme.test> Folgendes geschrieben:  \n\n Could you confirm?')).toBe('Donnerstag passt.');
+    expect(stripQuoted('Czwartek.\n\nWiadomość napisana przez Acme Support <support@acme.test> w dniu 03.03.2026, o godz. 10:02:\n\nCould you confirm?')).toBe('Czwartek.');
+    expect(stripQuoted('Bitte weitergeben.\n\n-------- Weitergeleitete Nachricht --------\nBetreff: \tLieferfenster\nDatum: \tTue, 3 Mar 2026\nVon: \tAcme <support@acme.test>\nAn: \tj@example.test\n\nCould you confirm?')).toBe('Bitte weitergeben.');
+    expect(stripQuoted('Pour info.\n\n---------- Forwarded message ---------\nDe : Acme <support@acme.test>\nDate: mar. 3 mars 2026\n\nCould you confirm?')).toBe('Pour info.');
+  });
+
+  it("reads Thunderbird's own forward labels (Sujet/Pour, Mittente/Destinatario, Nadawca/Adresat)", () => {
+    expect(stripQuoted('Voilà.\n\nSujet : Livraison\nDate : Tue, 3 Mar 2026\nDe : Acme <s@acme.test>\nPour : c@example.test\n\nold')).toBe('Voilà.');
+    expect(stripQuoted('Ecco.\n\nOggetto: Consegna\nData: Tue, 3 Mar 2026\nMittente: Acme <s@acme.test>\nDestinatario: c@example.test\n\nold')).toBe('Ecco.');
+    expect(stripQuoted('Proszę.\n\nTemat: Dostawa\nData: Tue, 3 Mar 2026\nNadawca: Acme <s@acme.test>\nAdresat: c@example.test\n\nold')).toBe('Proszę.');
+  });
+
   it('keeps new text that only looks like a marker', () => {
     // No date or address: "As you wrote:" is the sender's own line (the quote below it still goes).
     expect(stripQuoted('As you wrote:\n> the price is fixed\nit is not.')).toBe('As you wrote:\nit is not.');
     expect(stripQuoted('From: Berlin\nTo Paris by train.')).toBe('From: Berlin\nTo Paris by train.');
+    expect(stripQuoted('Subject: the delivery\nFrom: Berlin, by train.')).toBe('Subject: the delivery\nFrom: Berlin, by train.');
+    expect(stripQuoted('We talked about the forwarded message -- see below.')).toBe('We talked about the forwarded message -- see below.');
     expect(stripQuoted('Thanks.\n\n__________\nAcme GmbH, Berlin')).toBe('Thanks.\n\n__________\nAcme GmbH, Berlin');
     expect(stripQuoted('No quote here.\nSecond line.')).toBe('No quote here.\nSecond line.');
   });
