@@ -13,6 +13,17 @@ export interface MailboxList {
   mailboxes: Mailbox[];
   /** Set when a part of the header looks like an address but is none that can be read without guessing (the first such part; `mailboxes` holds the others). */
   invalid: string | null;
+  /** With `distinct`: true when further addresses were named beyond those kept. */
+  more?: boolean;
+}
+
+/** How much of a long list `mailboxesIn` keeps. */
+export interface MailboxListLimit {
+  /**
+   * Keep at most this many mailboxes, one per address (the first named one of each address,
+   * else its first); the rest is still read (an invalid part still counts) but not kept.
+   */
+  distinct: number;
 }
 
 /** An address longer than this is refused (RFC 5321 §4.5.3.1.3: a path is at most 256 octets with its brackets). */
@@ -46,8 +57,25 @@ type Token =
  * local part or domain, characters an address cannot hold, an address only inside an encoded
  * word (RFC 2047 §5 forbids it), and more than 254 characters. Nothing is guessed.
  */
-export function mailboxesIn(value: string, decodeName: (raw: string) => string): MailboxList {
+export function mailboxesIn(value: string, decodeName: (raw: string) => string, limit?: MailboxListLimit): MailboxList {
   const mailboxes: Mailbox[] = [];
+  const kept = new Map<string, number>();
+  let more = false;
+  const keep = (mailbox: Mailbox) => {
+    if (!limit) {
+      mailboxes.push(mailbox);
+      return;
+    }
+    const at = kept.get(mailbox.address);
+    if (at !== undefined) {
+      if (!mailboxes[at]!.name && mailbox.name) mailboxes[at] = mailbox;
+    } else if (mailboxes.length < limit.distinct) {
+      kept.set(mailbox.address, mailboxes.length);
+      mailboxes.push(mailbox);
+    } else {
+      more = true;
+    }
+  };
   let current: Token[] = [];
   const flush = (): string | null => {
     const tokens = current;
@@ -55,7 +83,7 @@ export function mailboxesIn(value: string, decodeName: (raw: string) => string):
     if (!tokens.length) return null;
     const read = readMailbox(tokens, decodeName);
     if ('why' in read) return read.why;
-    if (read.mailbox) mailboxes.push(read.mailbox);
+    if (read.mailbox) keep(read.mailbox);
     return null;
   };
   let invalid: string | null = null;
@@ -74,7 +102,7 @@ export function mailboxesIn(value: string, decodeName: (raw: string) => string):
   invalid ??= last;
   // Safety net: an "@" that no mailbox came from is never passed over as "no address".
   if (!invalid && !mailboxes.length && value.includes('@')) invalid = 'an "@" but no address that can be read without guessing';
-  return { mailboxes, invalid };
+  return limit ? { mailboxes, invalid, more } : { mailboxes, invalid };
 }
 
 /** The lexical tokens of a header value; unterminated quotes, comments and brackets end with the value. */
@@ -221,6 +249,16 @@ function readMailbox(tokens: Token[], decodeName: (raw: string) => string): { ma
 
   if (!words.length) return { mailbox: null };
   if (words.length === 1 && words[0]!.kind === 'quoted' && words[0]!.text.includes('@')) {
+    // `"Ann Lee <ann@x.test>"` alone: a whole name-addr in quotes (a form-mailer quoting what it
+    // was given), taken when the quotes hold exactly one address, in angle brackets at the end,
+    // after a name with no "@", "<", ">" or quote; nothing else is outside the quotes.
+    const nameAddr = quotedNameAddr(words[0]!.text);
+    if (nameAddr && tokens.every((t) => t === words[0] || t.kind === 'note')) {
+      const address = readAddress(spaced(nameAddr.address), repairs);
+      if (typeof address !== 'string') return address;
+      repairs.push('the quotes around the name and address removed');
+      return { mailbox: { address, name: nameOf(nameAddr.name ? [{ text: nameAddr.name }] : []), repairs } };
+    }
     // `"ann@x.test"` alone: an address in quotes and nothing else.
     if (/\s/.test(words[0]!.text.trim())) return { why: 'an address with white space, in quotes' };
     repairs.push('the quotes around the address removed');
@@ -244,6 +282,17 @@ function readMailbox(tokens: Token[], decodeName: (raw: string) => string): { ma
     if (typeof address === 'string') return { mailbox: { address, name: nameOf(phrase), repairs: ['angle brackets added around the address', ...bare] } };
   }
   return whole;
+}
+
+/** A quoted string's text read as `name <address>`, when that is all it is and it names one address; else null. */
+function quotedNameAddr(text: string): { name: string; address: string } | null {
+  const t = text.trim();
+  const open = t.indexOf('<');
+  if (open < 0 || !t.endsWith('>') || t.indexOf('>') !== t.length - 1 || t.indexOf('<', open + 1) >= 0) return null;
+  const name = t.slice(0, open).trim();
+  const address = t.slice(open + 1, -1);
+  if (/[@"<>]/.test(name) || address.indexOf('@') !== address.lastIndexOf('@')) return null;
+  return { name, address };
 }
 
 /** The position of the last "<" outside quotes, or -1. */

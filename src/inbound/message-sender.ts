@@ -22,6 +22,8 @@ export interface MessageSender {
 
 const noSender: MessageSender = { address: null, name: null, header: null, repairs: [], invalid: null, text: null };
 const quoteMax = 200;
+/** How many distinct mailboxes of one header value are kept (the rest only counted as "more"). */
+const distinctKept = 10;
 
 /**
  * The sender of a message (issue 16, item 5): From, else Sender, else Reply-To, else
@@ -69,23 +71,29 @@ export function resolveSender(headers: HeaderBlock, decodeName: (raw: string) =>
 type HeaderReading =
   | { kind: 'none' }
   | { kind: 'one'; mailbox: Mailbox }
-  | { kind: 'many'; count: number; headers: number; text: string }
+  | { kind: 'many'; count: string; headers: number; text: string }
   | { kind: 'invalid'; why: string; text: string };
 
 /** What the copies of one header name together: nothing, one mailbox (however often), several, or something broken. */
 function readHeader(values: string[], decodeName: (raw: string) => string): HeaderReading {
-  const found: Mailbox[] = [];
+  // Bounded: a sender needs one mailbox, or to know there are several (a From of 150,000
+  // mailboxes is read, but only the first few distinct ones are kept).
+  const distinct = new Map<string, Mailbox>();
+  let more = false;
   let naming = 0;
   for (const value of values) {
-    const list = mailboxesIn(value, decodeName);
+    const list = mailboxesIn(value, decodeName, { distinct: distinctKept });
     if (list.invalid) return { kind: 'invalid', why: list.invalid, text: value };
     if (list.mailboxes.length) naming++;
-    found.push(...list.mailboxes);
+    if (list.more) more = true;
+    for (const m of list.mailboxes) {
+      const seen = distinct.get(m.address);
+      if (!seen || (!seen.name && m.name)) distinct.set(m.address, m);
+    }
   }
-  const distinct = new Set(found.map((m) => m.address));
   if (distinct.size === 0) return { kind: 'none' };
-  if (distinct.size === 1) return { kind: 'one', mailbox: found.find((m) => m.name) ?? found[0]! };
-  return { kind: 'many', count: distinct.size, headers: naming, text: values.join(' / ') };
+  if (distinct.size === 1 && !more) return { kind: 'one', mailbox: distinct.values().next().value! };
+  return { kind: 'many', count: more ? `more than ${distinct.size}` : String(distinct.size), headers: naming, text: values.join(' / ') };
 }
 
 function sender(mailbox: Mailbox, header: SenderHeader): MessageSender {

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { boundedText } from '../mime/bounded-text.js';
 import { calendarSummary } from '../mime/calendar-summary.js';
-import { decodeHeaderValue, parseHeaderBlock, type HeaderBlock } from '../mime/header-block.js';
+import { decodeHeaderValue, parseHeaderBlock, unknownCharsetWordBytes, type HeaderBlock } from '../mime/header-block.js';
 import { decodeUndeclared, legacyCharsetFor, strictUtf8 } from '../mime/legacy-charset.js';
 import { rtfBody } from '../mime/rtf-text.js';
 import { readTnef, type TnefContent } from '../mime/tnef.js';
@@ -13,6 +13,7 @@ import type { StoreBatch, StoredBlob } from '../store/message-store.js';
 import { formatSize } from '../config/units.js';
 import { InboundFailure } from './inbound-failure.js';
 import { stripQuotedHtml } from './strip-quoted-html.js';
+import { htmlForText } from './html-for-text.js';
 import { mailboxesIn } from './mailbox-list.js';
 import { resolveSender, type MessageSender } from './message-sender.js';
 
@@ -301,9 +302,11 @@ export async function takeMessage(raw: Readable, batch: StoreBatch, limits: { ma
 
   // Undeclared 8-bit text (headers, text parts without a charset) is read in one charset for
   // the whole message, chosen from all of it: see legacy-charset.ts.
-  const headerSamples = [headers.get('subject'), ...headers.getAll('from')].flatMap((value) => {
+  // (Encoded words labelled `unknown-8bit` are undeclared 8-bit text too.)
+  const headerSamples = [headers.get('subject'), ...headers.getAll('from').slice(0, 8)].flatMap((value) => {
     const bytes = value ? Buffer.from(value, 'latin1') : null;
-    return bytes && !/^[\x00-\x7f]*$/.test(value!) && strictUtf8(bytes) === null ? [bytes] : [];
+    const raw = bytes && !/^[\x00-\x7f]*$/.test(value!) && strictUtf8(bytes) === null ? [bytes] : [];
+    return value ? [...raw, ...unknownCharsetWordBytes(value)] : raw;
   });
   const legacyCharset = legacyCharsetFor([...undeclaredSamples([parsedText, parsedHtml]), ...headerSamples], [...textCap.declaredCharsets, ...metaCharsets(parsedHtml)]);
   const fullText = repairUndeclared(parsedText, legacyCharset);
@@ -450,13 +453,40 @@ const htmlToTextCap = 200_000;
  * (multipart/related), or nested in multipart/mixed, came out with no text at all. Empty when
  * the HTML is too broken to convert (it is kept as HTML either way).
  */
-function htmlAsText(html: string): string {
-  if (!htmlToText) return '';
+function htmlAsText(html: string): { text: string; cut: boolean } {
+  if (!htmlToText) return { text: '', cut: false };
+  const lean = htmlForText(html);
+  const cut = lean.length > htmlToTextCap;
   try {
-    return htmlToText(html.length > htmlToTextCap ? html.slice(0, htmlToTextCap) : html, { wordwrap: false, limits: { maxDepth: 1000 } });
+    return { text: trimLineEnds(htmlToText(cut ? lean.slice(0, htmlToTextCap) : lean, htmlToTextOptions)), cut };
   } catch {
-    return '';
+    return { text: '', cut };
   }
+}
+
+/**
+ * Headings keep their case as written (html-to-text upper-cases them by default: "NEUE ANFRAGE"),
+ * and a table's cells stay apart: each row a line, its cells separated by three spaces ("Name
+ * Ann Example", not "NameAnn Example"). Tables are not laid out as html-to-text's data tables:
+ * most tables in mail are layout (a whole newsletter in nested cells), which that would cut
+ * into 60-character columns, and nesting hundreds of them overflows its stack.
+ */
+const cellSpacing = (selector: string) => ({ selector, format: 'inlineSurround', options: { prefix: '', suffix: '   ' } });
+const htmlToTextOptions = {
+  wordwrap: false as const,
+  limits: { maxDepth: 1000 },
+  selectors: [
+    ...['h1', 'h2', 'h3', 'h4', 'h5', 'h6'].map((selector) => ({ selector, options: { uppercase: false } })),
+    { selector: 'table', format: 'block', options: { leadingLineBreaks: 2, trailingLineBreaks: 2 } },
+    { selector: 'tr', format: 'block', options: { leadingLineBreaks: 1, trailingLineBreaks: 1 } },
+    cellSpacing('td'),
+    cellSpacing('th'),
+  ],
+};
+
+/** Text without white space at the ends of its lines (the cell spacing leaves some); linear. */
+function trimLineEnds(text: string): string {
+  return text.includes(' \n') || text.endsWith(' ') ? text.split('\n').map((line) => line.trimEnd()).join('\n') : text;
 }
 
 /**
@@ -471,21 +501,22 @@ function bestText(plain: string, html: string | null, tnefs: readonly TnefConten
   if (plain.trim()) return { text: plain, html: null, htmlCut: false };
   // From HTML, the new text is made from the HTML without its quote containers (Gmail's, Outlook's
   // separators, Apple's cite blockquotes): once made text, nothing marks them any more.
-  const fromHtml = (source: string) => ({ newTextFromHtml: htmlAsText(stripQuotedHtml(source)) });
+  const fromHtml = (source: string) => ({ newTextFromHtml: htmlAsText(stripQuotedHtml(source)).text });
   if (html !== null) {
-    const text = htmlAsText(html);
-    if (text.trim()) return { text, html: null, htmlCut: html.length > htmlToTextCap, ...fromHtml(html) };
+    const { text, cut } = htmlAsText(html);
+    if (text.trim()) return { text, html: null, htmlCut: cut, ...fromHtml(html) };
   }
   for (const tnef of tnefs) {
     if (tnef.text?.trim()) return { text: tnef.text.replace(/\r\n?/g, '\n'), html: tnef.html, htmlCut: false };
     if (tnef.html) {
-      const text = htmlAsText(tnef.html);
-      if (text.trim()) return { text, html: tnef.html, htmlCut: tnef.html.length > htmlToTextCap, ...fromHtml(tnef.html) };
+      const { text, cut } = htmlAsText(tnef.html);
+      if (text.trim()) return { text, html: tnef.html, htmlCut: cut, ...fromHtml(tnef.html) };
     }
     if (tnef.rtf) {
       const body = rtfBody(tnef.rtf);
-      const text = body.kind === 'html' ? htmlAsText(body.value) : body.value.replace(/\r\n?/g, '\n');
-      if (text.trim()) return { text, html: body.kind === 'html' ? body.value : null, htmlCut: body.kind === 'html' && body.value.length > htmlToTextCap, ...(body.kind === 'html' ? fromHtml(body.value) : {}) };
+      const converted = body.kind === 'html' ? htmlAsText(body.value) : { text: body.value.replace(/\r\n?/g, '\n'), cut: false };
+      const text = converted.text;
+      if (text.trim()) return { text, html: body.kind === 'html' ? body.value : null, htmlCut: converted.cut, ...(body.kind === 'html' ? fromHtml(body.value) : {}) };
     }
   }
   if (calendars.length > 0) return { text: calendars.join('\n\n'), html: null, htmlCut: false };

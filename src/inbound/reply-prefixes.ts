@@ -30,6 +30,16 @@ export const replyPrefixes: ReadonlyArray<{ prefix: string; meaning: 'reply' | '
   { prefix: 'PD', meaning: 'forward', used: 'Polish (Przekazanie dalej)' },
   { prefix: 'Vá', meaning: 'reply', used: 'Hungarian (Válasz)' },
   { prefix: 'Továbbítás', meaning: 'forward', used: 'Hungarian' },
+  { prefix: 'PŘ', meaning: 'forward', used: 'Czech (Přeposláno: Thunderbird, Seznam)' },
+  { prefix: 'Odg', meaning: 'reply', used: 'Croatian, Slovenian, Serbian (Odgovor)' },
+  { prefix: 'Prosljeđeno', meaning: 'forward', used: 'Croatian' },
+  { prefix: 'Proslijeđeno', meaning: 'forward', used: 'Croatian, Bosnian' },
+  { prefix: 'Posredovano', meaning: 'forward', used: 'Slovenian' },
+  { prefix: 'Răsp', meaning: 'reply', used: 'Romanian (Răspuns)' },
+  { prefix: 'Rasp', meaning: 'reply', used: 'Romanian, without the breve' },
+  { prefix: 'Redirecționat', meaning: 'forward', used: 'Romanian (Outlook)' },
+  { prefix: 'Redirecţionat', meaning: 'forward', used: 'Romanian, with the cedilla ţ' },
+  { prefix: 'Redirectionat', meaning: 'forward', used: 'Romanian, without diacritics' },
   { prefix: 'Ynt', meaning: 'reply', used: 'Turkish (Yanıt)' },
   { prefix: 'İLT', meaning: 'forward', used: 'Turkish (İlet)' },
   { prefix: 'ILT', meaning: 'forward', used: 'Turkish, without the dotted capital' },
@@ -53,7 +63,7 @@ export const replyPrefixes: ReadonlyArray<{ prefix: string; meaning: 'reply' | '
   { prefix: '전달', meaning: 'forward', used: 'Korean' },
 ];
 
-const known = new Set(replyPrefixes.map((p) => p.prefix.toLowerCase()));
+const known = new Set(replyPrefixes.map((p) => p.prefix.normalize('NFC').toLowerCase()));
 /** No prefix is longer: a longer run of letters is a word of the subject, not a prefix. */
 const longest = Math.max(...replyPrefixes.map((p) => p.prefix.length));
 /** A list tag ("[support]") is at most this long; a longer bracket is part of the subject. */
@@ -66,7 +76,7 @@ const isDigit = (c: string | undefined) => c !== undefined && c >= '0' && c <= '
 
 /**
  * The subject without the reply and forward prefixes at its start, repeated and mixed
- * ("RE: AW: Fwd[3]: x" → "x"), in one pass. Mailing-list tags stay where they are, and
+ * ("RE: AW: Fwd[3]: x" → "x"), and Pine's "(fwd)" after it, in one pass. Mailing-list tags stay where they are, and
  * prefixes after them go: "[support] Re: x" → "[support] x" (the tag says where the mail came
  * from; the "Re:" says nothing). A subject with no prefix comes back trimmed, as it was.
  */
@@ -90,15 +100,27 @@ export function withoutReplyPrefixes(subject: string): string {
     }
     break;
   }
-  if (!removed) return subject.trim();
-  return [...kept, subject.slice(pos).trim()].filter(Boolean).join(' ');
+  const rest = withoutFwdSuffix(subject.slice(pos).trim());
+  if (!removed && rest === null) return subject.trim();
+  return [...kept, rest ?? subject.slice(pos).trim()].filter(Boolean).join(' ');
+}
+
+/**
+ * The text without the "(fwd)" Pine and Alpine put after a forwarded subject ("Angebot Q3
+ * (fwd)"), repeated or not; null when it has none (or is nothing else). Linear: each round
+ * removes what it looked at.
+ */
+function withoutFwdSuffix(text: string): string | null {
+  let rest = text;
+  while (rest.length > 5 && rest.slice(-5).toLowerCase() === '(fwd)') rest = rest.slice(0, -5).trimEnd();
+  return rest === text || rest === '' ? null : rest;
 }
 
 /** Where a prefix starting at `pos` ends (after its colon and the white space after it), or `pos` when none does. */
 function prefixEnd(s: string, pos: number): number {
   let i = pos;
   while (i - pos <= longest && isLetter(s[i])) i++;
-  if (i === pos || i - pos > longest || !known.has(s.slice(pos, i).toLowerCase())) return pos;
+  if (i === pos || i - pos > longest || !known.has(s.slice(pos, i).normalize('NFC').toLowerCase())) return pos;
   const spaceStart = i;
   // White space before the counter or colon: bounded, so "Re" and a megabyte of spaces is not scanned twice.
   while (i - spaceStart < 4 && isSpace(s[i])) i++;

@@ -1,5 +1,5 @@
 import libmime from 'libmime';
-import { decodeUndeclared } from './legacy-charset.js';
+import { decodeUndeclared, isUnknownCharset, legacyCharsetFor, strictUtf8 } from './legacy-charset.js';
 
 /** The header section of a raw email, unfolded, with names lower-cased. */
 export interface HeaderBlock {
@@ -47,11 +47,52 @@ export function decodeHeaderValue(value: string, legacyCharset?: string): string
   let text = value;
   // Only characters U+0000–U+00FF: each is a byte as received.
   if (/[\u0080-\u00ff]/.test(value) && !/[^\u0000-\u00ff]/.test(value)) text = decodeUndeclared(Buffer.from(value, 'latin1'), legacyCharset);
+  if (text.includes('=?')) text = relabelUnknownWords(text, legacyCharset);
   try {
     return libmime.decodeWords(text);
   } catch {
     return text;
   }
+}
+
+/** An encoded word (RFC 2047 §2): charset (language after "*" dropped), encoding, text. */
+const encodedWordRe = /=\?([^?*\s]{1,60})(?:\*[^?\s]*)?\?([bq])\?([^?\s]*)\?=/gi;
+
+/** The bytes an encoded word's text stands for. */
+function wordBytes(encoding: string, text: string): Buffer {
+  if (encoding.toLowerCase() === 'b') return Buffer.from(text, 'base64');
+  return Buffer.from(text.replace(/_/g, ' ').replace(/=([0-9a-f]{2})/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))), 'latin1');
+}
+
+/**
+ * The bytes of a header value's encoded words whose charset is unknown (`=?unknown-8bit?Q?…?=`)
+ * and which are not UTF-8: samples for legacyCharsetFor, as raw 8-bit bytes are.
+ */
+export function unknownCharsetWordBytes(value: string): Buffer[] {
+  if (!value.includes('=?')) return [];
+  const out: Buffer[] = [];
+  for (const m of value.matchAll(encodedWordRe)) {
+    if (!isUnknownCharset(m[1])) continue;
+    const bytes = wordBytes(m[2]!, m[3]!);
+    if (strictUtf8(bytes) === null && out.length < 16) out.push(bytes);
+  }
+  return out;
+}
+
+/**
+ * Encoded words of an unknown charset (`unknown-8bit`, `x-unknown`…) relabelled with the charset
+ * undeclared 8-bit text is read in: UTF-8 when their bytes are valid UTF-8, else `legacyCharset`
+ * (else the detector's for these bytes) — libmime would give U+FFFD for every 8-bit byte.
+ */
+function relabelUnknownWords(value: string, legacyCharset?: string): string {
+  let chosen = legacyCharset;
+  return value.replace(encodedWordRe, (word, charset: string, encoding: string, text: string) => {
+    if (!isUnknownCharset(charset)) return word;
+    const bytes = wordBytes(encoding, text);
+    if (strictUtf8(bytes) !== null) return `=?UTF-8?${encoding}?${text}?=`;
+    chosen ??= legacyCharsetFor(unknownCharsetWordBytes(value)); // once per value: one charset for all its words
+    return `=?${chosen}?${encoding}?${text}?=`;
+  });
 }
 
 /** The message ids in a Message-ID, In-Reply-To or References value, without angle brackets. */

@@ -26,6 +26,18 @@ const notLegacy = /^(utf-?8|utf-?7|utf-?16.*|utf-?32.*|ucs-?2|ucs-?4|x-mailctl-u
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/**
+ * Labels that say "8-bit, charset unknown": `unknown-8bit` (RFC 1428, what sendmail and Mutt
+ * write when they do not know), `x-unknown`, `unknown`, `8bit` (a transfer encoding given as a
+ * charset). Text so labelled is undeclared 8-bit text and read as such.
+ */
+const unknownLabel = /^(x-?)?unknown(-?8-?bit)?$|^8-?bit$/;
+
+/** True when a charset label says only that the text is 8-bit in an unknown charset. */
+export function isUnknownCharset(label: string | null | undefined): boolean {
+  return unknownLabel.test((label ?? '').trim().toLowerCase().replace(/^["']|["']$/g, ''));
+}
+
 /** The bytes as UTF-8, or null when they are not valid UTF-8. */
 export function strictUtf8(bytes: Uint8Array): string | null {
   try {

@@ -1,5 +1,6 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { Splitter, type SplitterChunk, type SplitterOptions } from '@zone-eu/mailsplit';
+import { isUnknownCharset } from './legacy-charset.js';
 import { undeclaredCharset } from './undeclared-text.js';
 
 type MimeNode = Extract<SplitterChunk, { type: 'node' }>;
@@ -118,8 +119,9 @@ export class TextPartCap extends Transform {
     if (chunk.type === 'node') {
       this.#current = textPart(chunk);
       const charset = typeof chunk.charset === 'string' ? chunk.charset.trim().toLowerCase() : '';
-      if (charset && this.#declared.size < 16) this.#declared.add(charset.slice(0, 40));
-      if (this.#markUndeclared && this.#current && (!charset || /^(us-?ascii|ascii)$/.test(charset))) chunk.setCharset(undeclaredCharset);
+      const unknown = isUnknownCharset(charset);
+      if (charset && !unknown && this.#declared.size < 16) this.#declared.add(charset.slice(0, 40));
+      if (this.#markUndeclared && this.#current && (!charset || unknown || /^(us-?ascii|ascii)$/.test(charset))) chunk.setCharset(undeclaredCharset);
       return chunk.getHeaders();
     }
     if (chunk.type !== 'body' || !this.#current) return chunk.value;

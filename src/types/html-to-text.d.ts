@@ -3,6 +3,7 @@ declare module 'html-to-text' {
   export interface HtmlToTextOptions {
     wordwrap?: number | false | null;
     limits?: { maxDepth?: number; maxInputLength?: number; maxChildNodes?: number };
+    selectors?: Array<{ selector: string; format?: string; options?: Record<string, unknown> }>;
   }
   export function htmlToText(html: string, options?: HtmlToTextOptions): string;
 }

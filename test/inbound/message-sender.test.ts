@@ -34,6 +34,20 @@ describe('the sender of a message: From, else Sender, else Reply-To, else Return
     expect(senderOf('From: ann@example.test', 'From: mallory@evil.test', 'Sender: ann@example.test')).toMatchObject({ address: null, header: 'From', invalid: '2 From headers that name different mailboxes' });
   });
 
+  it('reads a From of 150,000 mailboxes without overflowing the stack, keeping only the first few', () => {
+    expect(senderOf(`From: ${'a@b.c,'.repeat(150_000)}`)).toMatchObject({ address: 'a@b.c', header: 'From' });
+    const many = Array.from({ length: 50_000 }, (_, i) => `u${i}@b.c`).join(',');
+    expect(senderOf(`From: ${many}`)).toMatchObject({ address: null, header: 'From', invalid: 'more than 10 mailboxes, and no Sender header to say which one sent it' });
+    expect(senderOf(`From: ${'a@b.c,'.repeat(50_000)} z@b.c`)).toMatchObject({ address: null, invalid: '2 mailboxes, and no Sender header to say which one sent it' });
+  });
+
+  it('repairs a whole name-addr in quotes when it names one address and nothing else is outside', () => {
+    expect(senderOf('From: "Ann Example <ann@example.test>"')).toMatchObject({ address: 'ann@example.test', name: 'Ann Example', header: 'From', repairs: ['the quotes around the name and address removed'] });
+    for (const from of ['"Ann <ann@example.test> <kim@x.test>"', '"ann@example.test <kim@x.test>"', '"Ann <ann@example.test> x"', '"Dan <dan van trial@x.test>"', '"Ann <a@b@x.test>"']) {
+      expect(senderOf(`From: ${from}`), from).toMatchObject({ address: null, header: 'From' });
+    }
+  });
+
   it('a From with several mailboxes takes the Sender (RFC 5322 §3.6.2), else is invalid', () => {
     expect(senderOf('From: ann@example.test, kim@partner.test', 'Sender: Kim <kim@partner.test>')).toMatchObject({ address: 'kim@partner.test', header: 'Sender' });
     expect(senderOf('From: ann@example.test, kim@partner.test')).toMatchObject({ address: null, header: 'From', invalid: '2 mailboxes, and no Sender header to say which one sent it' });

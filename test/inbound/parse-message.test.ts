@@ -105,6 +105,28 @@ describe('parseMessage', () => {
     ]);
   });
 
+  it('makes text of HTML past a large data: URI image, keeps headings as written and table cells apart (issue 16)', async () => {
+    const image = `<p><img alt="Screenshot" src="data:image/png;base64,${'QUJD'.repeat(60_000)}"></p><style>${'p{}'.repeat(80_000)}</style>`;
+    const html = `<html><body>${image}<h2>Neue Anfrage</h2><table><tr><th>Name</th><td>Ann Example</td></tr></table><p>The export fails.</p></body></html>`;
+    const parsed = await parse(`From: a@x.test\r\nSubject: s\r\nContent-Type: text/html; charset=utf-8\r\n\r\n${html}\r\n`);
+    expect(parsed.text).toContain('The export fails.');
+    expect(parsed.text).toContain('Neue Anfrage');
+    expect(parsed.text).toMatch(/^Name +Ann Example$/m);
+    expect(parsed.text).not.toContain('QUJD');
+    expect(parsed.truncated).toBe(false);
+  });
+
+  it('reads unknown-8bit encoded words and bodies as undeclared 8-bit text (issue 16)', async () => {
+    const raw = Buffer.concat([
+      Buffer.from('From: =?unknown-8bit?Q?J=FCrgen?= <j@x.test>\r\nSubject: =?unknown-8bit?Q?Pr=FCfbericht_f=FCr_M=E4rz?=\r\nContent-Type: text/plain; charset=unknown-8bit\r\nContent-Transfer-Encoding: 8bit\r\n\r\n'),
+      Buffer.from('Der Pr\u00fcfbericht f\u00fcr M\u00e4rz ist fertig.\r\n', 'latin1'),
+    ]);
+    const parsed = await parseMessage(Readable.from([raw]), { maxTextChars: 1_000_000 });
+    expect(parsed.subject).toBe('Prüfbericht für März');
+    expect(parsed.fromName).toBe('Jürgen');
+    expect(parsed.text.trim()).toBe('Der Prüfbericht für März ist fertig.');
+  });
+
   it('takes broken base64 without failing', async () => {
     const parsed = await parse(withParts(['Content-Type: application/zip\r\nContent-Transfer-Encoding: base64\r\n\r\n!!!QUJD=RE*\u00ff\r\n====']));
     expect(parsed.attachments).toHaveLength(1);

@@ -50,6 +50,14 @@ describe('titles from the subjects of real clients', () => {
   ];
   it.each(cases)('%j → %j', (subject, title) => expect(titleOf(subject)).toBe(title));
 
+  it('drops Pine\'s "(fwd)" after the subject, and Central European prefixes', () => {
+    for (const [subject, title] of [
+      ['Angebot Q3 (fwd)', 'Angebot Q3'], ['Re: Angebot Q3 (FWD) (fwd)', 'Angebot Q3'], ['(fwd)', '(fwd)'], ['Angebot (fwd) Q3', 'Angebot (fwd) Q3'],
+      ['PŘ: Angebot Q3', 'Angebot Q3'], ['Odp: PŘ: Angebot Q3', 'Angebot Q3'], ['Továbbítás: Vá: Angebot Q3', 'Angebot Q3'],
+      ['Redirecționat: RE: Angebot Q3', 'Angebot Q3'], ['Prosljeđeno: Odg: Angebot Q3', 'Angebot Q3'], ['Posredovano: Angebot Q3', 'Angebot Q3'],
+    ]) expect(titleOf(subject!), subject).toBe(title);
+  });
+
   it('keeps recordTitle\'s bounds on a 1 MB subject of prefixes', () => {
     expect(recordTitle(`${'RE: '.repeat(250_000)}x`)).toBe('(no subject)'); // only the first 1,000 characters are read
     expect(recordTitle(`RE[2]: ${'a'.repeat(1_000_000)}`).length).toBe(250);

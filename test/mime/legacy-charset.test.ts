@@ -2,11 +2,19 @@ import iconv from 'iconv-lite';
 import { describe, expect, it } from 'vitest';
 import { calendarSummary } from '../../src/mime/calendar-summary.js';
 import { decodeHeaderValue } from '../../src/mime/header-block.js';
-import { legacyCharsetFor } from '../../src/mime/legacy-charset.js';
+import { isUnknownCharset, legacyCharsetFor } from '../../src/mime/legacy-charset.js';
 
 const raw = (text: string, charset: string) => iconv.encode(text, charset).toString('latin1');
 
 describe('undeclared 8-bit text', () => {
+  it('encoded words of charset unknown-8bit are read like undeclared bytes', () => {
+    expect(['unknown-8bit', 'X-Unknown', 'unknown', '8bit', '"unknown-8bit"'].every(isUnknownCharset)).toBe(true);
+    expect(['utf-8', 'iso-8859-1', 'us-ascii', ''].some(isUnknownCharset)).toBe(false);
+    expect(decodeHeaderValue('=?unknown-8bit?Q?J=FCrgen_M=FCller?= <j@x.test>')).toBe('Jürgen Müller <j@x.test>');
+    expect(decodeHeaderValue('=?x-unknown?B?w5xiZXJnYWJl?=')).toBe('Übergabe');
+    expect(decodeHeaderValue('=?unknown-8bit?Q?=C4=E3=BA=C3?=', 'gb18030')).toBe('你好');
+  });
+
   it('a raw 8-bit header is read strictly as UTF-8 first, then by detection, with windows-1252 last', () => {
     expect(decodeHeaderValue(raw('Übergabe — Schlüssel ✓', 'utf-8'))).toBe('Übergabe — Schlüssel ✓');
     expect(decodeHeaderValue(raw('Höchstgeschwindigkeit überschritten', 'latin1'))).toBe('Höchstgeschwindigkeit überschritten');

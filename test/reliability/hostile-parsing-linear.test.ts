@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { titleOf } from '../../src/inbound/inbound-rules.js';
 import { fromFirstHeaderLine } from '../../src/inbound/ingest-message.js';
+import { htmlForText } from '../../src/inbound/html-for-text.js';
 import { mailboxesIn } from '../../src/inbound/mailbox-list.js';
+import { resolveSender } from '../../src/inbound/message-sender.js';
+import { decodeHeaderValue, parseHeaderBlock } from '../../src/mime/header-block.js';
 import { addressIn } from '../../src/inbound/parse-message.js';
 import { autoReplySubject } from '../../src/inbound/auto-reply-subjects.js';
 import { noticeSubject } from '../../src/inbound/delivery-notice.js';
@@ -117,6 +120,17 @@ describe('the inbound parsing helpers: linear, and the same answers as the expre
       ['html: unclosed comments and quotes', () => stripQuotedHtml(`${'<!--'.repeat(mb / 8)}<div class="${'a'.repeat(mb / 2)}`)],
       ['html: a 1 MB style', () => stripQuotedHtml(`<div style="${'border-top: '.repeat(mb / 12)}">`)],
       ['html: "<a" without ">"', () => stripQuotedHtml('<a'.repeat(mb / 2))],
+      ['sender: a From of 150,000 mailboxes', () => resolveSender(parseHeaderBlock(`From: ${'a@b.c,'.repeat(150_000)}\r\n\r\n`), (raw) => raw)],
+      ['sender: "\"a <" repeated', () => mailboxesIn(`"${'a <'.repeat(mb / 3)}"`, (raw) => raw)],
+      ['title: "(fwd)" repeated', () => titleOf(`x${' (fwd)'.repeat(mb / 6)}`)],
+      ['title: spaces before "(fwd)"', () => titleOf(`x${' '.repeat(mb)}(fwd)`)],
+      ['header: unknown-8bit encoded words', () => decodeHeaderValue('=?unknown-8bit?Q?=FC?= '.repeat(mb / 24))],
+      ['header: "=?" repeated', () => decodeHeaderValue('=?'.repeat(mb / 2))],
+      ['html for text: unclosed scripts', () => htmlForText('<script>'.repeat(mb / 8))],
+      ['html for text: scripts without ">"', () => htmlForText('<script'.repeat(mb / 7))],
+      ['html for text: "=\"data:" unclosed', () => htmlForText('<img src="data:'.repeat(mb / 15))],
+      ['html for text: unquoted data: values', () => htmlForText('<img src=data:x '.repeat(mb / 16))],
+      ['html for text: "=" and spaces', () => htmlForText(`=${' '.repeat(mb)}x`.repeat(2))],
       ['bounce: 1 MB of blank lines', () => fromFirstHeaderLine('\n'.repeat(mb))],
       ['auto-reply subject: "[EXTERNAL] Re: " repeated', () => autoReplySubject('[EXTERNAL] Re: '.repeat(mb / 15))],
       ['auto-reply subject: "Automatic reply of x x x …" without a colon', () => autoReplySubject(`Automatic reply of ${'x '.repeat(mb / 2)}`)],
