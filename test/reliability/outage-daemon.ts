@@ -23,8 +23,11 @@ export interface RunningDaemon {
 export async function startDaemon(env: Record<string, string>, tick = '0.2s', extra: string[] = []): Promise<RunningDaemon> {
   const child = spawn(process.execPath, [binPath, 'daemon', '--tick', tick, ...extra], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
-  child.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-  child.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  // Decoded as streams: a UTF-8 character split between two chunks stays one character.
+  child.stdout!.setEncoding('utf8');
+  child.stderr!.setEncoding('utf8');
+  child.stdout!.on('data', (d: string) => (output += d));
+  child.stderr!.on('data', (d: string) => (output += d));
   let exitCode: number | null | undefined;
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => { exitCode = code; resolve(code); }));
   const daemon: RunningDaemon = {
