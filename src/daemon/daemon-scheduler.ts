@@ -1,15 +1,12 @@
 import pLimit, { type LimitFunction } from 'p-limit';
-import { outboundTokenProvider } from '../auth/token-provider-for.js';
 import type { InboundAccount } from '../inbound/inbound-config.js';
 import { ImapIdleWatcher } from '../inbound/imap-idle-watcher.js';
-import { ownAddresses } from '../inbound/reject-notice.js';
-import { requireOutbound, smtpTargetFor } from '../outbound/resolve-outbound.js';
 import { pacerFor, type OutboundPacer } from '../outbound/outbound-pacer.js';
 import { SyncRepo } from '../store/sync-repo.js';
 import { pollOneAccount, type AccountCycleResult, type InboundCycleContext } from './inbound-cycle.js';
-import { runOutboundCycle, type OutboundCycleResult } from './outbound-cycle.js';
+import type { OutboundCycleResult } from './outbound-cycle.js';
 import { RetentionPurge } from './retention-purge.js';
-import type { CycleDeps, CycleState } from './run-cycle.js';
+import { inboundContextFor, runOutboundFor, type CycleDeps, type CycleState } from './run-cycle.js';
 import { Sleeper } from './sleeper.js';
 
 export interface SchedulerDeps extends CycleDeps {
@@ -276,36 +273,26 @@ export class DaemonScheduler {
   }
 
   #inboundContext(worker: AccountWorker): InboundCycleContext {
-    const { config, keys, globals } = this.#state;
-    const d = this.#deps;
-    return {
-      db: d.db, store: d.store, clock: d.clock, secrets: d.secrets, keys: keys.all, kb: keys.kb.name, globals, accounts: [worker.account],
-      log: d.log, timeoutMs: d.timeoutMs, noticeFrom: config.outbound?.from, ownAddresses: ownAddresses(config),
+    return inboundContextFor(this.#deps, this.#state, [worker.account], {
       // The kill switch, read anew before every message: `config set email_enabled false` stops the poll in hand.
       stop: () => this.#stopping || worker.retired || !this.#state.globals.email_enabled,
-      signal: AbortSignal.any([d.signal, worker.abort.signal]),
-      metrics: d.metrics,
-    };
+      signal: AbortSignal.any([this.#deps.signal, worker.abort.signal]),
+    });
   }
 
   async #outboundLoop(): Promise<void> {
     while (!this.#stopping) {
-      const { config, keys, globals } = this.#state;
+      const { config, globals } = this.#state;
       if (globals.email_enabled && config.outbound?.host) {
         const generation = this.#outboundGeneration;
         try {
           const d = this.#deps;
-          const server = requireOutbound(config);
-          this.#pacer = pacerFor(server, this.#pacer);
-          const tokens = outboundTokenProvider(server, { secrets: d.secrets, clock: d.clock, timeoutMs: d.timeoutMs, ...(d.metrics ? { onRefresh: (event) => d.metrics!.tokenRefresh(event) } : {}) });
-          const outcome = await runOutboundCycle({
-            db: d.db, store: d.store, clock: d.clock, kb: keys.kb, key: keys.active, globals, outbound: server, log: d.log,
-            target: () => smtpTargetFor(server, d.secrets, d.timeoutMs, tokens),
+          this.#pacer = pacerFor(config.outbound, this.#pacer);
+          const outcome = await runOutboundFor(d, this.#state, {
             // Before every message: the kill switch, and the server it was set up for is still the one configured.
             stop: () => this.#stopping || !this.#state.globals.email_enabled || generation !== this.#outboundGeneration,
             signal: d.signal,
             batch: outboundBatch,
-            metrics: d.metrics,
             pacer: this.#pacer,
           });
           if (outcome.claimed > 0) d.log.info({ ...outcome }, 'outbound cycle');

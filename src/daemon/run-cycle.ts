@@ -3,6 +3,7 @@ import type { MailctlConfig } from '../config/config-schema.js';
 import type { GlobalValues } from '../config/globals.js';
 import { outboundTokenProvider } from '../auth/token-provider-for.js';
 import type { KbKeys } from '../kb/load-kb.js';
+import type { InboundAccount } from '../inbound/inbound-config.js';
 import type { Logger } from '../logger.js';
 import { requireOutbound, smtpTargetFor } from '../outbound/resolve-outbound.js';
 import type { SecretStore } from '../secrets/secret-store.js';
@@ -10,7 +11,7 @@ import type { Database } from '../store/database.js';
 import type { MessageStore } from '../store/message-store.js';
 import type { OutboundPacer } from '../outbound/outbound-pacer.js';
 import { ownAddresses } from '../inbound/reject-notice.js';
-import { runInboundCycle, type AccountCycleResult } from './inbound-cycle.js';
+import { runInboundCycle, type AccountCycleResult, type InboundCycleContext } from './inbound-cycle.js';
 import { runOutboundCycle, type OutboundCycleResult } from './outbound-cycle.js';
 import type { DaemonMetrics } from './daemon-metrics.js';
 
@@ -43,21 +44,41 @@ export async function runDaemonCycle(
   state: CycleState,
   options: { force?: boolean; forceSweep?: boolean; stop?: () => boolean; signal?: AbortSignal; pacer?: OutboundPacer } = {},
 ): Promise<{ inbound: AccountCycleResult[]; outbound: OutboundCycleResult | null }> {
-  const { config, keys, globals } = state;
+  const { config } = state;
   const inbound = await runInboundCycle(
-    {
-      db: deps.db, store: deps.store, clock: deps.clock, secrets: deps.secrets, keys: keys.all, kb: keys.kb.name, globals, accounts: Object.values(config.inbound ?? {}),
-      log: deps.log, timeoutMs: deps.timeoutMs, noticeFrom: config.outbound?.from, ownAddresses: ownAddresses(config), ...(options.stop ? { stop: options.stop } : {}), ...(options.signal ? { signal: options.signal } : {}), metrics: deps.metrics,
-    },
+    inboundContextFor(deps, state, Object.values(config.inbound ?? {}), options),
     { ...(options.force ? { force: true } : {}), ...(options.forceSweep ? { forceSweep: true } : {}) },
   );
   if (options.stop?.() || !config.outbound?.host) return { inbound, outbound: null };
+  return { inbound, outbound: await runOutboundFor(deps, state, options) };
+}
+
+/**
+ * The context an inbound poll of `accounts` runs in, from the configuration in force: the KB's
+ * keys, the globals, the notice from-address and the KB's own addresses. Shared by `daemon --once`
+ * and the running daemon's workers.
+ */
+export function inboundContextFor(deps: CycleDeps, state: CycleState, accounts: InboundAccount[], options: { stop?: () => boolean; signal?: AbortSignal }): InboundCycleContext {
+  const { config, keys, globals } = state;
+  return {
+    db: deps.db, store: deps.store, clock: deps.clock, secrets: deps.secrets, keys: keys.all, kb: keys.kb.name, globals, accounts,
+    log: deps.log, timeoutMs: deps.timeoutMs, noticeFrom: config.outbound?.from, ownAddresses: ownAddresses(config),
+    ...(options.stop ? { stop: options.stop } : {}), ...(options.signal ? { signal: options.signal } : {}), metrics: deps.metrics,
+  };
+}
+
+/**
+ * One outbound cycle on the configured server (requireOutbound throws when none is), with an
+ * OAuth token provider for this cycle. Shared by `daemon --once` and the running daemon's worker.
+ */
+export async function runOutboundFor(deps: CycleDeps, state: CycleState, options: { stop?: () => boolean; signal?: AbortSignal; pacer?: OutboundPacer; batch?: number }): Promise<OutboundCycleResult> {
+  const { config, keys, globals } = state;
   const server = requireOutbound(config);
   const tokens = outboundTokenProvider(server, { secrets: deps.secrets, clock: deps.clock, timeoutMs: deps.timeoutMs, ...(deps.metrics ? { onRefresh: (event) => deps.metrics!.tokenRefresh(event) } : {}) });
-  const outbound = await runOutboundCycle({
+  return runOutboundCycle({
     db: deps.db, store: deps.store, clock: deps.clock, kb: keys.kb, key: keys.active, globals, outbound: server, log: deps.log,
     target: () => smtpTargetFor(server, deps.secrets, deps.timeoutMs, tokens),
-    ...(options.stop ? { stop: options.stop } : {}), ...(options.signal ? { signal: options.signal } : {}), ...(options.pacer ? { pacer: options.pacer } : {}), metrics: deps.metrics,
+    ...(options.stop ? { stop: options.stop } : {}), ...(options.signal ? { signal: options.signal } : {}), ...(options.pacer ? { pacer: options.pacer } : {}),
+    ...(options.batch !== undefined ? { batch: options.batch } : {}), metrics: deps.metrics,
   });
-  return { inbound, outbound };
 }
